@@ -1,0 +1,138 @@
+"""IAM documents for IRSA: pure functions from names to policy JSON, testable without any engine."""
+
+import json
+from dataclasses import dataclass
+from typing import Any, Optional
+
+STS_AUDIENCE = "sts.amazonaws.com"
+# The read actions ESO's AWS Secrets Manager provider calls for ExternalSecrets.
+SECRET_READ_ACTIONS = (
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetResourcePolicy",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:ListSecretVersionIds",
+)
+# IAM quotas, counted without white space: the default trust-policy length and the
+# aggregate size of a role's inline policies.
+TRUST_POLICY_LIMIT = 2048
+INLINE_POLICY_LIMIT = 10240
+# Secrets Manager appends '-' and six random characters to every secret's ARN.
+SECRET_SUFFIX_PATTERN = "-??????"
+
+
+class PolicyTooLargeError(ValueError):
+    """A generated document is over an IAM size limit."""
+
+
+@dataclass(frozen=True)
+class AwsIdentity:
+    """Where the roles live, all read off the cluster's IAM OIDC provider ARN."""
+
+    partition: str
+    account_id: str
+    oidc_provider_arn: str
+    issuer: str
+
+    @classmethod
+    def from_oidc_provider_arn(cls, arn: str) -> "AwsIdentity":
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("oidc-provider/"):
+            raise ValueError(f"{arn!r} is not an IAM OIDC provider ARN")
+        return cls(
+            partition=parts[1],
+            account_id=parts[4],
+            oidc_provider_arn=arn,
+            issuer=parts[5].removeprefix("oidc-provider/"),
+        )
+
+
+@dataclass(frozen=True)
+class SecretGrant:
+    region: str
+    path: str
+
+
+def service_account_subject(namespace: str, service_account: str) -> str:
+    return f"system:serviceaccount:{namespace}:{service_account}"
+
+
+def secret_arn_pattern(identity: AwsIdentity, grant: SecretGrant) -> str:
+    """The one ARN pattern that matches the secret named `grant.path` and no other secret."""
+    return (
+        f"arn:{identity.partition}:secretsmanager:{grant.region}:{identity.account_id}"
+        f":secret:{grant.path}{SECRET_SUFFIX_PATTERN}"
+    )
+
+
+def trust_policy(
+    identity: AwsIdentity, subjects: list[str], wildcard_service_account: Optional[str] = None
+) -> dict[str, Any]:
+    """Web-identity trust for exactly `subjects`, or any namespace's `wildcard_service_account`."""
+    if wildcard_service_account is not None:
+        conditions = {
+            "StringEquals": {f"{identity.issuer}:aud": STS_AUDIENCE},
+            "StringLike": {
+                f"{identity.issuer}:sub": service_account_subject("*", wildcard_service_account)
+            },
+        }
+    else:
+        subject = sorted(subjects) if len(subjects) > 1 else subjects[0]
+        conditions = {
+            "StringEquals": {
+                f"{identity.issuer}:aud": STS_AUDIENCE,
+                f"{identity.issuer}:sub": subject,
+            }
+        }
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ExternalSecretsServiceAccounts",
+                "Effect": "Allow",
+                "Principal": {"Federated": identity.oidc_provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": conditions,
+            }
+        ],
+    }
+
+
+def permission_policy(
+    identity: AwsIdentity, grants: list[SecretGrant], kms_key_arns: list[str]
+) -> dict[str, Any]:
+    """Read access to exactly the granted secrets, and decryption only through Secrets Manager."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ReadServiceSecrets",
+            "Effect": "Allow",
+            "Action": list(SECRET_READ_ACTIONS),
+            "Resource": sorted({secret_arn_pattern(identity, grant) for grant in grants}),
+        }
+    ]
+    if kms_key_arns:
+        statements.append(
+            {
+                "Sid": "DecryptThroughSecretsManager",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": sorted(set(kms_key_arns)),
+                "Condition": {
+                    "StringEquals": {
+                        "kms:ViaService": sorted(
+                            {f"secretsmanager.{grant.region}.amazonaws.com" for grant in grants}
+                        )
+                    }
+                },
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def render(document: dict[str, Any], limit: int, what: str) -> str:
+    """The document as IAM stores it (no white space), refused when over `limit` characters."""
+    text = json.dumps(document, separators=(",", ":"), sort_keys=True)
+    if len(text) > limit:
+        raise PolicyTooLargeError(
+            f"{what} is {len(text)} characters, over IAM's limit of {limit}"
+        )
+    return text

@@ -1,0 +1,84 @@
+"""Kubernetes objects of a tenant namespace as plain dicts (external-secrets.io/v1 API)."""
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+
+ESO_API_VERSION = "external-secrets.io/v1"
+ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
+FORCE_SYNC_ANNOTATION = "force-sync"
+
+
+@dataclass(frozen=True)
+class ExternalSecretSpec:
+    name: str
+    secret_path: str
+    secret_name: str
+    refresh_interval: str
+    store_name: str
+    keys: Optional[tuple[str, ...]] = None
+
+
+def store_name(region: str) -> str:
+    return f"aws-secretsmanager-{region}"
+
+
+def service_account(
+    name: str, namespace: pulumi.Input[str], role_arn: pulumi.Input[str], labels: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": dict(labels),
+            "annotations": {ROLE_ARN_ANNOTATION: role_arn},
+        },
+        # Only ESO requests tokens for this account; no pod should mount one.
+        "automountServiceAccountToken": False,
+    }
+
+
+def secret_store(
+    region: str, namespace: pulumi.Input[str], service_account_name: str, labels: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "apiVersion": ESO_API_VERSION,
+        "kind": "SecretStore",
+        "metadata": {"name": store_name(region), "namespace": namespace, "labels": dict(labels)},
+        "spec": {
+            "provider": {
+                "aws": {
+                    "service": "SecretsManager",
+                    "region": region,
+                    "auth": {"jwt": {"serviceAccountRef": {"name": service_account_name}}},
+                }
+            }
+        },
+    }
+
+
+def external_secret(
+    spec: ExternalSecretSpec,
+    namespace: pulumi.Input[str],
+    labels: dict[str, str],
+    force_sync: str = "",
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": spec.name, "namespace": namespace, "labels": dict(labels)}
+    if force_sync:
+        metadata["annotations"] = {FORCE_SYNC_ANNOTATION: force_sync}
+    body: dict[str, Any] = {
+        "refreshInterval": spec.refresh_interval,
+        "secretStoreRef": {"name": spec.store_name, "kind": "SecretStore"},
+        "target": {"name": spec.secret_name, "creationPolicy": "Owner"},
+    }
+    if spec.keys is None:
+        body["dataFrom"] = [{"extract": {"key": spec.secret_path}}]
+    else:
+        body["data"] = [
+            {"secretKey": key, "remoteRef": {"key": spec.secret_path, "property": key}}
+            for key in spec.keys
+        ]
+    return {"apiVersion": ESO_API_VERSION, "kind": "ExternalSecret", "metadata": metadata, "spec": body}

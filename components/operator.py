@@ -1,0 +1,57 @@
+"""The External Secrets Operator: its namespace and the pinned upstream Helm chart."""
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.chart_values import operator_values
+
+
+@dataclass(frozen=True)
+class OperatorArgs:
+    namespace: str
+    chart: str
+    chart_version: str
+    repository: str
+    replicas: int = 1
+    extra_values: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    # Adopts an existing namespace instead of failing; see ClusterAccess.namespace_provider.
+    namespace_provider: Optional[pulumi.ProviderResource] = None
+
+
+class Operator(pulumi.ComponentResource):
+    release: k8s.helm.v3.Release
+    namespace: pulumi.Output[str]
+    chart_version: pulumi.Output[str]
+
+    def __init__(self, name: str, args: OperatorArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("eso-platform:operator:Operator", name, None, opts)
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace, labels=args.labels),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.namespace_provider, retain_on_delete=True
+            ),
+        )
+        self.release = k8s.helm.v3.Release(
+            f"{name}-chart",
+            name="external-secrets",
+            chart=args.chart,
+            version=args.chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=args.repository),
+            namespace=namespace.metadata.name,
+            values=operator_values(args.replicas, args.labels, args.extra_values),
+            # Wait until the controller and its webhook are ready: ESO objects are
+            # rejected by the webhook before then.
+            skip_await=False,
+            atomic=True,
+            cleanup_on_fail=True,
+            timeout=600,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.namespace = namespace.metadata.name
+        self.chart_version = self.release.version
+        self.register_outputs({"namespace": self.namespace, "chartVersion": self.chart_version})

@@ -1,0 +1,113 @@
+"""Which IAM roles a stack has, whom each trusts and which secrets each may read."""
+
+import hashlib
+from dataclasses import dataclass
+from typing import Optional
+
+from components.iam_documents import (
+    INLINE_POLICY_LIMIT,
+    TRUST_POLICY_LIMIT,
+    AwsIdentity,
+    PolicyTooLargeError,
+    SecretGrant,
+    permission_policy,
+    render,
+    service_account_subject,
+    trust_policy,
+)
+from stacks.spec import Stack
+
+ROLE_NAME_LIMIT = 64
+SHARED_ROLE_KEY = "shared"
+# Longest plausible values of what is only known from the cluster, so that a stack that
+# passes this check also fits IAM's limits in any partition and region.
+_WORST_CASE_IDENTITY_TEMPLATE = (
+    "arn:aws-us-gov:iam::000000000000:oidc-provider/oidc.eks.{region}.amazonaws.com.cn/id/"
+    + "F" * 32
+)
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    key: str
+    role_name: str
+    namespaces: tuple[str, ...]
+    subjects: tuple[str, ...]
+    grants: tuple[SecretGrant, ...]
+    kms_key_arns: tuple[str, ...]
+    wildcard_service_account: Optional[str]
+
+
+def role_name(environment: str, namespace: Optional[str]) -> str:
+    """`eso-<env>-ns-<namespace>` (or `eso-<env>-shared`), shortened with a hash to fit IAM's 64."""
+    name = f"eso-{environment}-ns-{namespace}" if namespace else f"eso-{environment}-shared"
+    if len(name) <= ROLE_NAME_LIMIT:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: ROLE_NAME_LIMIT - 9]}-{digest}"
+
+
+def role_specs(stack: Stack) -> list[RoleSpec]:
+    """One role per namespace with services, or one shared role when the stack opts in."""
+    account = stack.irsa.service_account_name
+    namespaces = stack.namespaces()
+    kms = tuple(sorted(set(stack.irsa.kms_key_arns)))
+
+    def grants(services) -> tuple[SecretGrant, ...]:
+        return tuple(sorted({SecretGrant(s.region, s.secret_path) for s in services}, key=lambda g: (g.path, g.region)))
+
+    if stack.irsa.mode == "per-namespace":
+        return [
+            RoleSpec(
+                key=namespace,
+                role_name=role_name(stack.environment, namespace),
+                namespaces=(namespace,),
+                subjects=(service_account_subject(namespace, account),),
+                grants=grants(services),
+                kms_key_arns=kms,
+                wildcard_service_account=None,
+            )
+            for namespace, services in namespaces.items()
+        ]
+    if not namespaces:
+        return []
+    return [
+        RoleSpec(
+            key=SHARED_ROLE_KEY,
+            role_name=role_name(stack.environment, None),
+            namespaces=tuple(namespaces),
+            subjects=tuple(service_account_subject(namespace, account) for namespace in namespaces),
+            grants=grants(stack.services),
+            kms_key_arns=kms,
+            wildcard_service_account=account if stack.irsa.mode == "shared-wildcard" else None,
+        )
+    ]
+
+
+def role_for_namespace(specs: list[RoleSpec]) -> dict[str, RoleSpec]:
+    return {namespace: spec for spec in specs for namespace in spec.namespaces}
+
+
+def policy_size_problems(stack: Stack) -> list[str]:
+    """Every role whose documents would be over IAM's limits, as config problems with a fix."""
+    identity = AwsIdentity.from_oidc_provider_arn(_WORST_CASE_IDENTITY_TEMPLATE.format(region=stack.region))
+    problems = []
+    for spec in role_specs(stack):
+        where = f"services (namespace {spec.key})" if spec.wildcard_service_account is None and len(spec.namespaces) == 1 else "services"
+        try:
+            render(
+                trust_policy(identity, list(spec.subjects), spec.wildcard_service_account),
+                TRUST_POLICY_LIMIT,
+                f"the trust policy of role {spec.role_name}",
+            )
+        except PolicyTooLargeError as error:
+            problems.append(f"irsa.mode: {error}; use per-namespace roles or fewer namespaces per stack")
+        try:
+            render(
+                permission_policy(identity, list(spec.grants), list(spec.kms_key_arns)),
+                INLINE_POLICY_LIMIT,
+                f"the permission policy of role {spec.role_name}",
+            )
+        except PolicyTooLargeError as error:
+            problems.append(f"{where}: {error}; move some services to another namespace or stack")
+    return problems

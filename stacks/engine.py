@@ -1,0 +1,208 @@
+"""Runs the real program (`__main__.py`) under the Pulumi SDK's mock engine, offline.
+
+The cluster's lookups are answered with clearly marked placeholders; every resource the
+program registers is recorded as the engine received it.
+"""
+
+import base64
+import hashlib
+import json
+import logging
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from stacks.loading import PROJECT
+
+PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
+PLACEHOLDER_ACCOUNT = "123456789012"
+PLACEHOLDER_CA = base64.b64encode(b"placeholder certificate authority").decode()
+REDACTED = "[secret]"
+
+
+def placeholder_issuer(cluster: str, region: str) -> str:
+    """A stable, obviously fake OIDC issuer derived from the cluster's name."""
+    digest = hashlib.sha256(cluster.encode()).hexdigest()[:32].upper()
+    return f"oidc.eks.{region}.amazonaws.com/id/{digest}"
+
+
+@dataclass(frozen=True)
+class Registration:
+    type: str
+    name: str
+    urn: str
+    parent: Optional[str]
+    inputs: dict[str, Any]
+    dependencies: tuple[str, ...]
+    custom: bool
+
+
+@dataclass
+class ProgramRun:
+    project: str
+    stack: str
+    resources: list[Registration]
+    outputs: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+    def of_type(self, type_token: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def named(self, name: str) -> Registration:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+
+class PlaceholderCloud(pulumi.runtime.Mocks):
+    """Answers the program's AWS lookups and fills in what providers would compute."""
+
+    def __init__(self, region: str, account_id: str = PLACEHOLDER_ACCOUNT, oidc_issuer: Optional[str] = None):
+        self.region = region
+        self.account_id = account_id
+        self.oidc_issuer = oidc_issuer.removeprefix("https://") if oidc_issuer else None
+
+    def issuer(self, cluster: str) -> str:
+        return self.oidc_issuer or placeholder_issuer(cluster, self.region)
+
+    def provider_arn(self, cluster: str) -> str:
+        return f"arn:aws:iam::{self.account_id}:oidc-provider/{self.issuer(cluster)}"
+
+    def kubeconfig(self, cluster: str) -> str:
+        from components.cluster import exec_kubeconfig
+
+        return exec_kubeconfig(cluster, self.region, self.endpoint(cluster), PLACEHOLDER_CA)
+
+    def endpoint(self, cluster: str) -> str:
+        digest = hashlib.sha256(cluster.encode()).hexdigest()[:32].upper()
+        return f"https://{digest}.gr7.{self.region}.eks.amazonaws.com"
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "aws:eks/getCluster:getCluster":
+            name = args.args["name"]
+            return {
+                "name": name,
+                "arn": f"arn:aws:eks:{self.region}:{self.account_id}:cluster/{name}",
+                "endpoint": self.endpoint(name),
+                "certificateAuthorities": [{"data": PLACEHOLDER_CA}],
+                "identities": [{"oidcs": [{"issuer": f"https://{self.issuer(name)}"}]}],
+            }
+        if args.token == "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
+            issuer = args.args["url"].removeprefix("https://")
+            return {
+                "arn": f"arn:aws:iam::{self.account_id}:oidc-provider/{issuer}",
+                "url": issuer,
+                "clientIdLists": ["sts.amazonaws.com"],
+            }
+        raise NotImplementedError(f"the offline plan has no placeholder for the lookup {args.token}")
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        outputs = dict(args.inputs)
+        if args.typ == "aws:iam/role:Role":
+            outputs["arn"] = f"arn:aws:iam::{self.account_id}:role/{args.inputs['name']}"
+            return args.inputs["name"], outputs
+        if args.typ == "pulumi:pulumi:StackReference":
+            stack_name = args.inputs.get("name") or args.resource_id or args.name
+            outputs["outputs"] = {
+                "kubeconfig": self.kubeconfig(stack_name),
+                "oidcProviderArn": self.provider_arn(stack_name),
+                "oidcProviderUrl": f"https://{self.issuer(stack_name)}",
+            }
+            outputs["secretOutputNames"] = []
+            return stack_name, outputs
+        if args.typ == "eks:index:Cluster":
+            outputs.update(
+                kubeconfigJson=self.kubeconfig(args.name),
+                oidcProviderArn=self.provider_arn(args.name),
+                oidcProviderUrl=f"https://{self.issuer(args.name)}",
+                oidcIssuer=self.issuer(args.name),
+            )
+        return f"{args.name}-id", outputs
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return REDACTED
+        return {key: _redact(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact(item) for item in value]
+    return value
+
+
+def _name_of(urn: str) -> Optional[str]:
+    return urn.rsplit("::", 1)[-1] if urn else None
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping each registration's parent, dependencies and inputs."""
+
+    def __init__(self, cloud: PlaceholderCloud):
+        super().__init__(cloud)
+        self.registrations: list[Registration] = []
+
+    def _record(self, request, urn: str, properties) -> None:
+        inputs = rpc.deserialize_properties(properties, keep_unknowns=False)
+        parent = _name_of(request.parent)
+        self.registrations.append(
+            Registration(
+                type=request.type,
+                name=request.name,
+                urn=urn,
+                parent=None if parent == f"{PROJECT}-{settings.get_stack()}" else parent,
+                inputs=_redact(inputs),
+                dependencies=tuple(sorted(_name_of(dep) for dep in getattr(request, "dependencies", []))),
+                custom=getattr(request, "custom", True),
+            )
+        )
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self._record(request, response.urn, request.object)
+        return response
+
+    def ReadResource(self, request):
+        response = super().ReadResource(request)
+        self._record(request, response.urn, request.properties)
+        return response
+
+
+class _WarningCollector(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def run_program(config: dict[str, str], stack: str, cloud: PlaceholderCloud, project: str = PROJECT) -> ProgramRun:
+    """Runs `__main__.py` with `config` (Pulumi's `namespace:key` to string form) and records it.
+
+    Exceptions of the program, `pulumi.RunError` for bad config among them, propagate.
+    """
+    monitor = RecordingMonitor(cloud)
+    collector = _WarningCollector()
+    logger = logging.getLogger(f"eso-platform.engine.{id(monitor)}")
+    logger.propagate = False
+    logger.addHandler(collector)
+    settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(cloud, project=project, stack=stack, preview=False, logger=logger, monitor=monitor)
+    pulumi.runtime.set_all_config(dict(config))
+    outputs: dict[str, Any] = {}
+
+    async def program() -> None:
+        runpy.run_path(str(PROGRAM), run_name="__main__")
+        root = settings.get_root_resource()
+        outputs.update(await pulumi.Output.from_input(root.outputs).future() or {})
+
+    _sync_await(run_pulumi_func(program))
+    return ProgramRun(project, stack, monitor.registrations, outputs, collector.messages)

@@ -1,0 +1,266 @@
+"""Loading a stack's config into the resolved model, reporting every problem at once."""
+
+import difflib
+import json
+import string
+import typing
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from pydantic import BaseModel, ValidationError
+
+from stacks.access import policy_size_problems
+from stacks.model import (
+    DEFAULT_REFRESH_CLASSES,
+    PATH_PLACEHOLDERS,
+    ClusterConfig,
+    EsoConfig,
+    SECRET_PATH_PATTERN,
+    IrsaConfig,
+    ServiceConfig,
+    StackConfig,
+)
+from stacks.spec import Service, Stack
+
+PROJECT = "eso-platform"
+STRUCTURED_KEYS = ("cluster", "eso", "irsa", "refreshClasses", "services")
+SECRET_PATH_LIMIT = 512
+
+
+class ConfigError(Exception):
+    """The stack config is invalid; `problems` names each field and its fix."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__(problems)
+        self.problems = problems
+
+    def __str__(self) -> str:
+        count = len(self.problems)
+        lines = [f"stack config has {count} problem{'s' if count != 1 else ''}:"]
+        lines += [f"  - {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+def load_stack(values: Mapping[str, str], aws_region: Optional[str]) -> Stack:
+    """The stack from its config as Pulumi hands it over: `values` maps each key under
+    `eso-platform:` (without the prefix) to its string form, objects as JSON.
+
+    Raises ConfigError listing every problem.
+    """
+    problems: list[str] = []
+    raw = _decode(values, problems)
+    config: Optional[StackConfig] = None
+    try:
+        config = StackConfig.model_validate(raw)
+    except ValidationError as error:
+        problems += [_describe(detail, raw) for detail in error.errors()]
+    if not aws_region:
+        problems.append("aws:region: required; set it with `pulumi config set aws:region us-east-1`")
+    problems += _cross_check(raw)
+    if problems or config is None:
+        raise ConfigError(problems)
+    stack = _resolve(config, aws_region)
+    problems = policy_size_problems(stack)
+    if problems:
+        raise ConfigError(problems)
+    return stack
+
+
+def _decode(values: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
+    raw: dict[str, Any] = {}
+    for key, text in values.items():
+        if key in STRUCTURED_KEYS and isinstance(text, str):
+            try:
+                raw[key] = json.loads(text)
+            except json.JSONDecodeError:
+                problems.append(f"{key}: must be a YAML mapping or list, not the text {text!r}")
+                continue
+        else:
+            raw[key] = text
+    return raw
+
+
+def _path(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _describe(detail: dict[str, Any], raw: dict[str, Any]) -> str:
+    loc = tuple(part for part in detail["loc"] if part not in ("function-after",))
+    kind = detail["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        fix = f"did you mean {hint[0]!r}?" if hint else f"allowed keys: {', '.join(allowed)}"
+        prefix = f"{PROJECT}:" if len(loc) == 1 else ""
+        return f"{prefix}{_path(loc)}: unknown key; {fix}"
+    if kind == "missing":
+        description = _field_description(loc)
+        return f"{_path(loc)}: required; {description}" if description else f"{_path(loc)}: required"
+    message = detail["msg"].removeprefix("Value error, ")
+    if kind == "value_error":
+        return f"{_path(loc)}: {message}"
+    return f"{_path(loc)}: {message} (got {detail.get('input')!r})"
+
+
+def _model_at(loc: tuple) -> Optional[type[BaseModel]]:
+    model: Optional[type[BaseModel]] = StackConfig
+    for part in loc:
+        if model is None:
+            return None
+        if isinstance(part, int):
+            continue
+        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+        model = _inner_model(field.annotation) if field else None
+    return model
+
+
+def _inner_model(annotation: Any) -> Optional[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _inner_model(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    model = _model_at(loc)
+    return [field.alias or name for name, field in model.model_fields.items()] if model else []
+
+
+def _field_description(loc: tuple) -> str:
+    model = _model_at(loc[:-1])
+    if model is None:
+        return ""
+    field = next((f for n, f in model.model_fields.items() if (f.alias or n) == loc[-1]), None)
+    return (field.description or "") if field else ""
+
+
+def _valid(model: type[BaseModel], value: Any) -> Optional[BaseModel]:
+    try:
+        return model.model_validate(value)
+    except ValidationError:
+        return None
+
+
+def _refresh_classes(raw: dict[str, Any]) -> dict[str, str]:
+    extra = raw.get("refreshClasses")
+    return {**DEFAULT_REFRESH_CLASSES, **(extra if isinstance(extra, dict) else {})}
+
+
+def render_secret_path(template: str, environment: str, namespace: str, service: str) -> str:
+    return template.format(env=environment, namespace=namespace, service=service)
+
+
+def _template_problems(template: Any) -> list[str]:
+    if not isinstance(template, str):
+        return []
+    try:
+        placeholders = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+    except ValueError as error:
+        return [f"secretPathTemplate: {template!r} is not a valid template ({error})"]
+    problems = []
+    unknown = sorted({p for p in placeholders if p not in PATH_PLACEHOLDERS})
+    if unknown:
+        problems.append(
+            f"secretPathTemplate: unknown placeholder {{{unknown[0]}}}; use {{env}}, {{namespace}} and {{service}}"
+        )
+    if "service" not in placeholders:
+        problems.append(
+            f"secretPathTemplate: {template!r} has no {{service}}; every service needs a path of its own, "
+            "such as {env}/app/{service}"
+        )
+    return problems
+
+
+def _cross_check(raw: dict[str, Any]) -> list[str]:
+    """Checks across fields, run on whatever parts validated so every problem shows at once."""
+    template = raw.get("secretPathTemplate", StackConfig.model_fields["secret_path_template"].default)
+    problems = _template_problems(template)
+    template_ok = isinstance(template, str) and not problems
+    classes = _refresh_classes(raw)
+    environment = raw.get("environment") if isinstance(raw.get("environment"), str) else None
+    eso = _valid(EsoConfig, raw.get("eso", {}))
+    services = raw.get("services")
+    if not isinstance(services, list):
+        return problems
+
+    seen_services: dict[tuple[str, str], int] = {}
+    seen_secrets: dict[tuple[str, str], int] = {}
+    seen_paths: dict[str, int] = {}
+    for index, entry in enumerate(services):
+        service = _valid(ServiceConfig, entry)
+        if service is None:
+            continue
+        where = f"services[{index}]"
+        if service.sensitivity_class not in classes:
+            problems.append(
+                f"{where}.class: {service.sensitivity_class!r} is not a refresh class; use one of "
+                f"{', '.join(sorted(classes))} or add it under refreshClasses"
+            )
+        if eso is not None and service.namespace == eso.namespace:
+            problems.append(
+                f"{where}.namespace: {service.namespace!r} is the operator's namespace; "
+                "deliver secrets into the application's own namespace"
+            )
+        identity = (service.namespace, service.name)
+        if identity in seen_services:
+            problems.append(
+                f"{where}.name: {service.name!r} is already listed in namespace {service.namespace!r} "
+                f"at services[{seen_services[identity]}]; remove one of them"
+            )
+            continue
+        seen_services[identity] = index
+        target = (service.namespace, service.secret_name or service.name)
+        if target in seen_secrets:
+            problems.append(
+                f"{where}.secretName: Secret {target[1]!r} in namespace {service.namespace!r} is already "
+                f"written by services[{seen_secrets[target]}]; set a different secretName"
+            )
+        else:
+            seen_secrets[target] = index
+        if template_ok and environment is not None:
+            path = render_secret_path(template, environment, service.namespace, service.name)
+            if not SECRET_PATH_PATTERN.fullmatch(path) or len(path) > SECRET_PATH_LIMIT:
+                problems.append(
+                    f"secretPathTemplate: renders {path!r} for {where}, which is not a Secrets Manager name "
+                    "(letters, digits and /_+=.@- only, at most 512)"
+                )
+            elif path in seen_paths:
+                problems.append(
+                    f"{where}.name: secret path {path!r} is also the path of services[{seen_paths[path]}], "
+                    "so both would read one secret; rename the service or add {namespace} to secretPathTemplate"
+                )
+            else:
+                seen_paths[path] = index
+    return problems
+
+
+def _resolve(config: StackConfig, aws_region: str) -> Stack:
+    classes = {**DEFAULT_REFRESH_CLASSES, **config.refresh_classes}
+    services = tuple(
+        Service(
+            name=s.name,
+            namespace=s.namespace,
+            sensitivity_class=s.sensitivity_class,
+            secret_path=render_secret_path(config.secret_path_template, config.environment, s.namespace, s.name),
+            secret_name=s.secret_name or s.name,
+            refresh_interval=s.refresh_interval or classes[s.sensitivity_class],
+            region=s.region or aws_region,
+            keys=tuple(s.keys) if s.keys is not None else None,
+        )
+        for s in config.services
+    )
+    return Stack(
+        environment=config.environment,
+        region=aws_region,
+        cluster=config.cluster,
+        eso=config.eso,
+        irsa=config.irsa,
+        force_sync=config.force_sync,
+        services=services,
+    )

@@ -1,0 +1,210 @@
+"""The typed stack model: every key a stack may set under `eso-platform:`, with its defaults."""
+
+import re
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from stacks.durations import parse_go_duration
+
+DEFAULT_REFRESH_CLASSES = {"rotating": "10m", "stable": "24h"}
+MINIMUM_REFRESH_SECONDS = 60
+DEFAULT_CHART_VERSION = "2.9.0"
+CHART_NAME = "external-secrets"
+CHART_REPOSITORY = "https://charts.external-secrets.io"
+PATH_PLACEHOLDERS = ("env", "namespace", "service")
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+_AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+_EKS_CLUSTER_NAME = re.compile(r"[0-9A-Za-z][A-Za-z0-9\-_]{0,99}")
+_STACK_REFERENCE = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}")
+_KMS_KEY_ARN = re.compile(r"arn:aws(-[a-z]+)*:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key/[A-Za-z0-9-]+")
+_EXACT_VERSION = re.compile(r"\d+\.\d+\.\d+")
+_KUBERNETES_VERSION = re.compile(r"1\.\d{2}")
+SECRET_PATH_PATTERN = re.compile(r"[A-Za-z0-9/_+=.@-]+")
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 label: use at most 63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid Kubernetes name: use lowercase letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _matching(pattern: re.Pattern, example: str):
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{value!r} is not valid here; expected something like {example}")
+        return value
+
+    return check
+
+
+def refresh_interval(value: str) -> str:
+    seconds = parse_go_duration(value)
+    if seconds == 0:
+        raise ValueError(f"{value!r} turns refreshing off; use an interval of at least 1m")
+    if seconds < MINIMUM_REFRESH_SECONDS:
+        raise ValueError(
+            f"{value!r} is below the 1m minimum: each refresh is a billed Secrets Manager call"
+        )
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+KubernetesName = Annotated[str, AfterValidator(_dns_subdomain)]
+AwsRegion = Annotated[str, AfterValidator(_matching(_AWS_REGION, "us-east-1"))]
+Duration = Annotated[str, AfterValidator(refresh_interval)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, strict=False
+    )
+
+
+class ClusterCreate(_Model):
+    version: Annotated[str, AfterValidator(_matching(_KUBERNETES_VERSION, '"1.31"'))] = Field(
+        "1.31", description="Kubernetes version of the new EKS cluster."
+    )
+    instance_type: str = Field("t3.medium", description="EC2 instance type of the default node group.")
+    desired_capacity: int = Field(2, ge=1, le=100, description="Nodes in the default node group.")
+
+
+class ClusterConfig(_Model):
+    name: Optional[Annotated[str, AfterValidator(_matching(_EKS_CLUSTER_NAME, "platform-dev"))]] = Field(
+        None, description="An existing EKS cluster, looked up by name in aws:region."
+    )
+    stack_reference: Optional[
+        Annotated[str, AfterValidator(_matching(_STACK_REFERENCE, "acme/eks-cluster/dev"))]
+    ] = Field(
+        None,
+        description="A stack that exports kubeconfig, oidcProviderArn and oidcProviderUrl.",
+    )
+    create: Optional[ClusterCreate] = Field(
+        None, description="Create a new EKS cluster (pulumi-eks) with an IAM OIDC provider."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_form(self) -> "ClusterConfig":
+        chosen = [form for form in ("name", "stackReference", "create") if getattr(self, to_snake(form)) is not None]
+        if len(chosen) != 1:
+            found = "none" if not chosen else " and ".join(chosen)
+            raise ValueError(f"set exactly one of name, stackReference or create (found {found})")
+        return self
+
+    @property
+    def form(self) -> Literal["name", "stackReference", "create"]:
+        if self.name is not None:
+            return "name"
+        return "stackReference" if self.stack_reference is not None else "create"
+
+
+def to_snake(camel: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", camel).lower()
+
+
+# Values the program owns: set elsewhere in the stack, or the chart's hardening that must stay.
+PROTECTED_CHART_VALUES: dict[tuple[str, ...], tuple[Any, str]] = {
+    ("installCRDs",): (True, "the program installs the CRDs"),
+    ("replicaCount",): (None, "set eso.replicas instead"),
+    ("leaderElect",): (None, "it follows eso.replicas"),
+    ("crds", "annotations", "helm.sh/resource-policy"): ("keep", "it keeps the CRDs, and every synced Secret, when the release is removed"),
+    ("securityContext", "enabled"): (True, "the chart's hardened security context must stay on"),
+    ("securityContext", "runAsNonRoot"): (True, "the chart's hardened security context must stay on"),
+    ("securityContext", "allowPrivilegeEscalation"): (False, "the chart's hardened security context must stay on"),
+    ("securityContext", "readOnlyRootFilesystem"): (True, "the chart's hardened security context must stay on"),
+    ("podSecurityContext", "enabled"): (True, "the chart's hardened pod security context must stay on"),
+}
+
+
+class EsoConfig(_Model):
+    chart_version: Annotated[str, AfterValidator(_matching(_EXACT_VERSION, "2.9.0 (an exact version)"))] = Field(
+        DEFAULT_CHART_VERSION, description="Exact version of the external-secrets Helm chart."
+    )
+    namespace: DnsLabel = Field("external-secrets", description="Namespace of the operator.")
+    replicas: int = Field(1, ge=1, le=10, description="Controller replicas; >1 adds leader election and a PDB.")
+    values: dict[str, Any] = Field(
+        default_factory=dict, description="Extra chart values, deep-merged over the program's."
+    )
+
+    @model_validator(mode="after")
+    def _keeps_protected_values(self) -> "EsoConfig":
+        problems = []
+        for path, (allowed, why) in PROTECTED_CHART_VALUES.items():
+            node: Any = self.values
+            for part in path:
+                node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
+            if node is not _ABSENT and (allowed is None or node != allowed):
+                problems.append(f"values.{'.'.join(path)}: remove it; {why}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+_ABSENT = object()
+
+
+class IrsaConfig(_Model):
+    mode: Literal["per-namespace", "shared", "shared-wildcard"] = Field(
+        "per-namespace", description="per-namespace: one role per namespace; shared: one role for all."
+    )
+    service_account_name: KubernetesName = Field(
+        "external-secret-operator",
+        description="Name of the ServiceAccount in each tenant namespace that the role trusts.",
+    )
+    kms_key_arns: list[Annotated[str, AfterValidator(_matching(_KMS_KEY_ARN, "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"))]] = Field(
+        default_factory=list,
+        description="Customer-managed KMS keys of the secrets: adds kms:Decrypt via Secrets Manager only.",
+    )
+
+
+class ServiceConfig(_Model):
+    name: DnsLabel = Field(description="Service name: the {service} of the secret path.")
+    namespace: DnsLabel = Field(description="Namespace the Kubernetes Secret is created in.")
+    sensitivity_class: str = Field("stable", alias="class", description="Refresh class, see refreshClasses.")
+    refresh_interval: Optional[Duration] = Field(None, description="Overrides the class's interval.")
+    secret_name: Optional[KubernetesName] = Field(None, description="Kubernetes Secret name; default the service name.")
+    keys: Optional[list[Annotated[str, AfterValidator(_matching(_SECRET_KEY, "DATABASE_URL"))]]] = Field(
+        None, min_length=1, description="Only these JSON properties; default all of them."
+    )
+    region: Optional[AwsRegion] = Field(None, description="Region of the secret; default aws:region.")
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> "ServiceConfig":
+        if self.keys is not None:
+            repeated = sorted({key for key in self.keys if self.keys.count(key) > 1})
+            if repeated:
+                raise ValueError(f"keys lists {', '.join(repeated)} more than once")
+        return self
+
+
+class StackConfig(_Model):
+    """Everything under the `eso-platform:` namespace of a stack's config."""
+
+    environment: DnsLabel = Field(description="First segment of every secret path, e.g. dev.")
+    cluster: ClusterConfig = Field(description="Exactly one of name, stackReference or create.")
+    eso: EsoConfig = Field(default_factory=EsoConfig, description="The operator's chart.")
+    irsa: IrsaConfig = Field(default_factory=IrsaConfig, description="How roles are shared.")
+    secret_path_template: str = Field(
+        "{env}/app/{service}", description="Secret path; placeholders {env}, {namespace}, {service}."
+    )
+    refresh_classes: dict[DnsLabel, Duration] = Field(
+        default_factory=dict, description="Merged over rotating: 10m, stable: 24h."
+    )
+    force_sync: str = Field("", description="A new value makes every ExternalSecret sync now.")
+    services: list[ServiceConfig] = Field(default_factory=list, description="The secrets to deliver.")

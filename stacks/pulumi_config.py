@@ -1,0 +1,22 @@
+"""The stack model from the config Pulumi hands the program."""
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from stacks.loading import PROJECT, ConfigError, load_stack
+from stacks.spec import Stack
+
+
+def project_values() -> dict[str, str]:
+    """Every key set under `eso-platform:`, typos included, so unknown keys can be reported."""
+    prefix = f"{PROJECT}:"
+    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return {key[len(prefix):]: value for key, value in sorted(merged.items()) if key.startswith(prefix)}
+
+
+def stack_from_pulumi_config() -> Stack:
+    """Validated before any resource is registered; bad config ends the run with pulumi.RunError."""
+    try:
+        return load_stack(project_values(), pulumi.Config("aws").get("region"))
+    except ConfigError as error:
+        raise pulumi.RunError(str(error)) from None

@@ -1,0 +1,61 @@
+"""Shared fixtures: the real program run under the SDK's mock engine with placeholder AWS answers."""
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pytest
+
+from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, ProgramRun, run_program
+from stacks.stack_files import read_stack_config, stack_file
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+REGION = "us-east-1"
+
+
+class Mocks(PlaceholderCloud):
+    """The offline plan's placeholder cloud, with the account and issuer tests assert on."""
+
+    def __init__(self, account_id: str = PLACEHOLDER_ACCOUNT, oidc_issuer: Optional[str] = None):
+        super().__init__(REGION, account_id=account_id, oidc_issuer=oidc_issuer)
+
+
+def stack_values(stack: str) -> dict[str, Any]:
+    """A committed stack's config as YAML values (objects, not JSON text), keyed without prefixes
+    for the `eso-platform:` namespace and with `aws:` keys as they are."""
+    values: dict[str, Any] = {}
+    for key, text in read_stack_config(stack_file(stack)).items():
+        name = key.removeprefix("eso-platform:")
+        values[name] = json.loads(text) if text[:1] in "[{" else text
+    return values
+
+
+def as_pulumi_config(values: dict[str, Any]) -> dict[str, str]:
+    config = {}
+    for key, value in values.items():
+        full = key if ":" in key else f"eso-platform:{key}"
+        config[full] = value if isinstance(value, str) else json.dumps(value)
+    return config
+
+
+RunStack = Callable[..., ProgramRun]
+
+
+@pytest.fixture
+def run_stack() -> RunStack:
+    """Runs the program on `values` (see stack_values) and returns what it registered."""
+
+    def run(values: dict[str, Any], stack: str = "test", mocks: Optional[Mocks] = None) -> ProgramRun:
+        return run_program(as_pulumi_config(values), stack, mocks or Mocks())
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def dev_run() -> ProgramRun:
+    return run_program(read_stack_config(stack_file("dev")), "dev", Mocks())
+
+
+@pytest.fixture(scope="session")
+def prod_run() -> ProgramRun:
+    return run_program(read_stack_config(stack_file("prod")), "prod", Mocks())
