@@ -11,7 +11,7 @@ import logging
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pulumi
 from pulumi.runtime import mocks, rpc, settings
@@ -41,6 +41,8 @@ class Registration:
     inputs: dict[str, Any]
     dependencies: tuple[str, ...]
     custom: bool
+    provider: Optional[str] = None
+    retain_on_delete: bool = False
 
 
 @dataclass
@@ -160,6 +162,8 @@ class RecordingMonitor(mocks.MockMonitor):
                 inputs=_redact(inputs),
                 dependencies=tuple(sorted(_name_of(dep) for dep in getattr(request, "dependencies", []))),
                 custom=getattr(request, "custom", True),
+                provider=request.provider.split("::")[-2] if request.provider else None,
+                retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
             )
         )
 
@@ -184,25 +188,47 @@ class _WarningCollector(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def run_program(config: dict[str, str], stack: str, cloud: PlaceholderCloud, project: str = PROJECT) -> ProgramRun:
-    """Runs `__main__.py` with `config` (Pulumi's `namespace:key` to string form) and records it.
+def record(
+    build: Callable[[], Any],
+    stack: str,
+    cloud: PlaceholderCloud,
+    config: Optional[dict[str, str]] = None,
+    project: str = PROJECT,
+    monitor: Optional[RecordingMonitor] = None,
+) -> ProgramRun:
+    """Runs `build` under the mock engine with `config` (Pulumi's `namespace:key` to string form)
+    and records every resource it registers. Its stack exports become the run's outputs.
 
-    Exceptions of the program, `pulumi.RunError` for bad config among them, propagate.
+    Exceptions of `build`, `pulumi.RunError` for bad config among them, propagate.
     """
-    monitor = RecordingMonitor(cloud)
+    monitor = monitor or RecordingMonitor(cloud)
     collector = _WarningCollector()
     logger = logging.getLogger(f"eso-platform.engine.{id(monitor)}")
     logger.propagate = False
     logger.addHandler(collector)
+    # A run that failed leaves its tasks behind; they must not fail the next run.
+    settings.SETTINGS.outputs.clear()
+    settings.SETTINGS.rpc_manager.clear()
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(cloud, project=project, stack=stack, preview=False, logger=logger, monitor=monitor)
-    pulumi.runtime.set_all_config(dict(config))
+    pulumi.runtime.set_all_config(dict(config or {}))
     outputs: dict[str, Any] = {}
 
     async def program() -> None:
-        runpy.run_path(str(PROGRAM), run_name="__main__")
+        build()
         root = settings.get_root_resource()
         outputs.update(await pulumi.Output.from_input(root.outputs).future() or {})
 
-    _sync_await(run_pulumi_func(program))
-    return ProgramRun(project, stack, monitor.registrations, outputs, collector.messages)
+    try:
+        _sync_await(run_pulumi_func(program))
+    finally:
+        logger.removeHandler(collector)
+    resources = sorted(monitor.registrations, key=lambda r: (r.name, r.type))
+    return ProgramRun(project, stack, resources, outputs, collector.messages)
+
+
+def run_program(
+    config: dict[str, str], stack: str, cloud: PlaceholderCloud, monitor: Optional[RecordingMonitor] = None
+) -> ProgramRun:
+    """Runs the real `__main__.py` with a stack's config; see `record`."""
+    return record(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"), stack, cloud, config, monitor=monitor)

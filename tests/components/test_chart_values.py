@@ -1,0 +1,26 @@
+"""The operator's Helm values."""
+
+from components.chart_values import deep_merge, operator_values
+
+
+def test_deep_merge_merges_mappings_and_replaces_the_rest_without_mutating():
+    base = {"a": {"b": 1, "c": [1]}, "d": 1}
+    merged = deep_merge(base, {"a": {"c": [2], "e": 3}, "d": {"x": 1}})
+    assert merged == {"a": {"b": 1, "c": [2], "e": 3}, "d": {"x": 1}}
+    assert base == {"a": {"b": 1, "c": [1]}, "d": 1}
+
+
+def test_high_availability_follows_replicas():
+    single = operator_values(1, {}, {})
+    assert (single["replicaCount"], single["leaderElect"], single["podDisruptionBudget"]["enabled"]) == (1, False, False)
+    double = operator_values(3, {}, {})
+    assert (double["replicaCount"], double["leaderElect"], double["podDisruptionBudget"]["enabled"]) == (3, True, True)
+    assert double["webhook"] == {"replicaCount": 3, "podDisruptionBudget": {"enabled": True, "minAvailable": 1}}
+
+
+def test_crds_are_kept_and_extra_values_merge_over():
+    values = operator_values(1, {"team": "platform"}, {"crds": {"createPushSecret": False}, "webhook": {"port": 10251}})
+    assert values["installCRDs"] is True
+    assert values["crds"] == {"annotations": {"helm.sh/resource-policy": "keep"}, "createPushSecret": False}
+    assert values["webhook"]["port"] == 10251 and values["webhook"]["replicaCount"] == 1
+    assert values["commonLabels"] == {"team": "platform"}

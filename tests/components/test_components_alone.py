@@ -1,0 +1,143 @@
+"""Each component on its own under the SDK mock engine."""
+
+import json
+
+import pulumi
+import pytest
+
+from components.cluster import ClusterAccess, ClusterAccessArgs, NewCluster
+from components.iam_documents import SecretGrant
+from components.irsa import IrsaRole, IrsaRoleArgs
+from components.manifests import ExternalSecretSpec
+from components.operator import Operator, OperatorArgs
+from components.tenant import Tenant, TenantArgs
+from stacks.engine import record
+from tests.conftest import Mocks
+
+PROVIDER_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"
+
+
+def run(build, config=None):
+    def program():
+        outputs = build()
+        for key, value in (outputs or {}).items():
+            pulumi.export(key, value)
+
+    return record(program, "test", Mocks(), config or {"aws:region": "us-east-1"})
+
+
+def irsa_role(**overrides):
+    args = dict(
+        role_name="eso-test-ns-team",
+        oidc_provider_arn=PROVIDER_ARN,
+        subjects=["system:serviceaccount:team:eso"],
+        grants=[SecretGrant("us-east-1", "test/app/api")],
+        tags={"managed-by": "eso-platform"},
+    )
+    args.update(overrides)
+    return IrsaRole("irsa-team", IrsaRoleArgs(**args))
+
+
+def test_irsa_role_registers_role_and_inline_policy_as_children():
+    result = run(lambda: {"arn": irsa_role().role_arn})
+    assert result.outputs == {"arn": "arn:aws:iam::123456789012:role/eso-test-ns-team"}
+    component = result.named("irsa-team")
+    assert component.type == "eso-platform:irsa:IrsaRole" and component.parent is None
+    role, policy = result.named("irsa-team-role"), result.named("irsa-team-read-secrets")
+    assert role.parent == policy.parent == "irsa-team"
+    assert role.inputs["name"] == "eso-test-ns-team" and role.inputs["tags"] == {"managed-by": "eso-platform"}
+    assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"]["Federated"] == PROVIDER_ARN
+    assert json.loads(policy.inputs["policy"])["Statement"][0]["Resource"] == [
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:test/app/api-??????"
+    ]
+    assert policy.inputs["role"] == "eso-test-ns-team"
+
+
+def test_irsa_role_refuses_a_trust_policy_over_iam_limits():
+    subjects = [f"system:serviceaccount:namespace-{i:03d}:eso" for i in range(60)]
+    with pytest.raises(ValueError, match="trust policy of role eso-test-ns-team is .* over IAM.s limit of 2048"):
+        run(lambda: {"arn": irsa_role(subjects=subjects).role_arn})
+
+
+def test_operator_installs_the_pinned_chart_in_its_namespace():
+    result = run(
+        lambda: {
+            "namespace": Operator(
+                "eso",
+                OperatorArgs(
+                    namespace="eso-system",
+                    chart="external-secrets",
+                    chart_version="2.9.0",
+                    repository="https://charts.external-secrets.io",
+                    replicas=2,
+                    labels={"team": "platform"},
+                ),
+            ).namespace
+        }
+    )
+    assert result.outputs == {"namespace": "eso-system"}
+    assert result.named("eso").type == "eso-platform:operator:Operator"
+    namespace = result.named("eso-namespace")
+    assert namespace.parent == "eso" and namespace.retain_on_delete
+    release = result.named("eso-chart")
+    assert release.parent == "eso" and "eso-namespace" in release.dependencies
+    assert release.inputs["namespace"] == "eso-system"
+    assert release.inputs["version"] == "2.9.0"
+    assert release.inputs["skipAwait"] is False and release.inputs["atomic"] is True
+    assert release.inputs["values"]["leaderElect"] is True
+
+
+def test_tenant_registers_account_stores_and_external_secrets():
+    def build():
+        tenant = Tenant(
+            "tenant-team",
+            TenantArgs(
+                namespace="team",
+                service_account_name="eso",
+                role_arn="arn:aws:iam::123456789012:role/r",
+                regions=["eu-west-1", "us-east-1"],
+                external_secrets=[
+                    ExternalSecretSpec("api", "test/app/api", "api", "10m", "aws-secretsmanager-us-east-1"),
+                    ExternalSecretSpec("db", "test/app/db", "db", "1h", "aws-secretsmanager-eu-west-1", ("URL",)),
+                ],
+                force_sync="now",
+            ),
+        )
+        return {"stores": tenant.store_names, "namespace": tenant.namespace}
+
+    result = run(build)
+    assert result.outputs == {
+        "stores": {"eu-west-1": "aws-secretsmanager-eu-west-1", "us-east-1": "aws-secretsmanager-us-east-1"},
+        "namespace": "team",
+    }
+    children = sorted(r.name for r in result.resources if r.parent == "tenant-team")
+    assert children == [
+        "tenant-team-api",
+        "tenant-team-db",
+        "tenant-team-namespace",
+        "tenant-team-service-account",
+        "tenant-team-store-eu-west-1",
+        "tenant-team-store-us-east-1",
+    ]
+    db = result.named("tenant-team-db").inputs
+    assert db["metadata"]["annotations"] == {"force-sync": "now"}
+    assert db["metadata"]["labels"]["eso-platform/service"] == "db"
+    assert db["spec"]["data"][0]["remoteRef"] == {"key": "test/app/db", "property": "URL"}
+
+
+@pytest.mark.parametrize(
+    "args, created",
+    [
+        (ClusterAccessArgs("us-east-1", existing_cluster_name="platform"), []),
+        (ClusterAccessArgs("us-east-1", stack_reference="org/cluster/dev"), ["pulumi:pulumi:StackReference"]),
+        (ClusterAccessArgs("us-east-1", new_cluster=NewCluster("1.31", "t3.medium", 2)), ["eks:index:Cluster"]),
+    ],
+)
+def test_cluster_access_in_each_form(args, created):
+    result = run(lambda: {"oidc": ClusterAccess("cluster", args).oidc_provider_arn})
+    assert result.outputs["oidc"].startswith("arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/")
+    types = sorted(r.type for r in result.resources if r.parent == "cluster")
+    assert types == sorted(created + ["pulumi:providers:kubernetes", "pulumi:providers:kubernetes"])
+    adopting = result.named("cluster-k8s-namespaces")
+    assert adopting.inputs["upsertExistingObjects"] == "true"
+    assert "upsertExistingObjects" not in result.named("cluster-k8s").inputs

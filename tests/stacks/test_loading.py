@@ -1,0 +1,169 @@
+"""Bad stack config: every problem named by its field, all at once, before any resource exists."""
+
+import copy
+
+import pulumi
+import pytest
+
+from stacks.engine import RecordingMonitor, run_program
+from stacks.loading import ConfigError, load_stack
+from tests.conftest import Mocks, as_pulumi_config, stack_values
+
+
+def problems_of(values) -> list[str]:
+    config = as_pulumi_config(values)
+    region = config.pop("aws:region", None)
+    project = {key.removeprefix("eso-platform:"): text for key, text in config.items()}
+    with pytest.raises(ConfigError) as raised:
+        load_stack(project, region)
+    return raised.value.problems
+
+
+def dev_with(**changes):
+    values = copy.deepcopy(stack_values("dev"))
+    values.update(changes)
+    return values
+
+
+def with_service(index: int, **fields):
+    values = dev_with()
+    values["services"][index].update(fields)
+    return values
+
+
+def test_committed_stacks_load():
+    for stack in ("dev", "prod"):
+        values = as_pulumi_config(stack_values(stack))
+        region = values.pop("aws:region")
+        loaded = load_stack({k.removeprefix("eso-platform:"): v for k, v in values.items()}, region)
+        assert loaded.services
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        (with_service(3, refreshInterval="10 minutes"), "services[3].refreshInterval: '10 minutes' is not a duration like 10m or 1h30m"),
+        (with_service(0, refreshInterval="1d"), "services[0].refreshInterval: '1d' is not a duration"),
+        (with_service(0, refreshInterval="0"), "services[0].refreshInterval: '0' turns refreshing off"),
+        (with_service(0, refreshInterval="0s"), "services[0].refreshInterval: '0s' turns refreshing off"),
+        (with_service(0, refreshInterval="30s"), "services[0].refreshInterval: '30s' is below the 1m minimum"),
+        (with_service(1, name="Backend_Worker"), "services[1].name: 'Backend_Worker' is not a DNS-1123 label"),
+        (with_service(1, namespace="-backend"), "services[1].namespace: '-backend' is not a DNS-1123 label"),
+        (with_service(2, name="x" * 64), "is not a DNS-1123 label"),
+        (with_service(1, **{"class": "rotatin"}), "services[1].class: 'rotatin' is not a refresh class; use one of rotating, stable"),
+        (with_service(1, secretName="Backend Worker"), "services[1].secretName: 'Backend Worker' is not a valid Kubernetes name"),
+        (with_service(0, keys=["DATABASE_URL", "DATABASE_URL"]), "services[0]: keys lists DATABASE_URL more than once"),
+        (with_service(0, keys=["has space"]), "services[0].keys[0]: 'has space' is not valid here"),
+        (with_service(0, keys=[]), "services[0].keys: List should have at least 1 item"),
+        (with_service(3, region="us-west"), "services[3].region: 'us-west' is not valid here; expected something like us-east-1"),
+        (with_service(0, refreshIntreval="10m"), "services[0].refreshIntreval: unknown key; did you mean 'refreshInterval'?"),
+        (dev_with(servics=[]), "eso-platform:servics: unknown key; did you mean 'services'?"),
+        (dev_with(eso={"replica": 2}), "eso.replica: unknown key; did you mean 'replicas'?"),
+        (dev_with(eso={"replicas": 0}), "eso.replicas: Input should be greater than or equal to 1"),
+        (dev_with(eso={"chartVersion": "^2.9"}), "eso.chartVersion: '^2.9' is not valid here; expected something like 2.9.0"),
+        (dev_with(eso={"values": {"replicaCount": 3}}), "eso: values.replicaCount: remove it; set eso.replicas instead"),
+        (dev_with(eso={"values": {"securityContext": {"runAsNonRoot": False}}}), "eso: values.securityContext.runAsNonRoot: remove it"),
+        (dev_with(eso={"values": {"crds": {"annotations": {"helm.sh/resource-policy": "delete"}}}}), "values.crds.annotations.helm.sh/resource-policy: remove it"),
+        (dev_with(irsa={"mode": "wildcard"}), "irsa.mode: Input should be 'per-namespace', 'shared' or 'shared-wildcard'"),
+        (dev_with(irsa={"kmsKeyArns": ["*"]}), "irsa.kmsKeyArns[0]: '*' is not valid here"),
+        (dev_with(irsa={"kmsKeyArns": ["arn:aws:kms:us-east-1:123456789012:alias/app"]}), "irsa.kmsKeyArns[0]"),
+        (dev_with(refreshClasses={"rotating": "5 minutes"}), "refreshClasses.rotating: '5 minutes' is not a duration"),
+        (dev_with(secretPathTemplate="{env}/app/shared"), "secretPathTemplate: '{env}/app/shared' has no {service}"),
+        (dev_with(secretPathTemplate="{env}/{team}/{service}"), "secretPathTemplate: unknown placeholder {team}"),
+        (dev_with(secretPathTemplate="{env}/app /{service}"), "secretPathTemplate: renders 'dev/app /backend-api' for services[0]"),
+        (dev_with(cluster={}), "cluster: set exactly one of name, stackReference or create (found none)"),
+        (dev_with(cluster={"name": "a", "create": {}}), "cluster: set exactly one of name, stackReference or create (found name and create)"),
+        (dev_with(cluster={"stackReference": "acme/eks/dev", "name": "x"}), "(found name and stackReference)"),
+        (dev_with(cluster={"create": {"version": "1.31", "instance": "t3.small"}}), "cluster.create.instance: unknown key; did you mean 'instanceType'?"),
+        (dev_with(environment="Dev"), "environment: 'Dev' is not a DNS-1123 label"),
+        (dev_with(cluster="platform-dev"), "cluster: must be a YAML mapping or list, not the text 'platform-dev'"),
+    ],
+)
+def test_each_bad_input_names_its_field(values, expected):
+    problems = problems_of(values)
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_missing_required_keys_are_named_with_their_purpose():
+    values = dev_with()
+    del values["environment"], values["cluster"], values["aws:region"]
+    problems = problems_of(values)
+    assert "environment: required; First segment of every secret path, e.g. dev." in problems
+    assert "cluster: required; Exactly one of name, stackReference or create." in problems
+    assert "aws:region: required; set it with `pulumi config set aws:region us-east-1`" in problems
+
+
+def test_duplicates_and_collisions():
+    values = dev_with()
+    backend_api = values["services"][0]
+    values["services"] += [
+        dict(backend_api),
+        {"name": "other", "namespace": "backend", "secretName": "backend-api-env"},
+        {"name": "web", "namespace": "marketing"},
+        {"name": "eso-reader", "namespace": "external-secrets"},
+    ]
+    problems = problems_of(values)
+    assert "services[5].name: 'backend-api' is already listed in namespace 'backend' at services[0]; remove one of them" in problems
+    assert (
+        "services[6].secretName: Secret 'backend-api-env' in namespace 'backend' is already written by services[0]; "
+        "set a different secretName" in problems
+    )
+    assert any(p.startswith("services[7].name: secret path 'dev/app/web' is also the path of services[4]") for p in problems)
+    assert any(p.startswith("services[8].namespace: 'external-secrets' is the operator's namespace") for p in problems)
+
+
+def test_same_service_name_in_two_namespaces_is_fine_when_the_path_has_the_namespace():
+    values = dev_with(secretPathTemplate="{env}/{namespace}/{service}")
+    values["services"].append({"name": "web", "namespace": "marketing"})
+    config = as_pulumi_config(values)
+    region = config.pop("aws:region")
+    stack = load_stack({k.removeprefix("eso-platform:"): v for k, v in config.items()}, region)
+    paths = {(s.namespace, s.name): s.secret_path for s in stack.services}
+    assert paths[("marketing", "web")] == "dev/marketing/web"
+    assert paths[("frontend", "web")] == "dev/frontend/web"
+
+
+def test_every_problem_is_reported_at_once():
+    values = with_service(0, refreshInterval="10 minutes", name="Bad")
+    values["services"][1]["class"] = "nope"
+    values["eso"] = {"replicas": -1}
+    values["secretPathTemplate"] = "{env}/x"
+    problems = problems_of(values)
+    fields = sorted(problem.split(":")[0] for problem in problems)
+    assert fields == [
+        "eso.replicas",
+        "secretPathTemplate",
+        "services[0].name",
+        "services[0].refreshInterval",
+        "services[1].class",
+    ]
+
+
+def test_oversized_permission_policy_is_refused_before_deploying():
+    values = dev_with()
+    values["services"] = [{"name": f"service-{i:03d}-{'x' * 40}", "namespace": "crowded"} for i in range(120)]
+    problems = problems_of(values)
+    assert len(problems) == 1
+    assert problems[0].startswith("services (namespace crowded): the permission policy of role eso-dev-ns-crowded is ")
+    assert "over IAM's limit of 10240; move some services to another namespace or stack" in problems[0]
+
+
+def test_oversized_shared_trust_policy_is_refused():
+    values = dev_with(irsa={"mode": "shared"})
+    values["services"] = [{"name": "app", "namespace": f"team-{i:02d}-{'n' * 30}"} for i in range(40)]
+    values["secretPathTemplate"] = "{env}/{namespace}/{service}"
+    problems = problems_of(values)
+    assert any(p.startswith("irsa.mode: the trust policy of role eso-dev-shared is") for p in problems), problems
+
+
+def test_bad_config_stops_the_program_before_any_resource_with_run_error():
+    values = with_service(3, refreshInterval="10 minutes")
+    values["services"][0]["name"] = "Bad"
+    monitor = RecordingMonitor(Mocks())
+    with pytest.raises(pulumi.RunError) as raised:
+        run_program(as_pulumi_config(values), "dev", Mocks(), monitor=monitor)
+    message = str(raised.value)
+    assert message.startswith("stack config has 2 problems:\n")
+    assert "  - services[3].refreshInterval: '10 minutes' is not a duration like 10m or 1h30m" in message
+    assert "Traceback" not in message
+    assert monitor.registrations == []

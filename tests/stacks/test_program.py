@@ -1,0 +1,303 @@
+"""The whole program (`__main__.py`) on the committed stacks and on variations of them."""
+
+import copy
+import json
+from collections import Counter
+
+import pytest
+
+from stacks.engine import ProgramRun
+from tests.conftest import Mocks, stack_values
+
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
+SECRET_STORE = "kubernetes:external-secrets.io/v1:SecretStore"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+
+
+def trust(run: ProgramRun, role: str) -> dict:
+    return json.loads(run.named(f"{role}-role").inputs["assumeRolePolicy"])
+
+
+def permission(run: ProgramRun, role: str) -> dict:
+    return json.loads(run.named(f"{role}-read-secrets").inputs["policy"])
+
+
+def readable(run: ProgramRun, role: str) -> list[str]:
+    return permission(run, role)["Statement"][0]["Resource"]
+
+
+def arn(path: str, region: str = "us-east-1") -> str:
+    return f"arn:aws:secretsmanager:{region}:123456789012:secret:{path}-??????"
+
+
+def dev_with(**changes):
+    values = copy.deepcopy(stack_values("dev"))
+    values.update(changes)
+    return values
+
+
+def test_dev_registers_one_role_store_and_secret_per_need(dev_run):
+    counts = Counter(r.type for r in dev_run.resources)
+    assert counts[ROLE] == 3 and counts[ROLE_POLICY] == 3
+    assert counts[SERVICE_ACCOUNT] == 3
+    assert counts[NAMESPACE] == 4  # three tenants and the operator's
+    assert counts[SECRET_STORE] == 4  # payments reads from two regions
+    assert counts[EXTERNAL_SECRET] == 5
+    assert counts[RELEASE] == 1
+
+
+def test_each_namespace_role_trusts_only_its_own_service_account(dev_run):
+    for namespace in ("backend", "frontend", "payments"):
+        statement = trust(dev_run, f"irsa-{namespace}")["Statement"]
+        assert len(statement) == 1
+        document = dev_run.named(f"irsa-{namespace}-role").inputs["assumeRolePolicy"]
+        assert statement[0]["Action"] == "sts:AssumeRoleWithWebIdentity"
+        federated = statement[0]["Principal"]["Federated"]
+        assert federated.startswith("arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/")
+        host = federated.split("oidc-provider/")[1]
+        assert statement[0]["Condition"] == {
+            "StringEquals": {
+                f"{host}:aud": "sts.amazonaws.com",
+                f"{host}:sub": f"system:serviceaccount:{namespace}:external-secret-operator",
+            }
+        }
+        assert "StringLike" not in document and "*" not in document
+
+
+def test_each_namespace_role_reads_exactly_its_services_secrets(dev_run):
+    assert readable(dev_run, "irsa-backend") == [arn("dev/app/backend-api"), arn("dev/app/backend-worker")]
+    assert readable(dev_run, "irsa-frontend") == [arn("dev/app/web")]
+    assert readable(dev_run, "irsa-payments") == [arn("dev/app/payments"), arn("dev/app/payments-ledger", "us-west-2")]
+    for role in ("irsa-backend", "irsa-frontend", "irsa-payments"):
+        statements = permission(dev_run, role)["Statement"]
+        assert len(statements) == 1  # no KMS keys configured in dev
+        assert statements[0]["Action"] == [
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:GetResourcePolicy",
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:ListSecretVersionIds",
+        ]
+
+
+def test_role_names_are_deterministic_per_environment_and_namespace(dev_run, prod_run):
+    dev_names = sorted(r.inputs["name"] for r in dev_run.of_type(ROLE))
+    prod_names = sorted(r.inputs["name"] for r in prod_run.of_type(ROLE))
+    assert dev_names == ["eso-dev-ns-backend", "eso-dev-ns-frontend", "eso-dev-ns-payments"]
+    assert "eso-prod-ns-search" in prod_names and not set(dev_names) & set(prod_names)
+
+
+def test_service_accounts_carry_their_namespace_role(dev_run):
+    for namespace in ("backend", "frontend", "payments"):
+        account = dev_run.named(f"tenant-{namespace}-service-account").inputs
+        assert account["metadata"]["name"] == "external-secret-operator"
+        assert account["metadata"]["namespace"] == namespace
+        assert account["metadata"]["annotations"] == {
+            "eks.amazonaws.com/role-arn": f"arn:aws:iam::123456789012:role/eso-dev-ns-{namespace}"
+        }
+        assert account["automountServiceAccountToken"] is False
+
+
+def test_secret_stores_use_jwt_auth_per_region(dev_run):
+    store = dev_run.named("tenant-payments-store-us-west-2").inputs
+    assert store["apiVersion"] == "external-secrets.io/v1"
+    assert store["metadata"] == {
+        "name": "aws-secretsmanager-us-west-2",
+        "namespace": "payments",
+        "labels": {
+            "app.kubernetes.io/managed-by": "pulumi",
+            "app.kubernetes.io/part-of": "eso-platform",
+            "eso-platform/environment": "dev",
+            "eso-platform/namespace": "payments",
+        },
+    }
+    assert store["spec"] == {
+        "provider": {
+            "aws": {
+                "service": "SecretsManager",
+                "region": "us-west-2",
+                "auth": {"jwt": {"serviceAccountRef": {"name": "external-secret-operator"}}},
+            }
+        }
+    }
+
+
+def test_external_secrets_follow_class_override_keys_and_region(dev_run):
+    api = dev_run.named("tenant-backend-backend-api").inputs
+    assert api["spec"]["refreshInterval"] == "10m"  # rotating
+    assert api["spec"]["target"] == {"name": "backend-api-env", "creationPolicy": "Owner"}
+    assert api["spec"]["data"] == [
+        {"secretKey": "DATABASE_URL", "remoteRef": {"key": "dev/app/backend-api", "property": "DATABASE_URL"}},
+        {"secretKey": "API_KEY", "remoteRef": {"key": "dev/app/backend-api", "property": "API_KEY"}},
+    ]
+    assert "dataFrom" not in api["spec"] and "annotations" not in api["metadata"]
+    worker = dev_run.named("tenant-backend-backend-worker").inputs["spec"]
+    assert worker["refreshInterval"] == "24h"  # stable, the default class
+    assert worker["dataFrom"] == [{"extract": {"key": "dev/app/backend-worker"}}]
+    assert worker["target"]["name"] == "backend-worker"
+    assert dev_run.named("tenant-payments-payments").inputs["spec"]["refreshInterval"] == "30m"  # override
+    ledger = dev_run.named("tenant-payments-payments-ledger").inputs["spec"]
+    assert ledger["secretStoreRef"] == {"name": "aws-secretsmanager-us-west-2", "kind": "SecretStore"}
+
+
+def test_every_eso_object_waits_for_the_operator_release(dev_run):
+    for resource in dev_run.of_type(EXTERNAL_SECRET) + dev_run.of_type(SECRET_STORE):
+        assert "eso-chart" in resource.dependencies, resource.name
+
+
+def test_namespaces_are_adopted_and_never_deleted(dev_run):
+    for namespace in dev_run.of_type(NAMESPACE):
+        assert namespace.retain_on_delete, namespace.name
+        assert namespace.provider == "cluster-k8s-namespaces"
+    for resource in dev_run.of_type(EXTERNAL_SECRET) + dev_run.of_type(SERVICE_ACCOUNT) + dev_run.of_type(RELEASE):
+        assert resource.provider == "cluster-k8s"
+
+
+def test_outputs_name_roles_stores_and_secrets(dev_run):
+    outputs = dev_run.outputs
+    assert outputs["namespaces"]["payments"] == {
+        "roleArn": "arn:aws:iam::123456789012:role/eso-dev-ns-payments",
+        "serviceAccount": "external-secret-operator",
+        "secretStores": {"us-east-1": "aws-secretsmanager-us-east-1", "us-west-2": "aws-secretsmanager-us-west-2"},
+    }
+    assert outputs["services"]["backend/backend-api"] == {
+        "secretPath": "dev/app/backend-api",
+        "region": "us-east-1",
+        "kubernetesSecret": "backend-api-env",
+        "refreshInterval": "10m",
+    }
+    assert sorted(outputs["services"]) == [
+        "backend/backend-api",
+        "backend/backend-worker",
+        "frontend/web",
+        "payments/payments",
+        "payments/payments-ledger",
+    ]
+    assert outputs["operator"] == {"namespace": "external-secrets", "chartVersion": "2.9.0"}
+
+
+def test_prod_runs_two_replicas_with_leader_election_and_kms(prod_run):
+    release = prod_run.named("eso-chart").inputs
+    assert release["chart"] == "external-secrets" and release["version"] == "2.9.0"
+    assert release["repositoryOpts"] == {"repo": "https://charts.external-secrets.io"}
+    values = release["values"]
+    assert values["replicaCount"] == 2 and values["leaderElect"] is True
+    assert values["podDisruptionBudget"] == {"enabled": True, "minAvailable": 1}
+    assert values["crds"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    assert values["resources"] == {"requests": {"cpu": "50m", "memory": "64Mi"}}
+    decrypt = permission(prod_run, "irsa-payments")["Statement"][1]
+    assert decrypt["Action"] == "kms:Decrypt"
+    assert decrypt["Resource"] == ["arn:aws:kms:us-east-1:123456789012:key/0b7c6f1e-3f1a-4c55-9a3e-5d2c1e8f9a10"]
+    assert decrypt["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": [
+                "secretsmanager.eu-west-1.amazonaws.com",
+                "secretsmanager.us-east-1.amazonaws.com",
+                "secretsmanager.us-west-2.amazonaws.com",
+            ]
+        }
+    }
+    assert prod_run.named("tenant-payments-payments").inputs["spec"]["refreshInterval"] == "2h"
+    assert prod_run.named("tenant-search-search").inputs["spec"]["refreshInterval"] == "72h"
+
+
+def test_dev_keeps_single_replica_without_leader_election(dev_run):
+    values = dev_run.named("eso-chart").inputs["values"]
+    assert values["replicaCount"] == 1 and values["leaderElect"] is False
+    assert values["podDisruptionBudget"]["enabled"] is False
+    assert "securityContext" not in values and "podSecurityContext" not in values
+
+
+def test_force_sync_annotates_every_external_secret(run_stack):
+    run = run_stack(dev_with(forceSync="2026-11-29T10:00"))
+    secrets = run.of_type(EXTERNAL_SECRET)
+    assert len(secrets) == 5
+    for secret in secrets:
+        assert secret.inputs["metadata"]["annotations"] == {"force-sync": "2026-11-29T10:00"}
+
+
+def test_shared_mode_uses_one_role_trusting_the_listed_accounts(run_stack):
+    run = run_stack(dev_with(irsa={"mode": "shared"}))
+    roles = run.of_type(ROLE)
+    assert [r.inputs["name"] for r in roles] == ["eso-dev-shared"]
+    condition = trust(run, "irsa-shared")["Statement"][0]["Condition"]
+    assert list(condition) == ["StringEquals"]
+    subjects = [v for k, v in condition["StringEquals"].items() if k.endswith(":sub")][0]
+    assert subjects == [
+        "system:serviceaccount:backend:external-secret-operator",
+        "system:serviceaccount:frontend:external-secret-operator",
+        "system:serviceaccount:payments:external-secret-operator",
+    ]
+    assert len(readable(run, "irsa-shared")) == 5
+    arns = {a.inputs["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] for a in run.of_type(SERVICE_ACCOUNT)}
+    assert arns == {"arn:aws:iam::123456789012:role/eso-dev-shared"}
+    assert run.warnings == []
+
+
+def test_shared_wildcard_mode_is_string_like_and_warns(run_stack):
+    run = run_stack(dev_with(irsa={"mode": "shared-wildcard", "serviceAccountName": "eso-reader"}))
+    condition = trust(run, "irsa-shared")["Statement"][0]["Condition"]
+    (sub_key, sub), = condition["StringLike"].items()
+    assert sub_key.endswith(":sub") and sub == "system:serviceaccount:*:eso-reader"
+    (aud_key, aud), = condition["StringEquals"].items()
+    assert aud_key.endswith(":aud") and aud == "sts.amazonaws.com"
+    assert len(run.warnings) == 1
+    assert "trusts a ServiceAccount named 'eso-reader' in ANY namespace" in run.warnings[0]
+
+
+def test_per_namespace_mode_does_not_warn(dev_run):
+    assert dev_run.warnings == []
+
+
+def test_existing_cluster_is_looked_up_by_name(run_stack):
+    run = run_stack(dev_with(), mocks=Mocks(account_id="210987654321", oidc_issuer=f"https://{ISSUER}"))
+    statement = trust(run, "irsa-backend")["Statement"][0]
+    assert statement["Principal"]["Federated"] == f"arn:aws:iam::210987654321:oidc-provider/{ISSUER}"
+    assert f"{ISSUER}:sub" in statement["Condition"]["StringEquals"]
+    assert readable(run, "irsa-frontend") == ["arn:aws:secretsmanager:us-east-1:210987654321:secret:dev/app/web-??????"]
+    kubeconfig = json.loads(run.named("cluster-k8s").inputs["kubeconfig"])
+    assert kubeconfig["users"][0]["user"]["exec"]["args"] == [
+        "eks", "get-token", "--cluster-name", "platform-dev", "--region", "us-east-1"
+    ]
+    assert not run.of_type("pulumi:pulumi:StackReference") and not run.of_type("eks:index:Cluster")
+
+
+def test_cluster_from_a_stack_reference(run_stack):
+    run = run_stack(dev_with(cluster={"stackReference": "acme/eks-cluster/dev"}), mocks=Mocks(oidc_issuer=ISSUER))
+    (reference,) = run.of_type("pulumi:pulumi:StackReference")
+    assert reference.inputs["name"] == "acme/eks-cluster/dev"
+    statement = trust(run, "irsa-payments")["Statement"][0]
+    assert statement["Principal"]["Federated"] == f"arn:aws:iam::123456789012:oidc-provider/{ISSUER}"
+    assert run.named("cluster-k8s").inputs["kubeconfig"] == "[secret]"
+
+
+def test_new_cluster_is_created_with_an_oidc_provider(run_stack):
+    run = run_stack(dev_with(cluster={"create": {"version": "1.31", "instanceType": "m6i.large", "desiredCapacity": 3}}))
+    (cluster,) = run.of_type("eks:index:Cluster")
+    assert cluster.inputs["createOidcProvider"] is True
+    assert cluster.inputs["version"] == "1.31"
+    assert cluster.inputs["instanceType"] == "m6i.large"
+    assert cluster.inputs["desiredCapacity"] == 3
+    federated = trust(run, "irsa-backend")["Statement"][0]["Principal"]["Federated"]
+    assert federated.startswith("arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/")
+
+
+@pytest.mark.parametrize("mode", ["per-namespace", "shared", "shared-wildcard"])
+def test_prefix_sharing_names_never_cross_namespaces(run_stack, mode):
+    values = dev_with(irsa={"mode": mode})
+    values["services"] = [
+        {"name": "api", "namespace": "team-a"},
+        {"name": "api-v2", "namespace": "team-b"},
+        {"name": "api-v2-admin", "namespace": "team-a-ops"},
+    ]
+    run = run_stack(values)
+    if mode == "per-namespace":
+        assert readable(run, "irsa-team-a") == [arn("dev/app/api")]
+        assert readable(run, "irsa-team-b") == [arn("dev/app/api-v2")]
+        assert readable(run, "irsa-team-a-ops") == [arn("dev/app/api-v2-admin")]
+    else:
+        assert readable(run, "irsa-shared") == [arn("dev/app/api"), arn("dev/app/api-v2"), arn("dev/app/api-v2-admin")]
