@@ -129,13 +129,16 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
         return f"{args.name}-id", outputs
 
 
-def _redact(value: Any) -> Any:
+def _plain(value: Any) -> Any:
+    """Secrets redacted, and whole numbers as integers: the wire format carries every number as a double."""
     if isinstance(value, dict):
         if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
             return REDACTED
-        return {key: _redact(item) for key, item in value.items()}
+        return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_redact(item) for item in value]
+        return [_plain(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
@@ -159,7 +162,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 name=request.name,
                 urn=urn,
                 parent=None if parent == f"{PROJECT}-{settings.get_stack()}" else parent,
-                inputs=_redact(inputs),
+                inputs=_plain(inputs),
                 dependencies=tuple(sorted(_name_of(dep) for dep in getattr(request, "dependencies", []))),
                 custom=getattr(request, "custom", True),
                 provider=request.provider.split("::")[-2] if request.provider else None,

@@ -2,6 +2,7 @@
 
 import difflib
 import json
+import re
 import string
 import typing
 from collections.abc import Mapping
@@ -32,13 +33,18 @@ class ConfigError(Exception):
 
     def __init__(self, problems: list[str]):
         super().__init__(problems)
-        self.problems = problems
+        self.problems = sorted(problems, key=_natural_order)
 
     def __str__(self) -> str:
         count = len(self.problems)
         lines = [f"stack config has {count} problem{'s' if count != 1 else ''}:"]
         lines += [f"  - {problem}" for problem in self.problems]
         return "\n".join(lines)
+
+
+def _natural_order(text: str) -> list:
+    """services[10] after services[9]."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 def load_stack(values: Mapping[str, str], aws_region: Optional[str]) -> Stack:

@@ -1,0 +1,76 @@
+"""`python -m stacks plan`: what a stack will create, offline, with no cloud credentials."""
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Optional
+
+import pulumi
+
+from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, run_program
+from stacks.plan import as_json, as_text, as_yaml
+from stacks.stack_files import StackFileError, read_stack_config, stack_file, stack_name
+
+EXIT_BAD_INPUT = 2
+_ACCOUNT_ID = re.compile(r"\d{12}")
+_ISSUER = re.compile(r"(https://)?[a-z0-9.-]+(/[A-Za-z0-9._-]+)*")
+
+
+def _account_id(text: str) -> str:
+    if not _ACCOUNT_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a 12-digit AWS account id")
+    return text
+
+
+def _issuer(text: str) -> str:
+    if not _ISSUER.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an OIDC issuer like oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+        )
+    return text
+
+
+class _OneLineErrors(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = _OneLineErrors(prog="python -m stacks", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True, parser_class=_OneLineErrors)
+    plan = commands.add_parser(
+        "plan",
+        help="show what a stack will create, offline",
+        description="Runs the real program under the Pulumi SDK's mock engine and reports what it registers.",
+    )
+    plan.add_argument("stack", help="a stack name (dev reads Pulumi.dev.yaml) or a path to Pulumi.<stack>.yaml")
+    plan.add_argument("--format", choices=("text", "json", "yaml"), default="text")
+    plan.add_argument("--out", type=Path, help="write the plan to this file instead of standard output")
+    plan.add_argument("--account-id", type=_account_id, default=PLACEHOLDER_ACCOUNT, help="placeholder AWS account id")
+    plan.add_argument("--oidc-issuer", type=_issuer, help="placeholder OIDC issuer; default derived from the cluster name")
+    return root
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    path = stack_file(args.stack)
+    try:
+        config = read_stack_config(path)
+    except StackFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    cloud = PlaceholderCloud(config.get("aws:region", ""), args.account_id, args.oidc_issuer)
+    try:
+        run = run_program(config, stack_name(path), cloud)
+    except pulumi.RunError as error:
+        print(f"error: {path.name}: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    rendered = {"text": as_text, "json": as_json, "yaml": as_yaml}[args.format](run)
+    if args.out is None:
+        sys.stdout.write(rendered)
+    else:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(rendered)
+        print(f"wrote the {args.format} plan of stack {run.stack} to {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,199 @@
+"""What a stack will create, read off a mock-engine run of the real program, in three formats."""
+
+import json
+from typing import Any
+
+import yaml
+
+from stacks.engine import ProgramRun, Registration
+from stacks.estimate import Delivery, estimate
+
+ESO_KIND_PREFIX = "kubernetes:external-secrets.io/v1:"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+SECRET_STORE = ESO_KIND_PREFIX + "SecretStore"
+EXTERNAL_SECRET = ESO_KIND_PREFIX + "ExternalSecret"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+IAM_DOCUMENT_INPUTS = {ROLE: "assumeRolePolicy", ROLE_POLICY: "policy"}
+MANIFEST_ORDER = {SERVICE_ACCOUNT: 0, SECRET_STORE: 1, EXTERNAL_SECRET: 2}
+
+
+def _inputs(resource: Registration) -> dict[str, Any]:
+    inputs = dict(resource.inputs)
+    key = IAM_DOCUMENT_INPUTS.get(resource.type)
+    if key and isinstance(inputs.get(key), str):
+        inputs[key] = json.loads(inputs[key])
+    return inputs
+
+
+def deliveries(run: ProgramRun) -> list[Delivery]:
+    regions = {
+        (store.inputs["metadata"]["namespace"], store.inputs["metadata"]["name"]): store.inputs["spec"]["provider"]["aws"]["region"]
+        for store in run.of_type(SECRET_STORE)
+    }
+    found = []
+    for resource in run.of_type(EXTERNAL_SECRET):
+        metadata, spec = resource.inputs["metadata"], resource.inputs["spec"]
+        paths = {entry["extract"]["key"] for entry in spec.get("dataFrom", [])}
+        paths |= {entry["remoteRef"]["key"] for entry in spec.get("data", [])}
+        found.append(
+            Delivery(
+                namespace=metadata["namespace"],
+                refresh_interval=spec.get("refreshInterval", "1h"),
+                region=regions[(metadata["namespace"], spec["secretStoreRef"]["name"])],
+                secret_paths=tuple(sorted(paths)),
+            )
+        )
+    return found
+
+
+def as_json(run: ProgramRun) -> str:
+    document = {
+        "stack": run.stack,
+        "project": run.project,
+        "resources": [
+            {"type": r.type, "name": r.name, "parent": r.parent, "inputs": _inputs(r)} for r in run.resources
+        ],
+        "outputs": run.outputs,
+        "warnings": run.warnings,
+        "estimate": estimate(deliveries(run)),
+    }
+    return json.dumps({key: _canonical(value) for key, value in document.items()}, indent=2) + "\n"
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    return value
+
+
+def kubernetes_objects(run: ProgramRun) -> list[dict[str, Any]]:
+    resources = [r for r in run.resources if r.type in MANIFEST_ORDER]
+    resources.sort(
+        key=lambda r: (r.inputs["metadata"]["namespace"], MANIFEST_ORDER[r.type], r.inputs["metadata"]["name"])
+    )
+    objects = []
+    for resource in resources:
+        body = _canonical(resource.inputs)
+        head = {key: body.pop(key) for key in ("apiVersion", "kind", "metadata")}
+        objects.append({**head, **body})
+    return objects
+
+
+def as_yaml(run: ProgramRun) -> str:
+    header = f"# eso-platform plan of stack {run.stack}: ServiceAccounts, SecretStores and ExternalSecrets\n"
+    return header + yaml.safe_dump_all(kubernetes_objects(run), sort_keys=False, explicit_start=True)
+
+
+def _roles_by_name(run: ProgramRun) -> dict[str, Registration]:
+    return {role.inputs["name"]: role for role in run.of_type(ROLE)}
+
+
+def _trust_lines(document: dict[str, Any]) -> list[str]:
+    lines = []
+    for statement in document["Statement"]:
+        for operator, conditions in statement.get("Condition", {}).items():
+            for key, value in conditions.items():
+                values = value if isinstance(value, list) else [value]
+                claim = key.rsplit(":", 1)[-1]
+                lines += [f"{claim} {operator} {item}" for item in values]
+    return sorted(lines, key=lambda line: (not line.startswith("sub"), line))
+
+
+def _policy_resources(run: ProgramRun, role: Registration) -> list[tuple[str, str]]:
+    policies = [p for p in run.of_type(ROLE_POLICY) if p.parent == role.parent]
+    rows = []
+    for policy in policies:
+        for statement in json.loads(policy.inputs["policy"])["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            verb = "reads" if any(a.startswith("secretsmanager:") for a in actions) else "decrypts"
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            rows += [(verb, resource) for resource in resources]
+    return rows
+
+
+def _oidc_provider(roles: dict[str, Registration]) -> str:
+    for role in roles.values():
+        for statement in json.loads(role.inputs["assumeRolePolicy"])["Statement"]:
+            return statement["Principal"]["Federated"]
+    return "none (no roles)"
+
+
+def as_text(run: ProgramRun) -> str:
+    out: list[str] = []
+    add = out.append
+    roles = _roles_by_name(run)
+    add(f"eso-platform plan: stack {run.stack}, environment {run.outputs.get('environment')}")
+    add("cluster lookups answered offline with placeholders (override with --account-id, --oidc-issuer):")
+    add(f"  OIDC provider {_oidc_provider(roles)}")
+    by_namespace: dict[str, list[Registration]] = {}
+    for resource in run.resources:
+        if resource.type in MANIFEST_ORDER:
+            by_namespace.setdefault(resource.inputs["metadata"]["namespace"], []).append(resource)
+    for namespace, resources in sorted(by_namespace.items()):
+        add("")
+        add(f"namespace {namespace}")
+        resources.sort(key=lambda r: (MANIFEST_ORDER[r.type], r.inputs["metadata"]["name"]))
+        for resource in resources:
+            metadata, inputs = resource.inputs["metadata"], resource.inputs
+            if resource.type == SERVICE_ACCOUNT:
+                role_arn = metadata["annotations"]["eks.amazonaws.com/role-arn"]
+                role = roles[role_arn.rsplit("/", 1)[-1]]
+                add(f"  role {role_arn}")
+                for line in _trust_lines(json.loads(role.inputs["assumeRolePolicy"])):
+                    add(f"    trusts {line}")
+                for verb, arn in _policy_resources(run, role):
+                    add(f"    {verb} {arn}")
+                add(f"  serviceaccount {metadata['name']}")
+            elif resource.type == SECRET_STORE:
+                aws = inputs["spec"]["provider"]["aws"]
+                account = aws["auth"]["jwt"]["serviceAccountRef"]["name"]
+                add(f"  secretstore {metadata['name']}: {aws['service']} in {aws['region']} as {account}")
+            else:
+                spec = inputs["spec"]
+                if "dataFrom" in spec:
+                    path, what = spec["dataFrom"][0]["extract"]["key"], "all keys"
+                else:
+                    path = spec["data"][0]["remoteRef"]["key"]
+                    what = "keys " + ", ".join(entry["secretKey"] for entry in spec["data"])
+                sync = f", force-sync {metadata['annotations']['force-sync']}" if metadata.get("annotations") else ""
+                add(
+                    f"  externalsecret {metadata['name']}: {path} -> Secret {spec['target']['name']} "
+                    f"({what}) every {spec['refreshInterval']} via {spec['secretStoreRef']['name']}{sync}"
+                )
+    add("")
+    add("operator")
+    for release in run.of_type(RELEASE):
+        inputs = release.inputs
+        values = inputs.get("values", {})
+        add(
+            f"  chart {inputs['chart']} {inputs['version']} from {inputs['repositoryOpts']['repo']} "
+            f"in namespace {inputs['namespace']}, {values.get('replicaCount', 1)} replica(s), "
+            f"leader election {'on' if values.get('leaderElect') else 'off'}"
+        )
+    add("")
+    add("warnings")
+    out += [f"  {warning}" for warning in run.warnings] or ["  none"]
+    add("")
+    out += _estimate_lines(estimate(deliveries(run)))
+    return "\n".join(out) + "\n"
+
+
+def _estimate_lines(result: dict) -> list[str]:
+    header = f"  {'namespace':<20} {'secrets':>7} {'calls/month':>12} {'API USD':>9} {'storage USD':>11} {'total USD':>9}"
+    lines = ["estimate (Secrets Manager, per month)", header]
+
+    def row(name: str, summary: dict) -> str:
+        return (
+            f"  {name:<20} {summary['secrets']:>7} {summary['callsPerMonth']:>12,.0f} "
+            f"{summary['apiUsd']:>9.2f} {summary['storageUsd']:>11.2f} {summary['totalUsd']:>9.2f}"
+        )
+
+    lines += [row(name, summary) for name, summary in result["namespaces"].items()]
+    lines.append(row("total", result["total"]))
+    lines.append("  assumptions:")
+    lines += [f"    - {assumption}" for assumption in result["assumptions"]]
+    return lines
