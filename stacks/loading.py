@@ -44,7 +44,7 @@ class ConfigError(Exception):
 
 def _natural_order(text: str) -> list:
     """services[10] after services[9]."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+    return [int(part) if index % 2 else part for index, part in enumerate(re.split(r"([0-9]+)", text))]
 
 
 def load_stack(values: Mapping[str, str], aws_region: Optional[str]) -> Stack:
@@ -86,10 +86,17 @@ def _decode(values: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
     return raw
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_/.-]+")
+
+
 def _path(loc: tuple) -> str:
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        key = part if _PLAIN_KEY.fullmatch(part) else repr(part)
+        text += f".{key}" if text else key
     return text
 
 

@@ -29,7 +29,7 @@ def stack_name(path: Path) -> str:
     return path.stem
 
 
-def _as_pulumi_string(value: Any) -> str:
+def as_pulumi_string(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -52,4 +52,4 @@ def read_stack_config(path: Path) -> dict[str, str]:
     config = document.get("config", {}) if isinstance(document, dict) else None
     if not isinstance(config, dict):
         raise StackFileError(f"{path}: `config` must be a mapping of keys to values")
-    return {str(key): _as_pulumi_string(value) for key, value in config.items()}
+    return {str(key): as_pulumi_string(value) for key, value in config.items()}

@@ -1,10 +1,12 @@
 """Shared fixtures: the real program run under the SDK's mock engine with placeholder AWS answers."""
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
+from hypothesis import settings
 
 from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, ProgramRun, run_program
 from stacks.stack_files import read_stack_config, stack_file
@@ -59,3 +61,8 @@ def dev_run() -> ProgramRun:
 @pytest.fixture(scope="session")
 def prod_run() -> ProgramRun:
     return run_program(read_stack_config(stack_file("prod")), "prod", Mocks())
+
+
+settings.register_profile("ci", max_examples=300, deadline=None, derandomize=True)
+settings.register_profile("default", max_examples=100, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
