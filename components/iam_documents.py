@@ -101,12 +101,13 @@ def permission_policy(
     identity: AwsIdentity, grants: list[SecretGrant], kms_key_arns: list[str]
 ) -> dict[str, Any]:
     """Read access to exactly the granted secrets, and decryption only through Secrets Manager."""
+    secret_arns = sorted({secret_arn_pattern(identity, grant) for grant in grants})
     statements: list[dict[str, Any]] = [
         {
             "Sid": "ReadServiceSecrets",
             "Effect": "Allow",
             "Action": list(SECRET_READ_ACTIONS),
-            "Resource": sorted({secret_arn_pattern(identity, grant) for grant in grants}),
+            "Resource": secret_arns,
         }
     ]
     if kms_key_arns:
@@ -116,12 +117,15 @@ def permission_policy(
                 "Effect": "Allow",
                 "Action": "kms:Decrypt",
                 "Resource": sorted(set(kms_key_arns)),
+                # Secrets Manager puts the secret's ARN in the encryption context: a shared
+                # key then decrypts only the secrets this role may read anyway.
                 "Condition": {
                     "StringEquals": {
                         "kms:ViaService": sorted(
                             {f"secretsmanager.{grant.region}.amazonaws.com" for grant in grants}
                         )
-                    }
+                    },
+                    "StringLike": {"kms:EncryptionContext:SecretARN": secret_arns},
                 },
             }
         )

@@ -79,7 +79,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 tags={
                     "managed-by": PLATFORM,
                     "eso-platform/environment": stack.environment,
-                    "eso-platform/namespaces": " ".join(spec.namespaces),
+                    "eso-platform/role": spec.key,
                 },
             ),
         )

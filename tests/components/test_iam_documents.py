@@ -79,6 +79,7 @@ def test_permission_names_each_secret_in_its_region_and_kms_only_via_secrets_man
     ]
     assert "secretsmanager:GetSecretValue" in read["Action"]
     assert not any(action.endswith("*") for action in read["Action"])
+    assert decrypt["Condition"]["StringLike"] == {"kms:EncryptionContext:SecretARN": read["Resource"]}
     assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == [
         "secretsmanager.eu-west-1.amazonaws.com",
         "secretsmanager.us-east-1.amazonaws.com",

@@ -199,8 +199,10 @@ def test_prod_runs_two_replicas_with_leader_election_and_kms(prod_run):
                 "secretsmanager.us-east-1.amazonaws.com",
                 "secretsmanager.us-west-2.amazonaws.com",
             ]
-        }
+        },
+        "StringLike": {"kms:EncryptionContext:SecretARN": readable(prod_run, "irsa-payments")},
     }
+    assert len(readable(prod_run, "irsa-payments")) == 3
     assert prod_run.named("tenant-payments-payments").inputs["spec"]["refreshInterval"] == "2h"
     assert prod_run.named("tenant-search-search").inputs["spec"]["refreshInterval"] == "72h"
 
