@@ -27,6 +27,13 @@ _KUBERNETES_VERSION = re.compile(r"1\.\d{2}")
 SECRET_PATH_PATTERN = re.compile(r"[A-Za-z0-9/_+=.@-]+")
 
 
+_ABSENT = object()
+
+
+def to_snake(camel: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", camel).lower()
+
+
 def _dns_label(value: str) -> str:
     if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
         raise ValueError(
@@ -54,7 +61,7 @@ def _matching(pattern: re.Pattern, example: str):
     return check
 
 
-def refresh_interval(value: str) -> str:
+def _refresh_interval(value: str) -> str:
     seconds = parse_go_duration(value)
     if seconds == 0:
         raise ValueError(f"{value!r} turns refreshing off; use an interval of at least 1m")
@@ -68,13 +75,12 @@ def refresh_interval(value: str) -> str:
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 KubernetesName = Annotated[str, AfterValidator(_dns_subdomain)]
 AwsRegion = Annotated[str, AfterValidator(_matching(_AWS_REGION, "us-east-1"))]
-Duration = Annotated[str, AfterValidator(refresh_interval)]
+Duration = Annotated[str, AfterValidator(_refresh_interval)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, strict=False
-    )
+    # Keys only as the stack file spells them: `refresh_interval` is a typo, not an alias.
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True)
 
 
 class ClusterCreate(_Model):
@@ -114,10 +120,6 @@ class ClusterConfig(_Model):
         return "stackReference" if self.stack_reference is not None else "create"
 
 
-def to_snake(camel: str) -> str:
-    return re.sub(r"(?<!^)([A-Z])", r"_\1", camel).lower()
-
-
 # Values the program owns: set elsewhere in the stack, or the chart's hardening that must stay.
 PROTECTED_CHART_VALUES: dict[tuple[str, ...], tuple[Any, str]] = {
     ("installCRDs",): (True, "the program installs the CRDs"),
@@ -154,9 +156,6 @@ class EsoConfig(_Model):
         if problems:
             raise ValueError("; ".join(problems))
         return self
-
-
-_ABSENT = object()
 
 
 class IrsaConfig(_Model):
