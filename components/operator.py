@@ -7,6 +7,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.chart_values import operator_values
+from components.namespaces import adopted_namespace
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,8 @@ class Operator(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: OperatorArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eso-platform:operator:Operator", name, None, opts)
-        namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace, labels=args.labels),
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=args.namespace_provider, retain_on_delete=True
-            ),
+        namespace = adopted_namespace(
+            f"{name}-namespace", args.namespace, args.labels, self, args.namespace_provider
         )
         self.release = k8s.helm.v3.Release(
             f"{name}-chart",

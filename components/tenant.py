@@ -6,6 +6,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.namespaces import adopted_namespace
 from components.manifests import (
     ExternalSecretSpec,
     external_secret,
@@ -47,13 +48,8 @@ class Tenant(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TenantArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eso-platform:tenant:Tenant", name, None, opts)
-        namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace, labels=args.labels),
-            # The namespace holds the application's own workloads: never delete it with the tenant.
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=args.namespace_provider, retain_on_delete=True
-            ),
+        namespace = adopted_namespace(
+            f"{name}-namespace", args.namespace, args.labels, self, args.namespace_provider
         )
         namespace_name = namespace.metadata.name
         account = service_account(

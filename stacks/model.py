@@ -34,22 +34,16 @@ def to_snake(camel: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", camel).lower()
 
 
-def _dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a DNS-1123 label: use at most 63 lowercase letters, digits and '-', "
-            "starting and ending with a letter or digit"
-        )
-    return value
+def _kubernetes_name(pattern: re.Pattern, limit: int, what: str, characters: str):
+    def check(value: str) -> str:
+        if len(value) > limit or not pattern.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not {what}: use at most {limit} {characters}, "
+                "starting and ending with a letter or digit"
+            )
+        return value
 
-
-def _dns_subdomain(value: str) -> str:
-    if len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a valid Kubernetes name: use lowercase letters, digits, '-' and '.', "
-            "starting and ending with a letter or digit"
-        )
-    return value
+    return check
 
 
 def _matching(pattern: re.Pattern, example: str):
@@ -72,8 +66,16 @@ def _refresh_interval(value: str) -> str:
     return value
 
 
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-KubernetesName = Annotated[str, AfterValidator(_dns_subdomain)]
+DnsLabel = Annotated[
+    str,
+    AfterValidator(_kubernetes_name(_DNS_LABEL, 63, "a DNS-1123 label", "lowercase letters, digits and '-'")),
+]
+KubernetesName = Annotated[
+    str,
+    AfterValidator(
+        _kubernetes_name(_DNS_SUBDOMAIN, 253, "a valid Kubernetes name", "lowercase letters, digits, '-' and '.'")
+    ),
+]
 AwsRegion = Annotated[str, AfterValidator(_matching(_AWS_REGION, "us-east-1"))]
 Duration = Annotated[str, AfterValidator(_refresh_interval)]
 
