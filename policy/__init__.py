@@ -1,0 +1,1 @@
+"""The eso-platform-guardrails CrossGuard policy pack; the checks are in `policy.rules`."""

@@ -1,0 +1,20 @@
+"""Program runs shared by the policy-pack tests (the per-mode runs are built as `run_stack` builds them)."""
+
+import copy
+
+import pytest
+
+from stacks.engine import ProgramRun, run_program
+from tests.conftest import Mocks, as_pulumi_config, stack_values
+
+
+def dev_values_with_irsa_mode(mode: str) -> dict:
+    values = copy.deepcopy(stack_values("dev"))
+    values["irsa"] = {**values["irsa"], "mode": mode}
+    return values
+
+
+@pytest.fixture(scope="session")
+def wildcard_run() -> ProgramRun:
+    """dev in irsa mode shared-wildcard: one role trusting the ServiceAccount name in any namespace."""
+    return run_program(as_pulumi_config(dev_values_with_irsa_mode("shared-wildcard")), "test", Mocks())
