@@ -12,7 +12,9 @@ _UNIT_SECONDS = {
     "m": 60.0,
     "h": 3600.0,
 }
-_COMPONENT = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_COMPONENT = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
+# time.Duration is an int64 of nanoseconds.
+GO_MAX_DURATION_SECONDS = (2**63 - 1) / 1e9
 _DURATION = re.compile(rf"[+]?(?:{_COMPONENT.pattern})+")
 
 
@@ -25,4 +27,7 @@ def parse_go_duration(text: str) -> float:
         return 0.0
     if not _DURATION.fullmatch(text):
         raise ValueError(f"{text!r} is not a duration like 10m or 1h30m")
-    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _COMPONENT.findall(text))
+    seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _COMPONENT.findall(text))
+    if seconds > GO_MAX_DURATION_SECONDS:
+        raise ValueError(f"{text!r} is longer than Go's longest duration, 2562047h")
+    return seconds

@@ -5,7 +5,7 @@ import json
 import re
 import string
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
 from pydantic import BaseModel, ValidationError
@@ -16,7 +16,9 @@ from stacks.model import (
     PATH_PLACEHOLDERS,
     ClusterConfig,
     EsoConfig,
+    AWS_REGION_PATTERN,
     SECRET_PATH_PATTERN,
+    SYSTEM_NAMESPACES,
     IrsaConfig,
     ServiceConfig,
     StackConfig,
@@ -47,9 +49,10 @@ def _natural_order(text: str) -> list:
     return [int(part) if index % 2 else part for index, part in enumerate(re.split(r"([0-9]+)", text))]
 
 
-def load_stack(values: Mapping[str, str], aws_region: Optional[str]) -> Stack:
+def load_stack(values: Mapping[str, str], aws_region: Optional[str], secret_keys: Iterable[str] = ()) -> Stack:
     """The stack from its config as Pulumi hands it over: `values` maps each key under
-    `eso-platform:` (without the prefix) to its string form, objects as JSON.
+    `eso-platform:` (without the prefix) to its string form, objects as JSON; `secret_keys`
+    are those of its keys Pulumi holds encrypted.
 
     Raises ConfigError listing every problem.
     """
@@ -62,6 +65,13 @@ def load_stack(values: Mapping[str, str], aws_region: Optional[str]) -> Stack:
         problems += [_describe(detail, raw) for detail in error.errors()]
     if not aws_region:
         problems.append("aws:region: required; set it with `pulumi config set aws:region us-east-1`")
+    elif not AWS_REGION_PATTERN.fullmatch(aws_region):
+        problems.append(f"aws:region: {aws_region!r} is not an AWS region like us-east-1")
+    problems += [
+        f"{PROJECT}:{key}: is set as a secret, but this program's config holds only names; "
+        f"set it in plain text with `pulumi config set {key} ...`"
+        for key in sorted(secret_keys)
+    ]
     problems += _cross_check(raw)
     if problems or config is None:
         raise ConfigError(problems)
@@ -173,14 +183,25 @@ def _template_problems(template: Any) -> list[str]:
     if not isinstance(template, str):
         return []
     try:
-        placeholders = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+        fields = list(string.Formatter().parse(template))
     except ValueError as error:
         return [f"secretPathTemplate: {template!r} is not a valid template ({error})"]
+    placeholders = [field for _, field, _, _ in fields if field is not None]
     problems = []
+    decorated = [field for _, field, spec, conversion in fields if field is not None and (spec or conversion)]
+    if decorated:
+        problems.append(
+            f"secretPathTemplate: {{{decorated[0]}}} has a conversion or format spec; use plain {{env}}, {{namespace}}, {{service}}"
+        )
     unknown = sorted({p for p in placeholders if p not in PATH_PLACEHOLDERS})
     if unknown:
         problems.append(
             f"secretPathTemplate: unknown placeholder {{{unknown[0]}}}; use {{env}}, {{namespace}} and {{service}}"
+        )
+    if "env" not in placeholders:
+        problems.append(
+            f"secretPathTemplate: {template!r} has no {{env}}; without it two environments share secrets, "
+            "use something like {env}/app/{service}"
         )
     if "service" not in placeholders:
         problems.append(
@@ -214,6 +235,11 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
             problems.append(
                 f"{where}.class: {service.sensitivity_class!r} is not a refresh class; use one of "
                 f"{', '.join(sorted(classes))} or add it under refreshClasses"
+            )
+        if service.namespace in SYSTEM_NAMESPACES:
+            problems.append(
+                f"{where}.namespace: {service.namespace!r} belongs to the cluster itself; "
+                "deliver secrets into the application's own namespace"
             )
         if eso is not None and service.namespace == eso.namespace:
             problems.append(

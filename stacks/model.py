@@ -3,7 +3,7 @@
 import re
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from stacks.durations import parse_go_duration
@@ -17,17 +17,19 @@ PATH_PLACEHOLDERS = ("env", "namespace", "service")
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
-_AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+# A Secret data key; '.' and '..' are refused by Kubernetes.
+_SECRET_KEY = re.compile(r"(?!\.\.?$)[-._a-zA-Z0-9]+")
+AWS_REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 _EKS_CLUSTER_NAME = re.compile(r"[0-9A-Za-z][A-Za-z0-9\-_]{0,99}")
-_STACK_REFERENCE = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}")
-_KMS_KEY_ARN = re.compile(r"arn:aws(-[a-z]+)*:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key/[A-Za-z0-9-]+")
-_EXACT_VERSION = re.compile(r"\d+\.\d+\.\d+")
-_KUBERNETES_VERSION = re.compile(r"1\.\d{2}")
+_STACK_REFERENCE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*){0,2}")
+_KMS_KEY_ARN = re.compile(r"arn:aws(-[a-z]+)*:kms:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:key/[A-Za-z0-9-]+")
+_EXACT_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
+_KUBERNETES_VERSION = re.compile(r"1\.[0-9]{2}")
+_INSTANCE_TYPE = re.compile(r"[a-z0-9-]+\.[a-z0-9]+")
 SECRET_PATH_PATTERN = re.compile(r"[A-Za-z0-9/_+=.@-]+")
+# Namespaces of the cluster itself: no tenant secret belongs there.
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 
-
-_ABSENT = object()
 
 
 def to_snake(camel: str) -> str:
@@ -76,7 +78,7 @@ KubernetesName = Annotated[
         _kubernetes_name(_DNS_SUBDOMAIN, 253, "a valid Kubernetes name", "lowercase letters, digits, '-' and '.'")
     ),
 ]
-AwsRegion = Annotated[str, AfterValidator(_matching(_AWS_REGION, "us-east-1"))]
+AwsRegion = Annotated[str, AfterValidator(_matching(AWS_REGION_PATTERN, "us-east-1"))]
 Duration = Annotated[str, AfterValidator(_refresh_interval)]
 
 
@@ -89,8 +91,10 @@ class ClusterCreate(_Model):
     version: Annotated[str, AfterValidator(_matching(_KUBERNETES_VERSION, '"1.31"'))] = Field(
         "1.31", description="Kubernetes version of the new EKS cluster."
     )
-    instance_type: str = Field("t3.medium", description="EC2 instance type of the default node group.")
-    desired_capacity: int = Field(2, ge=1, le=100, description="Nodes in the default node group.")
+    instance_type: Annotated[str, AfterValidator(_matching(_INSTANCE_TYPE, "t3.medium"))] = Field(
+        "t3.medium", description="EC2 instance type of the default node group."
+    )
+    desired_capacity: int = Field(2, ge=1, le=100, strict=True, description="Nodes in the default node group.")
 
 
 class ClusterConfig(_Model):
@@ -122,18 +126,42 @@ class ClusterConfig(_Model):
         return "stackReference" if self.stack_reference is not None else "create"
 
 
-# Values the program owns: set elsewhere in the stack, or the chart's hardening that must stay.
-PROTECTED_CHART_VALUES: dict[tuple[str, ...], tuple[Any, str]] = {
-    ("installCRDs",): (True, "the program installs the CRDs"),
-    ("replicaCount",): (None, "set eso.replicas instead"),
-    ("leaderElect",): (None, "it follows eso.replicas"),
-    ("crds", "annotations", "helm.sh/resource-policy"): ("keep", "it keeps the CRDs, and every synced Secret, when the release is removed"),
-    ("securityContext", "enabled"): (True, "the chart's hardened security context must stay on"),
-    ("securityContext", "runAsNonRoot"): (True, "the chart's hardened security context must stay on"),
-    ("securityContext", "allowPrivilegeEscalation"): (False, "the chart's hardened security context must stay on"),
-    ("securityContext", "readOnlyRootFilesystem"): (True, "the chart's hardened security context must stay on"),
-    ("podSecurityContext", "enabled"): (True, "the chart's hardened pod security context must stay on"),
+# Chart values a stack may not set: the program owns them, or they are the chart's hardening.
+# Setting any key under one of these paths, or replacing a parent of one, is refused.
+_HARDENING = "the chart's hardened defaults must stay"
+PROGRAM_OWNED_VALUES: dict[tuple[str, ...], str] = {
+    ("installCRDs",): "the program installs the CRDs",
+    ("crds", "annotations"): "it keeps the CRDs, and every synced Secret, when the release is removed",
+    ("replicaCount",): "set eso.replicas instead",
+    ("leaderElect",): "it follows eso.replicas",
+    ("securityContext",): _HARDENING,
+    ("podSecurityContext",): _HARDENING,
+    ("hostNetwork",): _HARDENING,
+    ("hostUsers",): _HARDENING,
+    ("global", "compatibility"): _HARDENING,
+    ("webhook", "securityContext"): _HARDENING,
+    ("webhook", "podSecurityContext"): _HARDENING,
+    ("webhook", "hostNetwork"): _HARDENING,
+    ("certController", "securityContext"): _HARDENING,
+    ("certController", "podSecurityContext"): _HARDENING,
+    ("certController", "hostNetwork"): _HARDENING,
+    ("serviceAccount", "annotations"): "the controller has no AWS identity of its own; tenants' roles are used",
 }
+
+
+def program_owned_overrides(values: dict[str, Any]) -> list[str]:
+    """`values` paths that would set, or replace a parent of, a value in PROGRAM_OWNED_VALUES."""
+    problems = []
+    for path, why in PROGRAM_OWNED_VALUES.items():
+        node: Any = values
+        for depth, part in enumerate(path):
+            if part not in node:
+                break
+            if depth == len(path) - 1 or not isinstance(node[part], dict):
+                problems.append(f"values.{'.'.join(path[: depth + 1])}: remove it; {why}")
+                break
+            node = node[part]
+    return problems
 
 
 class EsoConfig(_Model):
@@ -141,20 +169,14 @@ class EsoConfig(_Model):
         DEFAULT_CHART_VERSION, description="Exact version of the external-secrets Helm chart."
     )
     namespace: DnsLabel = Field("external-secrets", description="Namespace of the operator.")
-    replicas: int = Field(1, ge=1, le=10, description="Controller replicas; >1 adds leader election and a PDB.")
+    replicas: int = Field(1, ge=1, le=10, strict=True, description="Controller replicas; >1 adds leader election and a PDB.")
     values: dict[str, Any] = Field(
         default_factory=dict, description="Extra chart values, deep-merged over the program's."
     )
 
     @model_validator(mode="after")
-    def _keeps_protected_values(self) -> "EsoConfig":
-        problems = []
-        for path, (allowed, why) in PROTECTED_CHART_VALUES.items():
-            node: Any = self.values
-            for part in path:
-                node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
-            if node is not _ABSENT and (allowed is None or node != allowed):
-                problems.append(f"values.{'.'.join(path)}: remove it; {why}")
+    def _leaves_program_values_alone(self) -> "EsoConfig":
+        problems = program_owned_overrides(self.values)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -168,6 +190,16 @@ class IrsaConfig(_Model):
         "external-secret-operator",
         description="Name of the ServiceAccount in each tenant namespace that the role trusts.",
     )
+    @field_validator("service_account_name")
+    @classmethod
+    def _not_the_default_account(cls, value: str) -> str:
+        if value == "default":
+            raise ValueError(
+                "'default' is the ServiceAccount every pod runs as: each pod would get the role; "
+                "use a dedicated name such as external-secret-operator"
+            )
+        return value
+
     kms_key_arns: list[Annotated[str, AfterValidator(_matching(_KMS_KEY_ARN, "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"))]] = Field(
         default_factory=list,
         description="Customer-managed KMS keys of the secrets: adds kms:Decrypt via Secrets Manager only.",

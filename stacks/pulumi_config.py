@@ -17,6 +17,8 @@ def project_values() -> dict[str, str]:
 def stack_from_pulumi_config() -> Stack:
     """Validated before any resource is registered; bad config ends the run with pulumi.RunError."""
     try:
-        return load_stack(project_values(), pulumi.Config("aws").get("region"))
+        values = project_values()
+        secret_keys = [key for key in values if runtime_config.is_config_secret(f"{PROJECT}:{key}")]
+        return load_stack(values, pulumi.Config("aws").get("region"), secret_keys)
     except ConfigError as error:
         raise pulumi.RunError(str(error)) from None

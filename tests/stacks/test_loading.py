@@ -62,8 +62,24 @@ def test_committed_stacks_load():
         (dev_with(eso={"replicas": 0}), "eso.replicas: Input should be greater than or equal to 1"),
         (dev_with(eso={"chartVersion": "^2.9"}), "eso.chartVersion: '^2.9' is not valid here; expected something like 2.9.0"),
         (dev_with(eso={"values": {"replicaCount": 3}}), "eso: values.replicaCount: remove it; set eso.replicas instead"),
-        (dev_with(eso={"values": {"securityContext": {"runAsNonRoot": False}}}), "eso: values.securityContext.runAsNonRoot: remove it"),
-        (dev_with(eso={"values": {"crds": {"annotations": {"helm.sh/resource-policy": "delete"}}}}), "values.crds.annotations.helm.sh/resource-policy: remove it"),
+        (dev_with(eso={"values": {"securityContext": {"runAsNonRoot": False}}}), "eso: values.securityContext: remove it; the chart's hardened defaults must stay"),
+        (dev_with(eso={"values": {"crds": None}}), "eso: values.crds: remove it; it keeps the CRDs"),
+        (dev_with(eso={"values": {"webhook": {"podSecurityContext": {"enabled": False}}}}), "values.webhook.podSecurityContext: remove it"),
+        (dev_with(eso={"values": {"global": {"compatibility": {"openshift": {}}}}}), "values.global.compatibility: remove it"),
+        (dev_with(eso={"values": {"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "x"}}}}), "values.serviceAccount.annotations: remove it; the controller has no AWS identity"),
+        (dev_with(eso={"replicas": True}), "eso.replicas: Input should be a valid integer"),
+        (dev_with(eso={"replicas": "2"}), "eso.replicas: Input should be a valid integer"),
+        (dev_with(**{"aws:region": "*"}), "aws:region: '*' is not an AWS region like us-east-1"),
+        (dev_with(secretPathTemplate="{env}/app/{service!x}"), "secretPathTemplate: {service} has a conversion or format spec"),
+        (dev_with(secretPathTemplate="{env}/app/{service:.1}"), "secretPathTemplate: {service} has a conversion or format spec"),
+        (dev_with(secretPathTemplate="app/{service}"), "secretPathTemplate: 'app/{service}' has no {env}; without it two environments share secrets"),  # pragma: allowlist secret
+        (with_service(0, refreshInterval="\u0661\u0660m"), "is not a duration like 10m"),
+        (with_service(0, refreshInterval="2562048h"), "is longer than Go's longest duration"),
+        (with_service(0, keys=[".."]), "services[0].keys[0]: '..' is not valid here"),
+        (with_service(0, namespace="kube-system"), "services[0].namespace: 'kube-system' belongs to the cluster itself"),
+        (dev_with(irsa={"serviceAccountName": "default"}), "irsa.serviceAccountName: 'default' is the ServiceAccount every pod runs as"),
+        (dev_with(cluster={"create": {"instanceType": ""}}), "cluster.create.instanceType: '' is not valid here"),
+        (dev_with(eso={"values": {"crds": {"annotations": {"helm.sh/resource-policy": "delete"}}}}), "values.crds.annotations: remove it"),
         (dev_with(irsa={"mode": "wildcard"}), "irsa.mode: Input should be 'per-namespace', 'shared' or 'shared-wildcard'"),
         (dev_with(irsa={"kmsKeyArns": ["*"]}), "irsa.kmsKeyArns[0]: '*' is not valid here"),
         (dev_with(irsa={"kmsKeyArns": ["arn:aws:kms:us-east-1:123456789012:alias/app"]}), "irsa.kmsKeyArns[0]"),
@@ -91,6 +107,18 @@ def test_missing_required_keys_are_named_with_their_purpose():
     assert "environment: required; First segment of every secret path, e.g. dev." in problems
     assert "cluster: required; Exactly one of name, stackReference or create." in problems
     assert "aws:region: required; set it with `pulumi config set aws:region us-east-1`" in problems
+
+
+def test_secret_config_is_refused_because_the_config_holds_only_names():
+    config = as_pulumi_config(stack_values("dev"))
+    region = config.pop("aws:region")
+    project = {k.removeprefix("eso-platform:"): v for k, v in config.items()}
+    with pytest.raises(ConfigError) as raised:
+        load_stack(project, region, secret_keys=["forceSync"])
+    assert raised.value.problems == [
+        "eso-platform:forceSync: is set as a secret, but this program's config holds only names; "
+        "set it in plain text with `pulumi config set forceSync ...`"
+    ]
 
 
 def test_duplicates_and_collisions():
