@@ -10,7 +10,7 @@ import pulumi
 
 from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, run_program
 from stacks.plan import as_json, as_text, as_yaml
-from stacks.stack_files import StackFileError, read_stack_config, stack_file, stack_name
+from stacks.stack_files import StackFileError, read_stack_config, secret_config_keys, stack_file, stack_name
 
 EXIT_BAD_INPUT = 2
 _ACCOUNT_ID = re.compile(r"\d{12}")
@@ -57,12 +57,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     path = stack_file(args.stack)
     try:
         config = read_stack_config(path)
+        secret_keys = tuple(secret_config_keys(path))
     except StackFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     cloud = PlaceholderCloud(config.get("aws:region", ""), args.account_id, args.oidc_issuer)
     try:
-        run = run_program(config, stack_name(path), cloud)
+        run = run_program(config, stack_name(path), cloud, secret_keys=secret_keys)
     except pulumi.RunError as error:
         print(f"error: {path.name}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -70,7 +71,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.out is None:
         sys.stdout.write(rendered)
     else:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(rendered)
+        try:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(rendered)
+        except OSError as error:
+            print(f"error: --out {args.out}: cannot write it ({error.strerror or error})", file=sys.stderr)
+            return EXIT_BAD_INPUT
         print(f"wrote the {args.format} plan of stack {run.stack} to {args.out}", file=sys.stderr)
     return 0

@@ -4,7 +4,10 @@ The cluster's lookups are answered with clearly marked placeholders; every resou
 program registers is recorded as the engine received it.
 """
 
+import asyncio
+import atexit
 import base64
+import gc
 import hashlib
 import json
 import logging
@@ -191,6 +194,21 @@ class _WarningCollector(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+def _close_worker_loops() -> None:
+    """Closes the event loops the SDK opened in its worker threads, at exit: the threads are
+    reused by every run, so their loops must stay open until then. Left open, they are
+    finalized after their file descriptors are gone and print a spurious 'Invalid file
+    descriptor' traceback on a successful run."""
+    own = asyncio.get_event_loop()
+    for candidate in gc.get_objects():
+        if isinstance(candidate, asyncio.AbstractEventLoop) and candidate is not own:
+            if not candidate.is_running() and not candidate.is_closed():
+                candidate.close()
+
+
+atexit.register(_close_worker_loops)
+
+
 def record(
     build: Callable[[], Any],
     stack: str,
@@ -198,6 +216,7 @@ def record(
     config: Optional[dict[str, str]] = None,
     project: str = PROJECT,
     monitor: Optional[RecordingMonitor] = None,
+    secret_keys: tuple[str, ...] = (),
 ) -> ProgramRun:
     """Runs `build` under the mock engine with `config` (Pulumi's `namespace:key` to string form)
     and records every resource it registers. Its stack exports become the run's outputs.
@@ -214,7 +233,7 @@ def record(
     settings.SETTINGS.rpc_manager.clear()
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(cloud, project=project, stack=stack, preview=False, logger=logger, monitor=monitor)
-    pulumi.runtime.set_all_config(dict(config or {}))
+    pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
     outputs: dict[str, Any] = {}
 
     async def program() -> None:
@@ -231,7 +250,18 @@ def record(
 
 
 def run_program(
-    config: dict[str, str], stack: str, cloud: PlaceholderCloud, monitor: Optional[RecordingMonitor] = None
+    config: dict[str, str],
+    stack: str,
+    cloud: PlaceholderCloud,
+    monitor: Optional[RecordingMonitor] = None,
+    secret_keys: tuple[str, ...] = (),
 ) -> ProgramRun:
     """Runs the real `__main__.py` with a stack's config; see `record`."""
-    return record(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"), stack, cloud, config, monitor=monitor)
+    return record(
+        lambda: runpy.run_path(str(PROGRAM), run_name="__main__"),
+        stack,
+        cloud,
+        config,
+        monitor=monitor,
+        secret_keys=secret_keys,
+    )

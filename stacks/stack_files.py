@@ -1,6 +1,7 @@
 """Reading `Pulumi.<stack>.yaml` into config as Pulumi hands it to a program."""
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,43 @@ class StackFileError(Exception):
     """The stack file is missing or is not a Pulumi stack settings file."""
 
 
+class _StackFileLoader(yaml.SafeLoader):
+    """YAML as Pulumi's own parser reads it: 1.2 booleans and integers (`no` and `1:30` stay
+    text), duplicate keys and aliases refused."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(None, None, "aliases (*name) are not supported", event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_StackFileLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StackFileLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_StackFileLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
+
+
 def stack_file(stack_or_path: str) -> Path:
     """`dev` means `Pulumi.dev.yaml` in the project; anything ending in .yaml is a path."""
-    if stack_or_path.endswith((".yaml", ".yml")):
+    if stack_or_path.endswith((".yaml", ".yml")) or "/" in stack_or_path:
         return Path(stack_or_path)
     return PROJECT_ROOT / f"Pulumi.{stack_or_path}.yaml"
 
@@ -46,10 +81,26 @@ def read_stack_config(path: Path) -> dict[str, str]:
     if not path.is_file():
         raise StackFileError(f"{path}: no such stack file; name a stack (dev, prod) or a Pulumi.<stack>.yaml")
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StackFileLoader) or {}
+    except (OSError, UnicodeDecodeError) as error:
+        raise StackFileError(f"{path}: cannot be read ({error})") from None
     except yaml.YAMLError as error:
-        raise StackFileError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+        raise StackFileError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
     config = document.get("config", {}) if isinstance(document, dict) else None
     if not isinstance(config, dict):
         raise StackFileError(f"{path}: `config` must be a mapping of keys to values")
     return {str(key): as_pulumi_string(value) for key, value in config.items()}
+
+
+def _holds_secure_value(value: Any) -> bool:
+    if isinstance(value, dict):
+        return set(value) == {"secure"} or any(_holds_secure_value(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_secure_value(item) for item in value)
+    return False
+
+
+def secret_config_keys(path: Path) -> list[str]:
+    """The keys Pulumi would hold encrypted: any whose value has a `secure:` part."""
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StackFileLoader) or {}
+    return sorted(str(key) for key, value in document.get("config", {}).items() if _holds_secure_value(value))

@@ -136,6 +136,7 @@ def test_command_line_runs_the_dev_plan():
     result = run_cli("plan", "dev")
     assert result.returncode == 0, result.stderr
     assert result.stdout == snapshot_path("dev", "text").read_text()
+    assert result.stderr == ""
 
 
 def test_bad_config_lists_every_problem_with_exit_code_2(tmp_path):
@@ -182,3 +183,43 @@ def test_a_file_that_is_not_a_stack_is_refused(tmp_path):
     result = run_cli("plan", str(stack))
     assert result.returncode == 2
     assert result.stderr == f"error: {stack}: `config` must be a mapping of keys to values\n"
+
+
+def write_stack(tmp_path, text: str):
+    stack = tmp_path / "Pulumi.odd.yaml"
+    stack.write_bytes(text.encode() if isinstance(text, str) else text)
+    return stack
+
+
+MINIMAL = "config:\n  aws:region: us-east-1\n  eso-platform:cluster: {name: platform}\n"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (MINIMAL + "  eso-platform:environment: dev\n  eso-platform:environment: prod\n", "not valid YAML (duplicate key 'eso-platform:environment'"),
+        (MINIMAL + "  eso-platform:environment: &e dev\n  eso-platform:forceSync: *e\n", "not valid YAML (aliases (*name) are not supported"),
+        (b"\xff\xfeconfig", "cannot be read ('utf-8' codec can't decode"),
+        (MINIMAL + "  eso-platform:environment: dev\n  eso-platform:eso: {values: {x: {secure: v1:abc}}}\n",
+         "eso-platform:eso: is set as a secret, but this program's config holds only names"),
+    ],
+)
+def test_stack_files_pulumi_would_refuse_are_refused(tmp_path, content, message):
+    result = run_cli("plan", str(write_stack(tmp_path, content)))
+    assert result.returncode == 2
+    assert message in result.stderr and result.stderr.count("Traceback") == 0
+
+
+def test_yaml_12_words_stay_text_as_pulumi_reads_them(tmp_path, capsys):
+    stack = write_stack(tmp_path, MINIMAL + "  eso-platform:environment: dev\n  eso-platform:forceSync: 1:30\n"
+                        "  eso-platform:services: [{name: no, namespace: on}]\n")
+    code, out, _ = plan(capsys, str(stack), "--format", "yaml")
+    assert code == 0
+    assert "force-sync: '1:30'" in out
+    assert "namespace: 'on'" in out and "name: 'no'" in out
+
+
+def test_an_unwritable_out_file_is_exit_code_2(capsys):
+    code, out, err = plan(capsys, "dev", "--out", "/proc/no-such-dir/plan.txt")
+    assert code == 2 and out == ""
+    assert err.startswith("error: --out /proc/no-such-dir/plan.txt: cannot write it")
