@@ -32,6 +32,8 @@ class IrsaRoleArgs:
 class IrsaRole(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
     role_name: pulumi.Output[str]
+    # What ESO objects should wait for: until it exists the role can read nothing.
+    read_policy: aws.iam.RolePolicy
 
     def __init__(self, name: str, args: IrsaRoleArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eso-platform:irsa:IrsaRole", name, None, opts)
@@ -51,7 +53,7 @@ class IrsaRole(pulumi.ComponentResource):
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        aws.iam.RolePolicy(
+        self.read_policy = aws.iam.RolePolicy(
             f"{name}-read-secrets",
             name="read-secrets",
             role=role.id,

@@ -26,8 +26,9 @@ class TenantArgs:
     force_sync: str = ""
     # Adopts an existing namespace instead of failing; see ClusterAccess.namespace_provider.
     namespace_provider: Optional[pulumi.ProviderResource] = None
-    # ESO objects are only accepted once the operator's CRDs and webhook are ready.
-    operator_ready: list[pulumi.Resource] = field(default_factory=list)
+    # ESO objects wait for these: the operator's CRDs and webhook, which reject them before
+    # they are ready, and the role's permissions, without which the first sync is denied.
+    wait_for: list[pulumi.Resource] = field(default_factory=list)
 
 
 def _custom_resource(name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions):
@@ -61,7 +62,7 @@ class Tenant(pulumi.ComponentResource):
             automount_service_account_token=account["automountServiceAccountToken"],
             opts=pulumi.ResourceOptions(parent=self),
         )
-        after_operator = pulumi.ResourceOptions(parent=self, depends_on=args.operator_ready)
+        after_operator = pulumi.ResourceOptions(parent=self, depends_on=args.wait_for)
         self.store_names = {}
         for region in args.regions:
             store = secret_store(region, namespace_name, args.service_account_name, args.labels)

@@ -39,8 +39,11 @@ class RoleSpec:
 
 
 def role_name(environment: str, namespace: Optional[str]) -> str:
-    """`eso-<env>-ns-<namespace>` (or `eso-<env>-shared`), shortened with a hash to fit IAM's 64."""
-    name = f"eso-{environment}-ns-{namespace}" if namespace else f"eso-{environment}-shared"
+    """`eso-<env>.<namespace>` (or `eso-<env>-shared`), shortened with a hash to fit IAM's 64.
+
+    No DNS label holds a '.', so no environment and namespace pair can spell another's name.
+    """
+    name = f"eso-{environment}.{namespace}" if namespace else f"eso-{environment}-shared"
     if len(name) <= ROLE_NAME_LIMIT:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]

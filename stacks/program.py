@@ -111,7 +111,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 labels={**common_labels, "eso-platform/namespace": namespace},
                 force_sync=stack.force_sync,
                 namespace_provider=cluster.namespace_provider,
-                operator_ready=[operator.release],
+                wait_for=[operator.release, role.read_policy],
             ),
             k8s_opts,
         )

@@ -265,7 +265,7 @@ def test_coverage_check_catches_a_grant_too_wide_or_too_narrow(aws, dev_run):
     def star_suffix(statement):
         statement["Resource"] = [r.replace("-??????", "*") for r in statement["Resource"]]
 
-    problems = coverage_problems(_with_policy(world, "eso-dev-ns-payments", star_suffix), expected)
+    problems = coverage_problems(_with_policy(world, "eso-dev.payments", star_suffix), expected)
     assert any("dev/app/payments-ledger-v2-" in p for p in problems)
     assert any("dev/app/payments/extra-" in p for p in problems)
 
@@ -273,31 +273,31 @@ def test_coverage_check_catches_a_grant_too_wide_or_too_narrow(aws, dev_run):
         statement["Action"] = "secretsmanager:Get*"
         statement["Resource"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dev/app/backend-*"
 
-    problems = coverage_problems(_with_policy(world, "eso-dev-ns-backend", prefix_grant), expected)
+    problems = coverage_problems(_with_policy(world, "eso-dev.backend", prefix_grant), expected)
     assert any("dev/app/backend-api-v2-" in p for p in problems)
 
     def any_region(statement):
         statement["Resource"] = [r.replace(":us-east-1:", ":*:") for r in statement["Resource"]]
 
-    problems = coverage_problems(_with_policy(world, "eso-dev-ns-frontend", any_region), expected)
+    problems = coverage_problems(_with_policy(world, "eso-dev.frontend", any_region), expected)
     assert any("eu-central-1" in p and "dev/app/web-" in p for p in problems)
 
     def drop_one(statement):
         statement["Resource"] = statement["Resource"][1:]
 
-    problems = coverage_problems(_with_policy(world, "eso-dev-ns-backend", drop_one), expected)
+    problems = coverage_problems(_with_policy(world, "eso-dev.backend", drop_one), expected)
     assert any("cannot read its own secret" in p for p in problems)
 
     def describe_only(statement):
         statement["Action"] = ["secretsmanager:DescribeSecret"]
 
-    assert any("cannot read" in p for p in coverage_problems(_with_policy(world, "eso-dev-ns-frontend", describe_only), expected))
+    assert any("cannot read" in p for p in coverage_problems(_with_policy(world, "eso-dev.frontend", describe_only), expected))
 
 
 def test_trust_check_catches_a_wider_or_broken_trust(aws, dev_run):
     world = _world(aws, dev_run, adversarial=False)
     candidates = candidate_subjects(dev_run, SERVICE_ACCOUNT)
-    role = next(r for r in world.roles.values() if r.name == "eso-dev-ns-backend")
+    role = next(r for r in world.roles.values() if r.name == "eso-dev.backend")
     assert per_namespace_trust_problems(world, role, "backend", SERVICE_ACCOUNT, candidates) == []
     issuer = world.providers[role.trust["Statement"][0]["Principal"]["Federated"]]
 

@@ -77,7 +77,7 @@ def test_trust_policies_have_only_the_findings_parliament_cannot_avoid(request, 
 
 
 def test_parliament_flags_mistakes_in_the_programs_documents(prod_run):
-    policy = json.loads(next(p.inputs["policy"] for p in prod_run.of_type(ROLE_POLICY) if p.inputs["role"] == "eso-prod-ns-payments"))
+    policy = json.loads(next(p.inputs["policy"] for p in prod_run.of_type(ROLE_POLICY) if p.inputs["role"] == "eso-prod.payments"))
     read, decrypt = policy["Statement"]
     assert decrypt["Action"] == "kms:Decrypt"
 

@@ -28,7 +28,7 @@ def run(build, config=None):
 
 def irsa_role(**overrides):
     args = dict(
-        role_name="eso-test-ns-team",
+        role_name="eso-test.team",
         oidc_provider_arn=PROVIDER_ARN,
         subjects=["system:serviceaccount:team:eso"],
         grants=[SecretGrant("us-east-1", "test/app/api")],
@@ -40,22 +40,22 @@ def irsa_role(**overrides):
 
 def test_irsa_role_registers_role_and_inline_policy_as_children():
     result = run(lambda: {"arn": irsa_role().role_arn})
-    assert result.outputs == {"arn": "arn:aws:iam::123456789012:role/eso-test-ns-team"}
+    assert result.outputs == {"arn": "arn:aws:iam::123456789012:role/eso-test.team"}
     component = result.named("irsa-team")
     assert component.type == "eso-platform:irsa:IrsaRole" and component.parent is None
     role, policy = result.named("irsa-team-role"), result.named("irsa-team-read-secrets")
     assert role.parent == policy.parent == "irsa-team"
-    assert role.inputs["name"] == "eso-test-ns-team" and role.inputs["tags"] == {"managed-by": "eso-platform"}
+    assert role.inputs["name"] == "eso-test.team" and role.inputs["tags"] == {"managed-by": "eso-platform"}
     assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"]["Federated"] == PROVIDER_ARN
     assert json.loads(policy.inputs["policy"])["Statement"][0]["Resource"] == [
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:test/app/api-??????"
     ]
-    assert policy.inputs["role"] == "eso-test-ns-team"
+    assert policy.inputs["role"] == "eso-test.team"
 
 
 def test_irsa_role_refuses_a_trust_policy_over_iam_limits():
     subjects = [f"system:serviceaccount:namespace-{i:03d}:eso" for i in range(60)]
-    with pytest.raises(ValueError, match="trust policy of role eso-test-ns-team is .* over IAM.s limit of 2048"):
+    with pytest.raises(ValueError, match="trust policy of role eso-test.team is .* over IAM.s limit of 2048"):
         run(lambda: {"arn": irsa_role(subjects=subjects).role_arn})
 
 

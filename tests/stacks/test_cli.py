@@ -89,7 +89,7 @@ def test_text_snapshot_reads_as_a_tree():
     assert text.startswith("eso-platform plan: stack dev, environment dev\n")
     assert (
         "namespace payments\n"
-        "  role arn:aws:iam::123456789012:role/eso-dev-ns-payments\n"
+        "  role arn:aws:iam::123456789012:role/eso-dev.payments\n"
         "    trusts sub StringEquals system:serviceaccount:payments:external-secret-operator\n"
         "    trusts aud StringEquals sts.amazonaws.com\n"
         "    reads arn:aws:secretsmanager:us-east-1:123456789012:secret:dev/app/payments-??????\n"

@@ -172,7 +172,7 @@ def test_oversized_permission_policy_is_refused_before_deploying():
     values["services"] = [{"name": f"service-{i:03d}-{'x' * 40}", "namespace": "crowded"} for i in range(120)]
     problems = problems_of(values)
     assert len(problems) == 1
-    assert problems[0].startswith("services (namespace crowded): the permission policy of role eso-dev-ns-crowded is ")
+    assert problems[0].startswith("services (namespace crowded): the permission policy of role eso-dev.crowded is ")
     assert "over IAM's limit of 10240; move some services to another namespace or stack" in problems[0]
 
 

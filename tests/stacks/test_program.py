@@ -87,8 +87,8 @@ def test_each_namespace_role_reads_exactly_its_services_secrets(dev_run):
 def test_role_names_are_deterministic_per_environment_and_namespace(dev_run, prod_run):
     dev_names = sorted(r.inputs["name"] for r in dev_run.of_type(ROLE))
     prod_names = sorted(r.inputs["name"] for r in prod_run.of_type(ROLE))
-    assert dev_names == ["eso-dev-ns-backend", "eso-dev-ns-frontend", "eso-dev-ns-payments"]
-    assert "eso-prod-ns-search" in prod_names and not set(dev_names) & set(prod_names)
+    assert dev_names == ["eso-dev.backend", "eso-dev.frontend", "eso-dev.payments"]
+    assert "eso-prod.search" in prod_names and not set(dev_names) & set(prod_names)
 
 
 def test_service_accounts_carry_their_namespace_role(dev_run):
@@ -97,7 +97,7 @@ def test_service_accounts_carry_their_namespace_role(dev_run):
         assert account["metadata"]["name"] == "external-secret-operator"
         assert account["metadata"]["namespace"] == namespace
         assert account["metadata"]["annotations"] == {
-            "eks.amazonaws.com/role-arn": f"arn:aws:iam::123456789012:role/eso-dev-ns-{namespace}"
+            "eks.amazonaws.com/role-arn": f"arn:aws:iam::123456789012:role/eso-dev.{namespace}"
         }
         assert account["automountServiceAccountToken"] is False
 
@@ -144,9 +144,11 @@ def test_external_secrets_follow_class_override_keys_and_region(dev_run):
     assert ledger["secretStoreRef"] == {"name": "aws-secretsmanager-us-west-2", "kind": "SecretStore"}
 
 
-def test_every_eso_object_waits_for_the_operator_release(dev_run):
+def test_every_eso_object_waits_for_the_operator_release_and_its_role_policy(dev_run):
     for resource in dev_run.of_type(EXTERNAL_SECRET) + dev_run.of_type(SECRET_STORE):
+        namespace = resource.inputs["metadata"]["namespace"]
         assert "eso-chart" in resource.dependencies, resource.name
+        assert f"irsa-{namespace}-read-secrets" in resource.dependencies, resource.name
 
 
 def test_namespaces_are_adopted_and_never_deleted(dev_run):
@@ -160,7 +162,7 @@ def test_namespaces_are_adopted_and_never_deleted(dev_run):
 def test_outputs_name_roles_stores_and_secrets(dev_run):
     outputs = dev_run.outputs
     assert outputs["namespaces"]["payments"] == {
-        "roleArn": "arn:aws:iam::123456789012:role/eso-dev-ns-payments",
+        "roleArn": "arn:aws:iam::123456789012:role/eso-dev.payments",
         "serviceAccount": "external-secret-operator",
         "secretStores": {"us-east-1": "aws-secretsmanager-us-east-1", "us-west-2": "aws-secretsmanager-us-west-2"},
     }
