@@ -239,5 +239,5 @@ class StackConfig(_Model):
     refresh_classes: dict[DnsLabel, Duration] = Field(
         default_factory=dict, description="Merged over rotating: 10m, stable: 24h."
     )
-    force_sync: str = Field("", description="A new value makes every ExternalSecret sync now.")
+    force_sync: str = Field("", max_length=253, description="A new value makes every ExternalSecret sync now.")
     services: list[ServiceConfig] = Field(default_factory=list, description="The secrets to deliver.")

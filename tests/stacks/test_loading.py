@@ -91,6 +91,7 @@ def test_committed_stacks_load():
         (dev_with(cluster={"name": "a", "create": {}}), "cluster: set exactly one of name, stackReference or create (found name and create)"),
         (dev_with(cluster={"stackReference": "acme/eks/dev", "name": "x"}), "(found name and stackReference)"),
         (dev_with(cluster={"create": {"version": "1.31", "instance": "t3.small"}}), "cluster.create.instance: unknown key; did you mean 'instanceType'?"),
+        (dev_with(forceSync="x" * 254), "forceSync: String should have at most 253 characters"),
         (dev_with(environment="Dev"), "environment: 'Dev' is not a DNS-1123 label"),
         (dev_with(cluster="platform-dev"), "cluster: must be a YAML mapping or list, not the text 'platform-dev'"),
     ],
