@@ -10,7 +10,7 @@ import pulumi
 
 from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, run_program
 from stacks.plan import as_json, as_text, as_yaml
-from stacks.stack_files import StackFileError, read_stack_config, secret_config_keys, stack_file, stack_name
+from stacks.stack_files import StackFileError, read_stack, stack_file, stack_name
 
 EXIT_BAD_INPUT = 2
 _ACCOUNT_ID = re.compile(r"\d{12}")
@@ -56,14 +56,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser().parse_args(argv)
     path = stack_file(args.stack)
     try:
-        config = read_stack_config(path)
-        secret_keys = tuple(secret_config_keys(path))
+        settings = read_stack(path)
     except StackFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    cloud = PlaceholderCloud(config.get("aws:region", ""), args.account_id, args.oidc_issuer)
+    cloud = PlaceholderCloud(settings.config.get("aws:region", ""), args.account_id, args.oidc_issuer)
     try:
-        run = run_program(config, stack_name(path), cloud, secret_keys=secret_keys)
+        run = run_program(settings.config, stack_name(path), cloud, secret_keys=settings.secret_keys)
     except pulumi.RunError as error:
         print(f"error: {path.name}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

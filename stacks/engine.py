@@ -21,6 +21,7 @@ from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from components.cluster import exec_kubeconfig
 from stacks.loading import PROJECT
 
 PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
@@ -78,11 +79,12 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
         return self.oidc_issuer or placeholder_issuer(cluster, self.region)
 
     def provider_arn(self, cluster: str) -> str:
-        return f"arn:aws:iam::{self.account_id}:oidc-provider/{self.issuer(cluster)}"
+        return self._provider_arn_of(self.issuer(cluster))
+
+    def _provider_arn_of(self, issuer: str) -> str:
+        return f"arn:aws:iam::{self.account_id}:oidc-provider/{issuer}"
 
     def kubeconfig(self, cluster: str) -> str:
-        from components.cluster import exec_kubeconfig
-
         return exec_kubeconfig(cluster, self.region, self.endpoint(cluster), PLACEHOLDER_CA)
 
     def endpoint(self, cluster: str) -> str:
@@ -102,7 +104,7 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
         if args.token == "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
             issuer = args.args["url"].removeprefix("https://")
             return {
-                "arn": f"arn:aws:iam::{self.account_id}:oidc-provider/{issuer}",
+                "arn": self._provider_arn_of(issuer),
                 "url": issuer,
                 "clientIdLists": ["sts.amazonaws.com"],
             }

@@ -92,14 +92,18 @@ def _roles_by_name(run: ProgramRun) -> dict[str, Registration]:
     return {role.inputs["name"]: role for role in run.of_type(ROLE)}
 
 
+def _as_list(value: Any) -> list:
+    """IAM allows one value or a list wherever a list may stand."""
+    return value if isinstance(value, list) else [value]
+
+
 def _trust_lines(document: dict[str, Any]) -> list[str]:
     lines = []
     for statement in document["Statement"]:
         for operator, conditions in statement.get("Condition", {}).items():
             for key, value in conditions.items():
-                values = value if isinstance(value, list) else [value]
                 claim = key.rsplit(":", 1)[-1]
-                lines += [f"{claim} {operator} {item}" for item in values]
+                lines += [f"{claim} {operator} {item}" for item in _as_list(value)]
     return sorted(lines, key=lambda line: (not line.startswith("sub"), line))
 
 
@@ -108,10 +112,8 @@ def _policy_resources(run: ProgramRun, role: Registration) -> list[tuple[str, st
     rows = []
     for policy in policies:
         for statement in json.loads(policy.inputs["policy"])["Statement"]:
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            verb = "reads" if any(a.startswith("secretsmanager:") for a in actions) else "decrypts"
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            rows += [(verb, resource) for resource in resources]
+            reads = any(action.startswith("secretsmanager:") for action in _as_list(statement["Action"]))
+            rows += [("reads" if reads else "decrypts", resource) for resource in _as_list(statement["Resource"])]
     return rows
 
 

@@ -88,8 +88,9 @@ def deploy(stack: Stack) -> dict[str, Any]:
 
     namespace_outputs: dict[str, Any] = {}
     service_outputs: dict[str, Any] = {}
+    role_of_namespace = role_for_namespace(specs)
     for namespace, services in stack.namespaces().items():
-        role = roles[role_for_namespace(specs)[namespace].key]
+        role = roles[role_of_namespace[namespace].key]
         tenant = Tenant(
             f"tenant-{namespace}",
             TenantArgs(

@@ -2,6 +2,7 @@
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,16 @@ def as_pulumi_string(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def read_stack_config(path: Path) -> dict[str, str]:
+@dataclass(frozen=True)
+class StackSettings:
+    """A stack file's `config:` as Pulumi hands it to a program."""
+
+    config: dict[str, str]
+    # The keys Pulumi would hold encrypted: any whose value has a `secure:` part.
+    secret_keys: tuple[str, ...]
+
+
+def read_stack(path: Path) -> StackSettings:
     """The `config:` map of a stack file, each value in the string form Pulumi passes on."""
     if not path.is_file():
         raise StackFileError(f"{path}: no such stack file; name a stack (dev, prod) or a Pulumi.<stack>.yaml")
@@ -89,7 +99,14 @@ def read_stack_config(path: Path) -> dict[str, str]:
     config = document.get("config", {}) if isinstance(document, dict) else None
     if not isinstance(config, dict):
         raise StackFileError(f"{path}: `config` must be a mapping of keys to values")
-    return {str(key): as_pulumi_string(value) for key, value in config.items()}
+    return StackSettings(
+        config={str(key): as_pulumi_string(value) for key, value in config.items()},
+        secret_keys=tuple(sorted(str(key) for key, value in config.items() if _holds_secure_value(value))),
+    )
+
+
+def read_stack_config(path: Path) -> dict[str, str]:
+    return read_stack(path).config
 
 
 def _holds_secure_value(value: Any) -> bool:
@@ -98,9 +115,3 @@ def _holds_secure_value(value: Any) -> bool:
     if isinstance(value, list):
         return any(_holds_secure_value(item) for item in value)
     return False
-
-
-def secret_config_keys(path: Path) -> list[str]:
-    """The keys Pulumi would hold encrypted: any whose value has a `secure:` part."""
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StackFileLoader) or {}
-    return sorted(str(key) for key, value in document.get("config", {}).items() if _holds_secure_value(value))
