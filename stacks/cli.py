@@ -1,4 +1,5 @@
-"""`python -m stacks plan`: what a stack will create, offline, with no cloud credentials."""
+"""`python -m stacks plan`: what a stack will create, offline, with no cloud credentials;
+`python -m stacks doctor`: whether AWS holds what the deployed stack needs."""
 
 import argparse
 import re
@@ -6,12 +7,19 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+import boto3
 import pulumi
+from botocore.exceptions import BotoCoreError
 
+from stacks import doctor_report
+from stacks.doctor import DoctorError, run_checks
 from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, run_program
 from stacks.plan import as_json, as_text, as_yaml
+from stacks.spec import Stack
+from stacks.loading import PROJECT, ConfigError, load_stack
 from stacks.stack_files import StackFileError, read_stack, stack_file, stack_name
 
+EXIT_FAILED_CHECKS = 1
 EXIT_BAD_INPUT = 2
 _ACCOUNT_ID = re.compile(r"\d{12}")
 _ISSUER = re.compile(r"(https://)?[a-z0-9.-]+(/[A-Za-z0-9._-]+)*")
@@ -49,11 +57,62 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--out", type=Path, help="write the plan to this file instead of standard output")
     plan.add_argument("--account-id", type=_account_id, default=PLACEHOLDER_ACCOUNT, help="placeholder AWS account id")
     plan.add_argument("--oidc-issuer", type=_issuer, help="placeholder OIDC issuer; default derived from the cluster name")
+    doctor = commands.add_parser(
+        "doctor",
+        help="check that AWS holds what a stack needs",
+        description="Checks, with the caller's AWS credentials, the stack's secrets, the cluster's OIDC provider, "
+        "the deployed roles' trust and the KMS keys. Exit code 1 if a check fails.",
+    )
+    doctor.add_argument("stack", help="a stack name (dev reads Pulumi.dev.yaml) or a path to Pulumi.<stack>.yaml")
+    doctor.add_argument("--format", choices=("text", "json"), default="text")
+    doctor.add_argument(
+        "--oidc-issuer",
+        type=_issuer,
+        help="the cluster's OIDC issuer; default: looked up from cluster.name, or read from "
+        "cluster.stackReference's oidcProviderUrl output with the Pulumi CLI (required for cluster.create)",
+    )
     return root
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "doctor":
+        return _doctor(args)
+    return _plan(args)
+
+
+def load_stack_file(path: Path) -> Stack:
+    """The validated stack of a stack file, as the program would see it under Pulumi.
+
+    Raises StackFileError or ConfigError.
+    """
+    settings = read_stack(path)
+    prefix = f"{PROJECT}:"
+    values = {key.removeprefix(prefix): value for key, value in settings.config.items() if key.startswith(prefix)}
+    secret_keys = [key.removeprefix(prefix) for key in settings.secret_keys if key.startswith(prefix)]
+    return load_stack(values, settings.config.get("aws:region"), secret_keys)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    path = stack_file(args.stack)
+    try:
+        stack = load_stack_file(path)
+        checks = run_checks(boto3.Session(region_name=stack.region), stack, args.oidc_issuer)
+    except StackFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ConfigError as error:
+        print(f"error: {path.name}: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (DoctorError, BotoCoreError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    render = {"text": doctor_report.as_text, "json": doctor_report.as_json}[args.format]
+    sys.stdout.write(render(stack_name(path), checks))
+    return EXIT_FAILED_CHECKS if doctor_report.failed(checks) else 0
+
+
+def _plan(args: argparse.Namespace) -> int:
     path = stack_file(args.stack)
     try:
         settings = read_stack(path)

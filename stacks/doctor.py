@@ -1,0 +1,266 @@
+"""Preflight doctor: what a deploy needs in AWS that Pulumi does not manage, checked with boto3.
+
+Secrets, the cluster's IAM OIDC provider, the deployed roles' trust and the KMS keys. A secret's
+value is read only to learn whether it is a JSON object and which keys it has; no value is ever
+kept, printed or logged. boto3 honours AWS_ENDPOINT_URL, so the same checks run against a local
+AWS stand-in.
+"""
+
+import json
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Optional
+from urllib.parse import unquote
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from components.iam_documents import STS_AUDIENCE, AwsIdentity, trust_policy
+from stacks.access import role_specs
+from stacks.document_diff import policy_differences
+from stacks.spec import Service, Stack
+
+Status = Literal["pass", "fail", "skip"]
+_MISSING = {"ResourceNotFoundException", "NoSuchEntity", "NoSuchEntityException", "NotFoundException"}
+
+
+class DoctorError(Exception):
+    """The doctor cannot run at all (no credentials, no way to learn the cluster's issuer)."""
+
+
+@dataclass(frozen=True)
+class Check:
+    check: str
+    subject: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def _cannot_check(check: str, subject: str, error: ClientError, actions: str) -> Check:
+    return Check(check, subject, "fail", f"cannot check: {_code(error)}", f"allow {actions} to the caller")
+
+
+# Cluster identity ------------------------------------------------------------------------------
+
+
+def strip_scheme(issuer: str) -> str:
+    return issuer.removeprefix("https://").rstrip("/")
+
+
+def issuer_from_stack_reference(reference: str) -> str:
+    """The referenced stack's `oidcProviderUrl` output, read with the Pulumi CLI."""
+    pulumi = shutil.which("pulumi")
+    where = f"cluster.stackReference: the issuer is stack {reference}'s output oidcProviderUrl"
+    if pulumi is None:
+        raise DoctorError(f"{where}; install the Pulumi CLI (and log in), or pass --oidc-issuer")
+    result = subprocess.run(
+        [pulumi, "stack", "output", "--stack", reference, "oidcProviderUrl"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    issuer = result.stdout.strip()
+    if result.returncode != 0 or not issuer:
+        reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DoctorError(f"{where}, and `pulumi stack output` failed ({reason}); pass --oidc-issuer")
+    return strip_scheme(issuer)
+
+
+def cluster_issuer(session: boto3.Session, stack: Stack, given: Optional[str]) -> tuple[Optional[str], list[Check]]:
+    """The cluster's OIDC issuer (without https://) and the check that found it, if any."""
+    if given:
+        return strip_scheme(given), []
+    cluster = stack.cluster
+    if cluster.form == "stackReference":
+        return issuer_from_stack_reference(cluster.stack_reference), []
+    if cluster.form == "create":
+        raise DoctorError(
+            "cluster.create: the cluster's name is chosen at deploy time; pass --oidc-issuer with "
+            "`aws eks describe-cluster --name <name> --query cluster.identity.oidc.issuer --output text`"
+        )
+    subject = f"{cluster.name} ({stack.region})"
+    try:
+        described = session.client("eks", region_name=stack.region).describe_cluster(name=cluster.name)["cluster"]
+    except ClientError as error:
+        if _code(error) in _MISSING:
+            return None, [
+                Check("cluster", subject, "fail", "no EKS cluster of this name in this region",
+                      "correct cluster.name or aws:region in the stack file")
+            ]
+        return None, [_cannot_check("cluster", subject, error, "eks:DescribeCluster")]
+    issuer = described.get("identity", {}).get("oidc", {}).get("issuer")
+    if not issuer:
+        return None, [
+            Check("cluster", subject, "fail", "the cluster has no OIDC issuer", "use an EKS cluster with an OIDC issuer (EKS 1.13 or later)")
+        ]
+    return strip_scheme(issuer), [Check("cluster", subject, "pass", f"issuer https://{strip_scheme(issuer)}")]
+
+
+def caller_account(session: boto3.Session) -> tuple[str, str]:
+    """The partition and account of the caller, where the stack's roles live."""
+    try:
+        caller = session.client("sts").get_caller_identity()
+    except (BotoCoreError, ClientError) as error:
+        raise DoctorError(f"cannot reach AWS with the current credentials ({error})") from None
+    return caller["Arn"].split(":")[1], caller["Account"]
+
+
+def check_oidc_provider(session: boto3.Session, identity: AwsIdentity) -> Check:
+    arn = identity.oidc_provider_arn
+    try:
+        provider = session.client("iam").get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    except ClientError as error:
+        if _code(error) in _MISSING:
+            return Check(
+                "oidc-provider", arn, "fail", f"no IAM OIDC provider for the issuer https://{identity.issuer}",
+                f"aws iam create-open-id-connect-provider --url https://{identity.issuer} --client-id-list {STS_AUDIENCE}",
+            )
+        return _cannot_check("oidc-provider", arn, error, "iam:GetOpenIDConnectProvider")
+    audiences = provider.get("ClientIDList", [])
+    if STS_AUDIENCE not in audiences:
+        return Check(
+            "oidc-provider", arn, "fail",
+            f"does not list the audience {STS_AUDIENCE} (lists {', '.join(audiences) or 'none'})",
+            f"aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {arn} --client-id {STS_AUDIENCE}",
+        )
+    return Check("oidc-provider", arn, "pass", f"exists and lists {STS_AUDIENCE}")
+
+
+# Roles -----------------------------------------------------------------------------------------
+
+
+def _document(value: Any) -> dict[str, Any]:
+    return json.loads(unquote(value)) if isinstance(value, str) else value
+
+
+def check_role_trust(session: boto3.Session, stack: Stack, identity: AwsIdentity) -> list[Check]:
+    """Each role of the stack's role plan that exists trusts exactly what the program would write."""
+    iam = session.client("iam")
+    checks = []
+    for spec in role_specs(stack):
+        try:
+            role = iam.get_role(RoleName=spec.role_name)["Role"]
+        except ClientError as error:
+            if _code(error) in _MISSING:
+                checks.append(Check("role-trust", spec.role_name, "skip", "not deployed yet; `pulumi up` creates it"))
+            else:
+                checks.append(_cannot_check("role-trust", spec.role_name, error, "iam:GetRole"))
+            continue
+        expected = trust_policy(identity, list(spec.subjects), spec.wildcard_service_account)
+        differences = policy_differences(expected, _document(role["AssumeRolePolicyDocument"]))
+        if differences:
+            checks.append(
+                Check(
+                    "role-trust", spec.role_name, "fail", "trust policy drifted: " + "; ".join(differences),
+                    "`pulumi up --refresh` writes the generated trust policy back (a plain `pulumi up` "
+                    "does not see changes made outside Pulumi)",
+                )
+            )
+        else:
+            checks.append(
+                Check("role-trust", spec.role_name, "pass", f"trusts {identity.oidc_provider_arn} for {', '.join(spec.subjects)}")
+            )
+    return checks
+
+
+# Secrets ---------------------------------------------------------------------------------------
+
+
+def _secret_shape(secret_string: Optional[str]) -> tuple[Optional[str], list[str]]:
+    """What is wrong with a secret's shape, if anything, and its top-level key names."""
+    if secret_string is None:
+        return "holds binary data, not a JSON object", []
+    try:
+        parsed = json.loads(secret_string)
+    except ValueError:
+        return "is not JSON", []
+    if not isinstance(parsed, dict):
+        return f"is JSON but not an object (a JSON {type(parsed).__name__})", []
+    return None, sorted(parsed)
+
+
+def check_secret(session: boto3.Session, service: Service) -> Check:
+    subject = f"{service.secret_path} ({service.region})"
+    client = session.client("secretsmanager", region_name=service.region)
+    wanted = service.keys or ()
+    example = f"a JSON object{' with the keys ' + ', '.join(wanted) if wanted else ''}"
+    write = (
+        f"aws secretsmanager put-secret-value --region {service.region} --secret-id {service.secret_path} "
+        f"--secret-string file://{service.name}.json ({example})"
+    )
+    try:
+        described = client.describe_secret(SecretId=service.secret_path)
+        if described.get("DeletedDate"):
+            return Check("secret", subject, "fail", "is scheduled for deletion",
+                         f"aws secretsmanager restore-secret --region {service.region} --secret-id {service.secret_path}")
+        problem, keys = _secret_shape(client.get_secret_value(SecretId=service.secret_path).get("SecretString"))
+    except ClientError as error:
+        if _code(error) in _MISSING:
+            return Check(
+                "secret", subject, "fail", "does not exist",
+                f"aws secretsmanager create-secret --region {service.region} --name {service.secret_path} "
+                f"--secret-string file://{service.name}.json ({example})",
+            )
+        return _cannot_check("secret", subject, error, "secretsmanager:DescribeSecret and secretsmanager:GetSecretValue")
+    if problem:
+        return Check("secret", subject, "fail", f"{problem}; ExternalSecret {service.name} needs a JSON object", write)
+    missing = [key for key in wanted if key not in keys]
+    if missing:
+        return Check("secret", subject, "fail", f"lacks the key{'s' if len(missing) > 1 else ''} {', '.join(missing)}", write)
+    found = f"has {', '.join(wanted)}" if wanted else f"is a JSON object with {len(keys)} key{'s' if len(keys) != 1 else ''}"
+    return Check("secret", subject, "pass", found)
+
+
+# KMS -------------------------------------------------------------------------------------------
+
+
+def check_kms_key(session: boto3.Session, key_arn: str) -> Check:
+    region = key_arn.split(":")[3]
+    try:
+        metadata = session.client("kms", region_name=region).describe_key(KeyId=key_arn)["KeyMetadata"]
+    except ClientError as error:
+        if _code(error) in _MISSING:
+            return Check("kms-key", key_arn, "fail", "does not exist", "correct or remove it in irsa.kmsKeyArns")
+        return _cannot_check("kms-key", key_arn, error, "kms:DescribeKey")
+    state = metadata.get("KeyState", "")
+    if state == "Enabled":
+        return Check("kms-key", key_arn, "pass", "enabled")
+    fixes = {
+        "Disabled": f"aws kms enable-key --key-id {key_arn}",
+        "PendingDeletion": f"aws kms cancel-key-deletion --key-id {key_arn}, then aws kms enable-key --key-id {key_arn}",
+    }
+    return Check("kms-key", key_arn, "fail", f"is {state}, not Enabled: secrets encrypted with it cannot be read",
+                 fixes.get(state, "make the key usable again, or move the secrets to another key"))
+
+
+# All of it -------------------------------------------------------------------------------------
+
+
+def run_checks(session: boto3.Session, stack: Stack, oidc_issuer: Optional[str] = None) -> list[Check]:
+    """Every check of the stack, in the order a deploy depends on them.
+
+    Raises DoctorError when the doctor cannot run at all.
+    """
+    partition, account = caller_account(session)
+    issuer, checks = cluster_issuer(session, stack, oidc_issuer)
+    if issuer is None:
+        checks += [
+            Check("oidc-provider", stack.cluster.name or "", "skip", "needs the cluster's issuer"),
+            *(Check("role-trust", spec.role_name, "skip", "needs the cluster's issuer") for spec in role_specs(stack)),
+        ]
+    else:
+        identity = AwsIdentity.from_oidc_provider_arn(f"arn:{partition}:iam::{account}:oidc-provider/{issuer}")
+        checks.append(check_oidc_provider(session, identity))
+        checks += check_role_trust(session, stack, identity)
+    checks += [check_secret(session, service) for service in sorted(stack.services, key=lambda s: s.secret_path)]
+    checks += [check_kms_key(session, arn) for arn in sorted(set(stack.irsa.kms_key_arns))]
+    return checks

@@ -1,0 +1,343 @@
+"""`python -m stacks doctor` against moto: a healthy account passes; each way it can break fails
+with the right check, named subject and fix; bad input exits 2; no secret value is ever printed."""
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import boto3
+import pytest
+import yaml
+from moto.server import ThreadedMotoServer
+
+from stacks.cli import load_stack_file, main
+from stacks.engine import PLACEHOLDER_ACCOUNT, run_program
+from tests.aws.moto_world import World, create_iam
+from tests.conftest import PROJECT_ROOT, Mocks, as_pulumi_config, stack_values
+
+CLUSTER = "platform-dev"
+# Every secret in these tests holds this; the doctor must never print it.
+PLANTED_VALUE = "marker-value-the-doctor-must-never-print"
+DEFAULT_KEY = "PLACEHOLDER"
+
+
+@dataclass
+class Account:
+    """A moto account holding everything the dev stack (plus a KMS key) needs."""
+
+    session: boto3.Session
+    stack_file: Path
+    issuer: str
+    key_arn: str
+    values: dict[str, Any]
+
+    def secrets(self) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Secret path -> (region, key names) for each service of the stack."""
+        stack = load_stack_file(self.stack_file)
+        return {s.secret_path: (s.region, s.keys or (DEFAULT_KEY,)) for s in stack.services}
+
+    def secrets_client(self, path: str):
+        return self.session.client("secretsmanager", region_name=self.secrets()[path][0])
+
+
+def write_stack_file(path: Path, values: dict[str, Any]) -> Path:
+    config = {key if ":" in key else f"eso-platform:{key}": value for key, value in values.items()}
+    path.write_text(yaml.safe_dump({"config": config}, sort_keys=True))
+    return path
+
+
+def create_account(session: boto3.Session, directory: Path) -> Account:
+    issuer = session.client("eks").create_cluster(
+        name=CLUSTER, roleArn=f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/eks-cluster", resourcesVpcConfig={}
+    )["cluster"]["identity"]["oidc"]["issuer"]
+    key_arn = session.client("kms").create_key(Description="eso-platform doctor test")["KeyMetadata"]["Arn"]
+    values = stack_values("dev")
+    values["irsa"] = {**values["irsa"], "kmsKeyArns": [key_arn]}
+    account = Account(session, write_stack_file(directory / "Pulumi.doctor.yaml", values), issuer, key_arn, values)
+    # The roles exactly as the program registers them for this cluster's issuer.
+    run = run_program(as_pulumi_config(values), "doctor", Mocks(oidc_issuer=issuer))
+    create_iam(session, run, World())
+    for path, (region, keys) in account.secrets().items():
+        session.client("secretsmanager", region_name=region).create_secret(
+            Name=path, SecretString=json.dumps({key: PLANTED_VALUE for key in keys})
+        )
+    return account
+
+
+@pytest.fixture
+def account(aws, tmp_path) -> Account:
+    return create_account(aws, tmp_path)
+
+
+def doctor(capsys, *args) -> tuple[int, str, str]:
+    code = main(["doctor", *args])
+    captured = capsys.readouterr()
+    assert PLANTED_VALUE not in captured.out + captured.err
+    return code, captured.out, captured.err
+
+
+def doctor_json(capsys, account: Account) -> tuple[int, list[dict[str, str]]]:
+    code, out, err = doctor(capsys, str(account.stack_file), "--format", "json")
+    assert err == ""
+    document = json.loads(out)
+    assert document["ok"] is (code == 0)
+    return code, document["checks"]
+
+
+def failures(checks: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [check for check in checks if check["status"] == "fail"]
+
+
+def test_a_healthy_account_passes_every_check(capsys, account):
+    code, checks = doctor_json(capsys, account)
+    assert code == 0
+    assert {check["status"] for check in checks} == {"pass"}
+    kinds = [check["check"] for check in checks]
+    assert kinds.count("cluster") == 1 and kinds.count("oidc-provider") == 1
+    assert sorted(c["subject"] for c in checks if c["check"] == "role-trust") == ["eso-dev.backend", "eso-dev.frontend", "eso-dev.payments"]
+    assert sorted(c["subject"] for c in checks if c["check"] == "secret") == sorted(
+        f"{path} ({region})" for path, (region, _) in account.secrets().items()
+    )
+    assert [c["subject"] for c in checks if c["check"] == "kms-key"] == [account.key_arn]
+    (cluster,) = [c for c in checks if c["check"] == "cluster"]
+    assert cluster["detail"] == f"issuer {account.issuer}"
+
+
+def _delete_secret(account: Account) -> None:
+    path = "dev/app/payments"
+    account.secrets_client(path).delete_secret(SecretId=path, ForceDeleteWithoutRecovery=True)
+
+
+def _not_json(account: Account) -> None:
+    path = "dev/app/web"
+    account.secrets_client(path).put_secret_value(SecretId=path, SecretString=f"SESSION_SECRET={PLANTED_VALUE}")
+
+
+def _json_list(account: Account) -> None:
+    account.secrets_client("dev/app/web").put_secret_value(SecretId="dev/app/web", SecretString=json.dumps([PLANTED_VALUE]))
+
+
+def _binary(account: Account) -> None:
+    account.secrets_client("dev/app/web").put_secret_value(SecretId="dev/app/web", SecretBinary=PLANTED_VALUE.encode())
+
+
+def _missing_key(account: Account) -> None:
+    account.secrets_client("dev/app/backend-api").put_secret_value(
+        SecretId="dev/app/backend-api", SecretString=json.dumps({"DATABASE_URL": PLANTED_VALUE})
+    )
+
+
+def _scheduled_for_deletion(account: Account) -> None:
+    path = "dev/app/payments-ledger"
+    account.secrets_client(path).delete_secret(SecretId=path, RecoveryWindowInDays=7)
+
+
+def _provider_arn(account: Account) -> str:
+    return f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:oidc-provider/{account.issuer.removeprefix('https://')}"
+
+
+def _no_provider(account: Account) -> None:
+    account.session.client("iam").delete_open_id_connect_provider(OpenIDConnectProviderArn=_provider_arn(account))
+
+
+def _provider_without_audience(account: Account) -> None:
+    # Recreated as someone might by hand, with another client ID (moto has no RemoveClientIDFrom...).
+    iam = account.session.client("iam")
+    iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=_provider_arn(account))
+    iam.create_open_id_connect_provider(Url=account.issuer, ClientIDList=["kubernetes"], ThumbprintList=["0" * 40])
+
+
+def _trust_widened_by_hand(account: Account) -> None:
+    iam = account.session.client("iam")
+    trust = iam.get_role(RoleName="eso-dev.frontend")["Role"]["AssumeRolePolicyDocument"]
+    condition = trust["Statement"][0]["Condition"]
+    subject_key = next(key for key in condition["StringEquals"] if key.endswith(":sub"))
+    condition["StringEquals"].pop(subject_key)
+    condition["StringLike"] = {subject_key: "system:serviceaccount:*:external-secret-operator"}
+    iam.update_assume_role_policy(RoleName="eso-dev.frontend", PolicyDocument=json.dumps(trust))
+
+
+def _key_id(account: Account) -> str:
+    # moto's DisableKey, EnableKey and ScheduleKeyDeletion take the key's id, not its ARN.
+    return account.key_arn.rsplit("/", 1)[1]
+
+
+def _disabled_key(account: Account) -> None:
+    account.session.client("kms").disable_key(KeyId=_key_id(account))
+
+
+def _key_pending_deletion(account: Account) -> None:
+    account.session.client("kms").schedule_key_deletion(KeyId=_key_id(account), PendingWindowInDays=7)
+
+
+# (break the account, check, subject, words in the detail, words in the fix)
+BREAKAGES: list[tuple[Callable[[Account], None], str, str, tuple[str, ...], tuple[str, ...]]] = [
+    (_delete_secret, "secret", "dev/app/payments (us-east-1)", ("does not exist",), ("create-secret", "--name dev/app/payments")),
+    (_not_json, "secret", "dev/app/web (us-east-1)", ("is not JSON",), ("put-secret-value", "SESSION_SECRET")),
+    (_json_list, "secret", "dev/app/web (us-east-1)", ("not an object", "list"), ("put-secret-value",)),
+    (_binary, "secret", "dev/app/web (us-east-1)", ("binary",), ("put-secret-value",)),
+    (_missing_key, "secret", "dev/app/backend-api (us-east-1)", ("lacks the key API_KEY",), ("DATABASE_URL, API_KEY",)),
+    (_scheduled_for_deletion, "secret", "dev/app/payments-ledger (us-west-2)", ("scheduled for deletion",), ("restore-secret", "--region us-west-2")),
+    (_no_provider, "oidc-provider", "oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/", ("no IAM OIDC provider",), ("create-open-id-connect-provider", "--client-id-list sts.amazonaws.com")),
+    (_provider_without_audience, "oidc-provider", "oidc-provider/", ("does not list the audience sts.amazonaws.com", "lists kubernetes"), ("add-client-id-to-open-id-connect-provider",)),
+    (_trust_widened_by_hand, "role-trust", "eso-dev.frontend", (":sub is missing (expected system:serviceaccount:frontend:external-secret-operator)", "StringLike", "system:serviceaccount:*:external-secret-operator is not expected"), ("pulumi up --refresh",)),
+    (_disabled_key, "kms-key", "arn:aws:kms:us-east-1:", ("is Disabled",), ("aws kms enable-key",)),
+    (_key_pending_deletion, "kms-key", "arn:aws:kms:us-east-1:", ("is PendingDeletion",), ("cancel-key-deletion",)),
+]
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES, ids=[b[0].__name__.strip("_") for b in BREAKAGES])
+def test_each_breakage_fails_exactly_its_check_with_a_fix(capsys, account, breakage):
+    breaking, check, subject, details, fixes = breakage
+    breaking(account)
+    code, checks = doctor_json(capsys, account)
+    assert code == 1
+    (failure,) = failures(checks)
+    assert (failure["check"], subject in failure["subject"]) == (check, True), failure
+    assert all(word in failure["detail"] for word in details), failure["detail"]
+    assert all(word in failure["fix"] for word in fixes), failure["fix"]
+
+
+def test_the_text_table_names_each_failure_and_its_fix(capsys, account):
+    _missing_key(account)
+    _disabled_key(account)
+    code, out, err = doctor(capsys, str(account.stack_file))
+    assert (code, err) == (1, "")
+    lines = out.splitlines()
+    assert lines[0] == "eso-platform doctor: stack doctor"
+    assert lines[2].split() == ["RESULT", "CHECK", "SUBJECT", "DETAIL"]
+    failed = [index for index, line in enumerate(lines) if line.startswith("FAIL")]
+    assert len(failed) == 2
+    for index in failed:
+        assert lines[index + 1].strip().startswith("fix: ")
+    assert lines[-1] == f"2 of {sum(line.startswith(('PASS', 'FAIL', 'SKIP')) for line in lines)} checks failed"
+
+
+def test_roles_not_deployed_yet_are_skipped_not_failed(capsys, account):
+    iam = account.session.client("iam")
+    for name in iam.list_role_policies(RoleName="eso-dev.payments")["PolicyNames"]:
+        iam.delete_role_policy(RoleName="eso-dev.payments", PolicyName=name)
+    iam.delete_role(RoleName="eso-dev.payments")
+    code, checks = doctor_json(capsys, account)
+    assert code == 0
+    (skipped,) = [check for check in checks if check["status"] == "skip"]
+    assert (skipped["check"], skipped["subject"]) == ("role-trust", "eso-dev.payments")
+
+
+def test_a_missing_cluster_fails_and_skips_what_needs_its_issuer(capsys, account):
+    values = {**account.values, "cluster": {"name": "no-such-cluster"}}
+    write_stack_file(account.stack_file, values)
+    code, checks = doctor_json(capsys, account)
+    assert code == 1
+    (failure,) = failures(checks)
+    assert (failure["check"], failure["subject"]) == ("cluster", "no-such-cluster (us-east-1)")
+    assert {c["status"] for c in checks if c["check"] in ("oidc-provider", "role-trust")} == {"skip"}
+
+
+def test_a_stack_reference_reads_the_issuer_with_the_pulumi_cli(capsys, account, tmp_path, monkeypatch):
+    write_stack_file(account.stack_file, {**account.values, "cluster": {"stackReference": "acme/eks-cluster/dev"}})
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "pulumi"
+    fake.write_text(
+        "#!/bin/sh\n"
+        '[ "$*" = "stack output --stack acme/eks-cluster/dev oidcProviderUrl" ] || { echo "unexpected: $*" >&2; exit 3; }\n'
+        f"echo {account.issuer}\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    code, checks = doctor_json(capsys, account)
+    assert code == 0
+    assert "cluster" not in {check["check"] for check in checks}
+    assert {check["status"] for check in checks} == {"pass"}
+
+
+def test_an_explicit_issuer_is_checked_as_given(capsys, account):
+    other = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+    code, out, _ = doctor(capsys, str(account.stack_file), "--format", "json", "--oidc-issuer", f"https://{other}")
+    assert code == 1
+    checks = json.loads(out)["checks"]
+    (provider,) = [c for c in checks if c["check"] == "oidc-provider"]
+    assert provider["status"] == "fail" and provider["subject"].endswith(other)
+    drifted = [c for c in checks if c["check"] == "role-trust"]
+    assert len(drifted) == 3 and all(c["status"] == "fail" and other in c["detail"] for c in drifted)
+
+
+def exit_code(*args: str) -> int:
+    try:
+        return main(["doctor", *args])
+    except SystemExit as exit:
+        return exit.code
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["Pulumi.missing.yaml"], "no such stack file"),
+        (["dev", "--format", "yaml"], "invalid choice: 'yaml'"),
+        (["dev", "--oidc-issuer", "not an issuer"], "is not an OIDC issuer"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(capsys, aws, args, message):
+    assert exit_code(*args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_stack_config_and_unknowable_issuers_exit_2(capsys, account):
+    write_stack_file(account.stack_file, {**account.values, "environment": "Dev_1"})
+    assert exit_code(str(account.stack_file)) == 2
+    assert "environment: 'Dev_1' is not a DNS-1123 label" in capsys.readouterr().err
+    write_stack_file(account.stack_file, {**account.values, "cluster": {"create": {}}})
+    assert exit_code(str(account.stack_file)) == 2
+    assert "cluster.create: the cluster's name is chosen at deploy time; pass --oidc-issuer" in capsys.readouterr().err
+
+
+def test_no_credentials_exit_2_without_a_traceback(tmp_path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+               AWS_EC2_METADATA_DISABLED="true")
+    result = subprocess.run([sys.executable, "-m", "stacks", "doctor", "dev"], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: cannot reach AWS with the current credentials")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def moto_server():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_the_cli_runs_against_an_endpoint_from_aws_endpoint_url(moto_server, tmp_path, monkeypatch):
+    """What an operator does: run the doctor, fix what fails, run it again."""
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    account = create_account(boto3.Session(region_name="us-east-1"), tmp_path)
+    _disabled_key(account)
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "stacks", "doctor", str(account.stack_file)], cwd=PROJECT_ROOT,
+                              env={**os.environ}, capture_output=True, text=True, timeout=60)
+
+    before = run()
+    assert before.returncode == 1, before.stderr
+    (failed,) = [line for line in before.stdout.splitlines() if line.startswith("FAIL")]
+    assert failed.split()[1:3] == ["kms-key", account.key_arn]
+    account.session.client("kms").enable_key(KeyId=_key_id(account))
+    after = run()
+    assert after.returncode == 0, after.stdout
+    assert "FAIL" not in after.stdout and PLANTED_VALUE not in before.stdout + after.stdout

@@ -1,0 +1,166 @@
+"""The GitHub workflows: actionlint, pinned actions, OIDC-only AWS access, fork safety, gated deploys."""
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stacks.cli import parser
+from tests.conftest import PROJECT_ROOT
+from tests.snapshots.paths import STACKS
+
+WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
+PREVIEW = WORKFLOWS / "preview.yml"
+DEPLOY = WORKFLOWS / "deploy.yml"
+ACTIONLINT = Path(sys.executable).parent / "actionlint"
+# ShellCheck and pyflakes are optional parts of actionlint; off, so every machine lints alike.
+ACTIONLINT_ARGS = ("-no-color", "-oneline", "-shellcheck=", "-pyflakes=")
+PINNED_USES = re.compile(r"^\s*(- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+CONFIGURE_AWS = "aws-actions/configure-aws-credentials@"
+PULUMI = "pulumi/actions@"
+STORED_KEY_NAMES = ("aws-access-key-id", "aws-secret-access-key", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+
+def workflow(path: Path) -> dict[str, Any]:
+    document = yaml.safe_load(path.read_text())
+    # YAML 1.1 reads the key `on` as the boolean true.
+    document["on"] = document.pop(True)
+    return document
+
+
+def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [step for step in job["steps"] if step.get("uses", "").startswith(action)]
+
+
+def step_index(job: dict[str, Any], predicate) -> int:
+    return next(index for index, step in enumerate(job["steps"]) if predicate(step))
+
+
+def actionlint(*paths: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(ACTIONLINT), *ACTIONLINT_ARGS, *map(str, paths)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_workflows_pass_actionlint():
+    result = actionlint(PREVIEW, DEPLOY)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path):
+    broken_dir = tmp_path / ".github" / "workflows"
+    broken_dir.mkdir(parents=True)
+    broken = broken_dir / "preview.yml"
+    broken.write_text(PREVIEW.read_text().replace("matrix.stack }}", "matrix.stak }}", 1))
+    result = actionlint(broken)
+    assert result.returncode == 1
+    assert "stak" in result.stdout
+
+
+@pytest.mark.parametrize("path", [PREVIEW, DEPLOY], ids=lambda p: p.name)
+def test_every_action_is_pinned_to_a_commit_with_its_version(path):
+    lines = [line for line in path.read_text().splitlines() if "uses:" in line]
+    assert lines
+    unpinned = [line.strip() for line in lines if not PINNED_USES.match(line)]
+    assert not unpinned, f"pin these to a full commit SHA with `# vX.Y.Z`: {unpinned}"
+
+
+@pytest.mark.parametrize("path", [PREVIEW, DEPLOY], ids=lambda p: p.name)
+def test_aws_is_reached_only_through_github_oidc(path):
+    text = path.read_text()
+    assert not [name for name in STORED_KEY_NAMES if name in text]
+    document = workflow(path)
+    assert "id-token" not in document["permissions"], "only the jobs that assume a role get an OIDC token"
+    authenticated = {name: job for name, job in document["jobs"].items() if steps_using(job, CONFIGURE_AWS)}
+    assert authenticated
+    for name, job in document["jobs"].items():
+        if name in authenticated:
+            assert job["permissions"]["id-token"] == "write", name
+            (step,) = steps_using(job, CONFIGURE_AWS)
+            assert step["with"]["role-to-assume"].startswith("${{ vars."), name
+            assert step_index(job, lambda s: s is step) < step_index(job, lambda s: s.get("uses", "").startswith(PULUMI))
+        else:
+            assert "id-token" not in job.get("permissions", {}), name
+
+
+def test_every_pull_request_gets_the_tests_and_the_offline_plan_of_each_stack():
+    document = workflow(PREVIEW)
+    assert list(document["on"]) == ["pull_request"]
+    plan = document["jobs"]["plan"]
+    assert "if" not in plan and "permissions" not in plan
+    assert plan["strategy"]["matrix"]["stack"] == list(STACKS)
+    runs = "\n".join(step.get("run", "") for step in plan["steps"])
+    assert "make test" in runs
+    assert '--format json --out "plan-$STACK.json"' in runs and "GITHUB_STEP_SUMMARY" in runs
+    assert "secrets." not in yaml.safe_dump(plan)
+    (upload,) = steps_using(plan, "actions/upload-artifact@")
+    assert upload["with"]["path"] == "plan-${{ matrix.stack }}.json"
+
+
+def test_only_a_pull_request_from_this_repository_runs_a_real_preview():
+    preview = workflow(PREVIEW)["jobs"]["preview"]
+    assert preview["needs"] == "plan"
+    assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert preview["strategy"]["matrix"]["stack"] == list(STACKS)
+    (pulumi,) = steps_using(preview, PULUMI)
+    assert pulumi["with"]["command"] == "preview"
+    assert pulumi["with"]["comment-on-pr"] is True
+    assert pulumi["with"]["stack-name"] == "${{ matrix.stack }}"
+    assert preview["permissions"]["pull-requests"] == "write"
+
+
+def test_deploys_run_dev_then_prod_behind_approval_and_never_overlap():
+    document = workflow(DEPLOY)
+    assert document["on"] == {"push": {"branches": ["main"]}}
+    jobs = document["jobs"]
+    assert jobs["dev"]["needs"] == "test" and jobs["prod"]["needs"] == "dev"
+    groups = set()
+    for stack in STACKS:
+        job = jobs[stack]
+        assert job["environment"] == stack
+        assert job["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
+        groups.add(job["concurrency"]["group"])
+        (pulumi,) = steps_using(job, PULUMI)
+        assert (pulumi["with"]["command"], pulumi["with"]["stack-name"]) == ("up", stack)
+    assert len(groups) == len(STACKS)
+
+
+def _stacks_commands(job: dict[str, Any]) -> list[list[str]]:
+    commands = []
+    for step in job["steps"]:
+        for line in step.get("run", "").splitlines():
+            if "-m stacks " in line:
+                words = shlex.split(line.split("|")[0])
+                commands.append(words[words.index("stacks") + 1 :])
+    return commands
+
+
+def test_each_deploy_runs_the_doctor_on_its_stack_after_up():
+    jobs = workflow(DEPLOY)["jobs"]
+    for stack in STACKS:
+        job = jobs[stack]
+        up = step_index(job, lambda s: s.get("uses", "").startswith(PULUMI))
+        doctor = step_index(job, lambda s: "stacks doctor" in s.get("run", ""))
+        assert doctor > up
+        assert "set -o pipefail" in job["steps"][doctor]["run"], "the doctor's exit code must fail the job"
+        (command,) = _stacks_commands(job)
+        arguments = parser().parse_args(command)
+        assert (arguments.command, arguments.stack) == ("doctor", stack)
+
+
+def test_the_plan_commands_in_the_workflow_parse():
+    plan = workflow(PREVIEW)["jobs"]["plan"]
+    commands = _stacks_commands(plan)
+    assert len(commands) == 2
+    for command in commands:
+        arguments = parser().parse_args([word.replace("$STACK", "dev") for word in command])
+        assert (arguments.command, arguments.stack) == ("plan", "dev")
