@@ -1,7 +1,7 @@
 """Helm values for the external-secrets chart: pure functions, testable without any engine."""
 
 import copy
-from typing import Any
+from typing import Any, Optional
 
 KEEP_ON_UNINSTALL = {"helm.sh/resource-policy": "keep"}
 
@@ -17,7 +17,26 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def operator_values(replicas: int, labels: dict[str, str], extra: dict[str, Any]) -> dict[str, Any]:
+def service_monitor_values(monitoring_labels: dict[str, str]) -> dict[str, Any]:
+    """The chart's ServiceMonitors, failing the install where their CRD is missing rather than
+    being skipped silently (the chart's default)."""
+    return {
+        "enabled": True,
+        "renderMode": "failIfMissing",
+        # The scraped series name the ExternalSecret's namespace in `namespace`; without this,
+        # Prometheus renames it to `exported_namespace` and puts the operator's namespace there.
+        "honorLabels": True,
+        "additionalLabels": dict(monitoring_labels),
+    }
+
+
+def operator_values(
+    replicas: int,
+    labels: dict[str, str],
+    extra: dict[str, Any],
+    service_monitor: bool = False,
+    monitoring_labels: Optional[dict[str, str]] = None,
+) -> dict[str, Any]:
     """The program's chart values with the user's `extra` merged over them.
 
     The chart's own security contexts are left at their hardened defaults; the stack model
@@ -36,4 +55,6 @@ def operator_values(replicas: int, labels: dict[str, str], extra: dict[str, Any]
         "webhook": {"replicaCount": replicas, "podDisruptionBudget": dict(disruption_budget)},
         "commonLabels": dict(labels),
     }
+    if service_monitor:
+        values["serviceMonitor"] = service_monitor_values(monitoring_labels or {})
     return deep_merge(values, extra)

@@ -1,4 +1,5 @@
-"""The External Secrets Operator: its namespace and the pinned upstream Helm chart."""
+"""The External Secrets Operator: its namespace, the pinned upstream Helm chart and, opted in,
+its alerting rules."""
 
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -6,7 +7,9 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.alert_rules import prometheus_rule
 from components.chart_values import operator_values
+from components.custom_resources import custom_resource
 from components.namespaces import adopted_namespace
 
 
@@ -21,6 +24,10 @@ class OperatorArgs:
     labels: dict[str, str] = field(default_factory=dict)
     # Adopts an existing namespace instead of failing; see ClusterAccess.namespace_provider.
     namespace_provider: Optional[pulumi.ProviderResource] = None
+    # Prometheus Operator objects; the cluster must have its CRDs.
+    service_monitor: bool = False
+    alerts: bool = False
+    monitoring_labels: dict[str, str] = field(default_factory=dict)
 
 
 class Operator(pulumi.ComponentResource):
@@ -40,7 +47,9 @@ class Operator(pulumi.ComponentResource):
             version=args.chart_version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=args.repository),
             namespace=namespace.metadata.name,
-            values=operator_values(args.replicas, args.labels, args.extra_values),
+            values=operator_values(
+                args.replicas, args.labels, args.extra_values, args.service_monitor, args.monitoring_labels
+            ),
             # Wait until the controller and its webhook are ready: ESO objects are
             # rejected by the webhook before then.
             skip_await=False,
@@ -49,6 +58,11 @@ class Operator(pulumi.ComponentResource):
             timeout=600,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        if args.alerts:
+            rule = prometheus_rule(
+                "external-secrets-alerts", namespace.metadata.name, {**args.labels, **args.monitoring_labels}
+            )
+            custom_resource(f"{name}-alerts", rule, pulumi.ResourceOptions(parent=self))
         self.namespace = namespace.metadata.name
         self.chart_version = self.release.version
         self.register_outputs({"namespace": self.namespace, "chartVersion": self.chart_version})

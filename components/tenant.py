@@ -1,11 +1,12 @@
 """A tenant namespace: its ServiceAccount for IRSA, a SecretStore per region, an ExternalSecret per service."""
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.custom_resources import custom_resource
 from components.namespaces import adopted_namespace
 from components.manifests import (
     ExternalSecretSpec,
@@ -29,17 +30,6 @@ class TenantArgs:
     # ESO objects wait for these: the operator's CRDs and webhook, which reject them before
     # they are ready, and the role's permissions, without which the first sync is denied.
     wait_for: list[pulumi.Resource] = field(default_factory=list)
-
-
-def _custom_resource(name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions):
-    return k8s.apiextensions.CustomResource(
-        name,
-        api_version=manifest["apiVersion"],
-        kind=manifest["kind"],
-        metadata=manifest["metadata"],
-        spec=manifest["spec"],
-        opts=opts,
-    )
 
 
 class Tenant(pulumi.ComponentResource):
@@ -66,11 +56,11 @@ class Tenant(pulumi.ComponentResource):
         self.store_names = {}
         for region in args.regions:
             store = secret_store(region, namespace_name, args.service_account_name, args.labels)
-            _custom_resource(f"{name}-store-{region}", store, after_operator)
+            custom_resource(f"{name}-store-{region}", store, after_operator)
             self.store_names[region] = store["metadata"]["name"]
         for spec in args.external_secrets:
             labels = {**args.labels, "eso-platform/service": spec.name}
-            _custom_resource(
+            custom_resource(
                 f"{name}-{spec.name}",
                 external_secret(spec, namespace_name, labels, args.force_sync),
                 after_operator,

@@ -11,6 +11,7 @@ import boto3
 import pulumi
 from botocore.exceptions import BotoCoreError
 
+from components.alert_rules import rule_file
 from stacks import doctor_report
 from stacks.doctor import DoctorError, run_checks
 from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, run_program
@@ -71,6 +72,12 @@ def parser() -> argparse.ArgumentParser:
         help="the cluster's OIDC issuer; default: looked up from cluster.name, or read from "
         "cluster.stackReference's oidcProviderUrl output with the Pulumi CLI (required for cluster.create)",
     )
+    commands.add_parser(
+        "alert-rules",
+        help="print the opt-in alerts as a Prometheus rule file",
+        description="The rules of the PrometheusRule that eso.monitoring.alerts deploys, as a plain rule file "
+        "for `promtool test rules` or a Prometheus without the Operator.",
+    )
     return root
 
 
@@ -78,6 +85,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "doctor":
         return _doctor(args)
+    if args.command == "alert-rules":
+        sys.stdout.write(rule_file())
+        return 0
     return _plan(args)
 
 

@@ -146,6 +146,9 @@ PROGRAM_OWNED_VALUES: dict[tuple[str, ...], str] = {
     ("certController", "podSecurityContext"): _HARDENING,
     ("certController", "hostNetwork"): _HARDENING,
     ("serviceAccount", "annotations"): "the controller has no AWS identity of its own; tenants' roles are used",
+    ("serviceMonitor", "enabled"): "set eso.monitoring.serviceMonitor instead",
+    ("serviceMonitor", "honorLabels"): "the alerts need each ExternalSecret's own namespace label",
+    ("serviceMonitor", "additionalLabels"): "set eso.monitoring.labels instead",
 }
 
 
@@ -164,6 +167,37 @@ def program_owned_overrides(values: dict[str, Any]) -> list[str]:
     return problems
 
 
+_LABEL_NAME = re.compile(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+LabelName = Annotated[str, AfterValidator(_matching(_LABEL_NAME, "release or prometheus.io/team"))]
+LabelValue = Annotated[str, AfterValidator(_matching(_LABEL_VALUE, "kube-prometheus-stack (at most 63 characters)"))]
+
+
+class MonitoringConfig(_Model):
+    """Prometheus Operator objects: opt-in, since the program cannot know offline whether the
+    cluster has the Operator's CRDs."""
+
+    service_monitor: bool = Field(
+        False, strict=True, description="The chart's ServiceMonitors for the controller and webhook metrics."
+    )
+    alerts: bool = Field(
+        False, strict=True, description="A PrometheusRule alerting on ExternalSecrets and SecretStores that are not Ready."
+    )
+    labels: dict[LabelName, LabelValue] = Field(
+        default_factory=dict,
+        description="Labels your Prometheus selects ServiceMonitors and PrometheusRules by, e.g. release: kube-prometheus-stack.",
+    )
+
+    @model_validator(mode="after")
+    def _alerts_need_the_metrics(self) -> "MonitoringConfig":
+        if self.alerts and not self.service_monitor:
+            raise ValueError(
+                "alerts: true needs serviceMonitor: true; without it Prometheus scrapes no ESO metric "
+                "and the alerts can never fire"
+            )
+        return self
+
+
 class EsoConfig(_Model):
     chart_version: Annotated[str, AfterValidator(_matching(_EXACT_VERSION, "2.9.0 (an exact version)"))] = Field(
         DEFAULT_CHART_VERSION, description="Exact version of the external-secrets Helm chart."
@@ -172,6 +206,9 @@ class EsoConfig(_Model):
     replicas: int = Field(1, ge=1, le=10, strict=True, description="Controller replicas; >1 adds leader election and a PDB.")
     values: dict[str, Any] = Field(
         default_factory=dict, description="Extra chart values, deep-merged over the program's."
+    )
+    monitoring: MonitoringConfig = Field(
+        default_factory=MonitoringConfig, description="Opt-in ServiceMonitor and alerts (Prometheus Operator)."
     )
 
     @model_validator(mode="after")

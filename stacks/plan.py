@@ -15,6 +15,7 @@ EXTERNAL_SECRET = ESO_KIND_PREFIX + "ExternalSecret"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 RELEASE = "kubernetes:helm.sh/v3:Release"
+PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 IAM_DOCUMENT_INPUTS = {ROLE: "assumeRolePolicy", ROLE_POLICY: "policy"}
 MANIFEST_ORDER = {SERVICE_ACCOUNT: 0, SECRET_STORE: 1, EXTERNAL_SECRET: 2}
 
@@ -176,6 +177,11 @@ def as_text(run: ProgramRun) -> str:
             f"in namespace {inputs['namespace']}, {values.get('replicaCount', 1)} replica(s), "
             f"leader election {'on' if values.get('leaderElect') else 'off'}"
         )
+        if values.get("serviceMonitor", {}).get("enabled"):
+            add("  ServiceMonitors for the controller's and webhook's metrics (needs the Prometheus Operator's CRDs)")
+    for rule in run.of_type(PROMETHEUS_RULE):
+        alerts = [r["alert"] for group in rule.inputs["spec"]["groups"] for r in group["rules"]]
+        add(f"  PrometheusRule {rule.inputs['metadata']['name']}: alerts {', '.join(alerts)}")
     add("")
     add("warnings")
     out += [f"  {warning}" for warning in run.warnings] or ["  none"]

@@ -59,6 +59,9 @@ def deploy(stack: Stack) -> dict[str, Any]:
             extra_values=stack.eso.values,
             labels=common_labels,
             namespace_provider=cluster.namespace_provider,
+            service_monitor=stack.eso.monitoring.service_monitor,
+            alerts=stack.eso.monitoring.alerts,
+            monitoring_labels=stack.eso.monitoring.labels,
         ),
         k8s_opts,
     )

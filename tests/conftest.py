@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
+import yaml
 from hypothesis import settings
 
 from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, ProgramRun, run_program
@@ -38,6 +39,13 @@ def as_pulumi_config(values: dict[str, Any]) -> dict[str, str]:
         full = key if ":" in key else f"eso-platform:{key}"
         config[full] = value if isinstance(value, str) else json.dumps(value)
     return config
+
+
+def write_stack_file(path: Path, values: dict[str, Any]) -> Path:
+    """`values` (see stack_values) as a stack file at `path`."""
+    config = {key if ":" in key else f"eso-platform:{key}": value for key, value in values.items()}
+    path.write_text(yaml.safe_dump({"config": config}, sort_keys=True))
+    return path
 
 
 RunStack = Callable[..., ProgramRun]

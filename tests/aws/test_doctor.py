@@ -11,13 +11,12 @@ from typing import Any, Callable
 
 import boto3
 import pytest
-import yaml
 from moto.server import ThreadedMotoServer
 
 from stacks.cli import load_stack_file, main
 from stacks.engine import PLACEHOLDER_ACCOUNT, run_program
 from tests.aws.moto_world import World, create_iam
-from tests.conftest import PROJECT_ROOT, Mocks, as_pulumi_config, stack_values
+from tests.conftest import PROJECT_ROOT, Mocks, as_pulumi_config, stack_values, write_stack_file
 
 CLUSTER = "platform-dev"
 # Every secret in these tests holds this; the doctor must never print it.
@@ -42,12 +41,6 @@ class Account:
 
     def secrets_client(self, path: str):
         return self.session.client("secretsmanager", region_name=self.secrets()[path][0])
-
-
-def write_stack_file(path: Path, values: dict[str, Any]) -> Path:
-    config = {key if ":" in key else f"eso-platform:{key}": value for key, value in values.items()}
-    path.write_text(yaml.safe_dump({"config": config}, sort_keys=True))
-    return path
 
 
 def create_account(session: boto3.Session, directory: Path) -> Account:
