@@ -1,5 +1,6 @@
 """`python -m stacks plan`: what a stack will create, offline, with no cloud credentials;
-`python -m stacks doctor`: whether AWS holds what the deployed stack needs."""
+`python -m stacks doctor`: whether AWS holds what the deployed stack needs;
+`python -m stacks alert-rules`: the opt-in alerts as a Prometheus rule file."""
 
 import argparse
 import re
@@ -16,8 +17,8 @@ from stacks import doctor_report
 from stacks.doctor import DoctorError, run_checks
 from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, run_program
 from stacks.plan import as_json, as_text, as_yaml
-from stacks.spec import Stack
 from stacks.loading import PROJECT, ConfigError, load_stack
+from stacks.spec import Stack
 from stacks.stack_files import StackFileError, read_stack, stack_file, stack_name
 
 EXIT_FAILED_CHECKS = 1

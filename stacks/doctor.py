@@ -188,7 +188,18 @@ def _secret_shape(secret_string: Optional[str]) -> tuple[Optional[str], list[str
     return None, sorted(parsed)
 
 
-def check_secret(session: boto3.Session, service: Service) -> Check:
+def _undeclared_key(session: boto3.Session, region: str, kms_key_id: Optional[str], declared: tuple[str, ...]) -> Optional[str]:
+    """The customer-managed key a secret is encrypted with, when irsa.kmsKeyArns does not list it
+    (the role then has no kms:Decrypt on it). AWS-managed keys need no grant."""
+    if not kms_key_id:
+        return None
+    metadata = session.client("kms", region_name=region).describe_key(KeyId=kms_key_id)["KeyMetadata"]
+    if metadata.get("KeyManager") == "AWS" or metadata["Arn"] in declared:
+        return None
+    return metadata["Arn"]
+
+
+def check_secret(session: boto3.Session, service: Service, kms_key_arns: tuple[str, ...] = ()) -> Check:
     subject = f"{service.secret_path} ({service.region})"
     client = session.client("secretsmanager", region_name=service.region)
     wanted = service.keys or ()
@@ -202,6 +213,7 @@ def check_secret(session: boto3.Session, service: Service) -> Check:
         if described.get("DeletedDate"):
             return Check("secret", subject, "fail", "is scheduled for deletion",
                          f"aws secretsmanager restore-secret --region {service.region} --secret-id {service.secret_path}")
+        undeclared = _undeclared_key(session, service.region, described.get("KmsKeyId"), kms_key_arns)
         problem, keys = _secret_shape(client.get_secret_value(SecretId=service.secret_path).get("SecretString"))
     except ClientError as error:
         if _code(error) in _MISSING:
@@ -210,7 +222,11 @@ def check_secret(session: boto3.Session, service: Service) -> Check:
                 f"aws secretsmanager create-secret --region {service.region} --name {service.secret_path} "
                 f"--secret-string file://{service.name}.json ({example})",
             )
-        return _cannot_check("secret", subject, error, "secretsmanager:DescribeSecret and secretsmanager:GetSecretValue")
+        return _cannot_check("secret", subject, error, "secretsmanager:DescribeSecret, secretsmanager:GetSecretValue and kms:DescribeKey")
+    if undeclared:
+        return Check("secret", subject, "fail",
+                     f"is encrypted with the customer-managed KMS key {undeclared}, which irsa.kmsKeyArns does not list: "
+                     "the role cannot decrypt it", f"add {undeclared} to irsa.kmsKeyArns, then `pulumi up`")
     if problem:
         return Check("secret", subject, "fail", f"{problem}; ExternalSecret {service.name} needs a JSON object", write)
     missing = [key for key in wanted if key not in keys]
@@ -261,6 +277,7 @@ def run_checks(session: boto3.Session, stack: Stack, oidc_issuer: Optional[str] 
         identity = AwsIdentity.from_oidc_provider_arn(f"arn:{partition}:iam::{account}:oidc-provider/{issuer}")
         checks.append(check_oidc_provider(session, identity))
         checks += check_role_trust(session, stack, identity)
-    checks += [check_secret(session, service) for service in sorted(stack.services, key=lambda s: s.secret_path)]
+    declared = tuple(stack.irsa.kms_key_arns)
+    checks += [check_secret(session, service, declared) for service in sorted(stack.services, key=lambda s: s.secret_path)]
     checks += [check_kms_key(session, arn) for arn in sorted(set(stack.irsa.kms_key_arns))]
     return checks

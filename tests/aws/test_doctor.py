@@ -129,6 +129,23 @@ def _scheduled_for_deletion(account: Account) -> None:
     account.secrets_client(path).delete_secret(SecretId=path, RecoveryWindowInDays=7)
 
 
+def _encrypted_with_an_undeclared_key(account: Account) -> None:
+    path = "dev/app/backend-worker"
+    account.secrets_client(path).delete_secret(SecretId=path, ForceDeleteWithoutRecovery=True)
+    other_key = account.session.client("kms").create_key(Description="not in irsa.kmsKeyArns")["KeyMetadata"]["Arn"]
+    account.secrets_client(path).create_secret(
+        Name=path, KmsKeyId=other_key, SecretString=json.dumps({DEFAULT_KEY: PLANTED_VALUE})
+    )
+
+
+def _encrypted_with_the_declared_key(account: Account) -> None:
+    path = "dev/app/backend-worker"
+    account.secrets_client(path).delete_secret(SecretId=path, ForceDeleteWithoutRecovery=True)
+    account.secrets_client(path).create_secret(
+        Name=path, KmsKeyId=account.key_arn, SecretString=json.dumps({DEFAULT_KEY: PLANTED_VALUE})
+    )
+
+
 def _provider_arn(account: Account) -> str:
     return f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:oidc-provider/{account.issuer.removeprefix('https://')}"
 
@@ -174,6 +191,7 @@ BREAKAGES: list[tuple[Callable[[Account], None], str, str, tuple[str, ...], tupl
     (_json_list, "secret", "dev/app/web (us-east-1)", ("not an object", "list"), ("put-secret-value",)),
     (_binary, "secret", "dev/app/web (us-east-1)", ("binary",), ("put-secret-value",)),
     (_missing_key, "secret", "dev/app/backend-api (us-east-1)", ("lacks the key API_KEY",), ("DATABASE_URL, API_KEY",)),
+    (_encrypted_with_an_undeclared_key, "secret", "dev/app/backend-worker (us-east-1)", ("customer-managed KMS key arn:aws:kms:us-east-1:", "cannot decrypt"), ("to irsa.kmsKeyArns",)),
     (_scheduled_for_deletion, "secret", "dev/app/payments-ledger (us-west-2)", ("scheduled for deletion",), ("restore-secret", "--region us-west-2")),
     (_no_provider, "oidc-provider", "oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/", ("no IAM OIDC provider",), ("create-open-id-connect-provider", "--client-id-list sts.amazonaws.com")),
     (_provider_without_audience, "oidc-provider", "oidc-provider/", ("does not list the audience sts.amazonaws.com", "lists kubernetes"), ("add-client-id-to-open-id-connect-provider",)),
@@ -208,6 +226,12 @@ def test_the_text_table_names_each_failure_and_its_fix(capsys, account):
     for index in failed:
         assert lines[index + 1].strip().startswith("fix: ")
     assert lines[-1] == f"2 of {sum(line.startswith(('PASS', 'FAIL', 'SKIP')) for line in lines)} checks failed"
+
+
+def test_a_secret_encrypted_with_a_declared_key_passes(capsys, account):
+    _encrypted_with_the_declared_key(account)
+    code, checks = doctor_json(capsys, account)
+    assert code == 0 and not failures(checks)
 
 
 def test_roles_not_deployed_yet_are_skipped_not_failed(capsys, account):
