@@ -43,13 +43,13 @@ class Account:
         return self.session.client("secretsmanager", region_name=self.secrets()[path][0])
 
 
-def create_account(session: boto3.Session, directory: Path) -> Account:
+def create_account(session: boto3.Session, directory: Path, irsa_mode: str = "per-namespace") -> Account:
     issuer = session.client("eks").create_cluster(
         name=CLUSTER, roleArn=f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/eks-cluster", resourcesVpcConfig={}
     )["cluster"]["identity"]["oidc"]["issuer"]
     key_arn = session.client("kms").create_key(Description="eso-platform doctor test")["KeyMetadata"]["Arn"]
     values = stack_values("dev")
-    values["irsa"] = {**values["irsa"], "kmsKeyArns": [key_arn]}
+    values["irsa"] = {**values["irsa"], "mode": irsa_mode, "kmsKeyArns": [key_arn]}
     account = Account(session, write_stack_file(directory / "Pulumi.doctor.yaml", values), issuer, key_arn, values)
     # The roles exactly as the program registers them for this cluster's issuer.
     run = run_program(as_pulumi_config(values), "doctor", Mocks(oidc_issuer=issuer))
@@ -232,6 +232,21 @@ def test_a_secret_encrypted_with_a_declared_key_passes(capsys, account):
     _encrypted_with_the_declared_key(account)
     code, checks = doctor_json(capsys, account)
     assert code == 0 and not failures(checks)
+
+
+@pytest.mark.parametrize("mode", ["shared", "shared-wildcard"])
+def test_a_shared_role_is_checked_against_the_trust_of_its_mode(capsys, aws, tmp_path, mode):
+    account = create_account(aws, tmp_path, irsa_mode=mode)
+    code, checks = doctor_json(capsys, account)
+    assert code == 0
+    (role,) = [check for check in checks if check["check"] == "role-trust"]
+    assert (role["subject"], role["status"]) == ("eso-dev-shared", "pass")
+    other = "shared-wildcard" if mode == "shared" else "shared"
+    write_stack_file(account.stack_file, {**account.values, "irsa": {**account.values["irsa"], "mode": other}})
+    code, checks = doctor_json(capsys, account)
+    (failure,) = failures(checks)
+    assert (code, failure["check"], failure["subject"]) == (1, "role-trust", "eso-dev-shared")
+    assert "StringLike" in failure["detail"]
 
 
 def test_roles_not_deployed_yet_are_skipped_not_failed(capsys, account):

@@ -48,7 +48,8 @@ def test_shared_wildcard_mode_yields_exactly_the_advisory_warning(run_stack):
 
 
 def test_other_program_shapes_pass_every_guardrail(run_stack):
-    """A created cluster, another secret path layout, KMS keys, and the 1m minimum interval."""
+    """A created cluster, another secret path layout, KMS keys, the 1m minimum interval and
+    opt-in monitoring."""
     values = copy.deepcopy(stack_values("dev"))
     values["cluster"] = {"create": {"version": "1.31"}}
     values["secretPathTemplate"] = "{env}/{namespace}/{service}"
@@ -57,7 +58,9 @@ def test_other_program_shapes_pass_every_guardrail(run_stack):
         "kmsKeyArns": ["arn:aws:kms:us-east-1:123456789012:key/0b7c6f1e-3f1a-4c55-9a3e-5d2c1e8f9a10"],
     }
     values["services"][0]["refreshInterval"] = "1m"
+    values["eso"] = {**values["eso"], "monitoring": {"serviceMonitor": True, "alerts": True}}
     run = run_stack(values)
+    assert run.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
     intervals = {r.inputs["spec"]["refreshInterval"] for r in run.of_type(EXTERNAL_SECRET)}
     assert "1m" in intervals
     assert CHECKED_TYPES <= {r.type for r in run.resources}
