@@ -35,8 +35,7 @@ def cache_root() -> Path:
 
 
 def bin_dir() -> Path:
-    key = f"k8s-{KUBERNETES_VERSION}_etcd-{ETCD_VERSION}_helm-{HELM_VERSION}_eso-{ESO_VERSION}"
-    return cache_root() / key / "bin"
+    return cache_root() / f"k8s-{KUBERNETES_VERSION}_etcd-{ETCD_VERSION}_helm-{HELM_VERSION}_eso-{ESO_VERSION}" / "bin"
 
 
 def binary(name: str) -> Path:
@@ -77,11 +76,11 @@ def crd_bundle() -> Path:
     return _clone() / "deploy" / "crds" / "bundle.yaml"
 
 
-def _go_build(package_dir: Path, output: Path, *extra: str) -> None:
+def _go_build(package_dir: Path, output: Path, *extra: str, ldflags: str = "") -> None:
     env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"}
     temporary = output.with_suffix(".partial")
     subprocess.run(
-        ["go", "build", "-trimpath", "-ldflags=-s -w", *extra, "-o", str(temporary), "."],
+        ["go", "build", "-trimpath", f"-ldflags=-s -w {ldflags}", *extra, "-o", str(temporary), "."],
         cwd=package_dir,
         env=env,
         check=True,
@@ -97,6 +96,16 @@ def _go_install(module: str, output: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
+def _kubernetes_build(command: str, output: Path) -> None:
+    # What upstream's release build stamps, so /version answers as a v1.36.3 server does.
+    major, minor = KUBERNETES_VERSION.removeprefix("v").split(".")[:2]
+    stamp = " ".join(
+        f"-X k8s.io/component-base/version.{key}={value}"
+        for key, value in (("gitVersion", KUBERNETES_VERSION), ("gitMajor", major), ("gitMinor", minor))
+    )
+    _go_build(GO_WRAPPERS / command, output, ldflags=stamp)
+
+
 @dataclass(frozen=True)
 class Step:
     name: str
@@ -106,7 +115,8 @@ class Step:
 
 STEPS = (
     Step("etcd", ETCD_VERSION, lambda out: _go_build(GO_WRAPPERS / "etcd", out)),
-    Step("kube-apiserver", KUBERNETES_VERSION, lambda out: _go_build(GO_WRAPPERS / "kube-apiserver", out)),
+    Step("kube-apiserver", KUBERNETES_VERSION, lambda out: _kubernetes_build("kube-apiserver", out)),
+    Step("kube-controller-manager", KUBERNETES_VERSION, lambda out: _kubernetes_build("kube-controller-manager", out)),
     Step("helm", HELM_VERSION, lambda out: _go_install(f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}", out)),
     Step("external-secrets", ESO_VERSION, lambda out: _go_build(eso_source(), out, "-tags", "aws")),
 )

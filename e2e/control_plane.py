@@ -1,6 +1,7 @@
 """etcd and kube-apiserver on 127.0.0.1, with RBAC and ServiceAccount tokens from an EKS-shaped issuer."""
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ class ControlPlane:
     pki: pki.ControlPlanePki
     etcd: Process
     apiserver: Process
+    controller_manager: Process | None = None
 
     def admin(self) -> Kube:
         return Kube(
@@ -36,8 +38,53 @@ class ControlPlane:
         return admin.request("GET", "/openid/v1/jwks", "jwks")
 
     def stop(self) -> None:
+        if self.controller_manager is not None:
+            self.controller_manager.stop()
         self.apiserver.stop()
         self.etcd.stop()
+
+
+def _admin_kubeconfig(plane: ControlPlane, path: Path) -> Path:
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "e2e", "cluster": {"server": plane.server, "certificate-authority": str(plane.pki.ca_cert)}}],
+        "users": [{"name": "admin", "user": {"client-certificate": str(plane.pki.admin_cert), "client-key": str(plane.pki.admin_key)}}],
+        "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": "admin"}}],
+        "current-context": "e2e",
+    }
+    path.write_text(json.dumps(config))
+    path.chmod(0o600)
+    return path
+
+
+def start_controller_manager(plane: ControlPlane, binary: Path, workdir: Path) -> None:
+    """The garbage collector, namespace deletion, ClusterRole aggregation and the `default`
+    ServiceAccounts: what a real cluster does on its own, that ESO and the program rely on."""
+    kubeconfig = _admin_kubeconfig(plane, workdir / "pki" / "admin.kubeconfig")
+    plane.controller_manager = Process(
+        "kube-controller-manager",
+        [
+            str(binary),
+            f"--kubeconfig={kubeconfig}",
+            "--leader-elect=false",
+            f"--bind-address={LOOPBACK}",
+            f"--secure-port={free_port()}",
+            f"--root-ca-file={plane.pki.ca_cert}",
+            f"--service-account-private-key-file={plane.pki.service_account_key}",
+            "--use-service-account-credentials=false",
+            "--v=1",
+        ],
+        workdir / "logs" / "kube-controller-manager.log",
+    ).start()
+    admin = plane.admin()
+
+    def default_account() -> bool:
+        if not plane.controller_manager.alive():
+            raise RuntimeError(f"kube-controller-manager exited:\n{plane.controller_manager.log_tail()}")
+        return admin.get("v1", "ServiceAccount", "default", "default") is not None
+
+    wait_until(default_account, 120, "kube-controller-manager (the default ServiceAccount)", interval=0.5)
 
 
 def start(workdir: Path, etcd_binary: Path, apiserver_binary: Path, issuer: str) -> ControlPlane:
@@ -92,7 +139,7 @@ def start(workdir: Path, etcd_binary: Path, apiserver_binary: Path, issuer: str)
     def ready() -> bool:
         if not apiserver.alive():
             raise RuntimeError(f"kube-apiserver exited:\n{apiserver.log_tail()}")
-        return admin.session.get(f"{plane.server}/readyz", timeout=5).status_code == 200
+        return admin.session.get(f"{plane.server}/readyz", verify=admin.ca_cert, timeout=5).status_code == 200
 
     wait_until(ready, 180, "kube-apiserver /readyz", interval=0.5)
     return plane

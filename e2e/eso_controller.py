@@ -160,7 +160,7 @@ def start(
     deployment = controller_deployment(rendered)
     account = controller_service_account(rendered)
     token = admin.token(namespace, account)
-    kubeconfig = _kubeconfig(workdir / "controller.kubeconfig", admin.server, str(admin.session.verify), token)
+    kubeconfig = _kubeconfig(workdir / "controller.kubeconfig", admin.server, admin.ca_cert, token)
     metrics_port, live_port = free_port(), free_port()
     args = _args(deployment, metrics_port, live_port)
     env = {

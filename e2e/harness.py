@@ -59,6 +59,7 @@ class Harness:
         wait_until(lambda: requests.get(f"{moto_url}/moto-api/", timeout=2).ok, 60, "moto server")
         issuer = control_plane.eks_issuer(REGION, workdir.name)
         plane = control_plane.start(workdir, binaries["etcd"], binaries["kube-apiserver"], issuer)
+        control_plane.start_controller_manager(plane, binaries["kube-controller-manager"], workdir)
         front = AwsFront(moto_url, plane.jwks).start()
         return cls(workdir, binaries, moto, moto_url, plane, front, plane.admin())
 

@@ -4,6 +4,8 @@ Resource paths come from the API server's own discovery, so CRDs work as soon as
 established.
 """
 
+from __future__ import annotations
+
 import json
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -35,8 +37,8 @@ class Credentials:
 class Kube:
     def __init__(self, server: str, ca_cert: str, credentials: Credentials):
         self.server = server
+        self.ca_cert = ca_cert
         self.session = requests.Session()
-        self.session.verify = ca_cert
         if credentials.cert:
             self.session.cert = credentials.cert
         if credentials.token:
@@ -44,10 +46,11 @@ class Kube:
         self._resources: dict[tuple[str, str], tuple[str, bool]] = {}
 
     def as_token(self, token: str) -> "Kube":
-        return Kube(self.server, self.session.verify, Credentials(token=token))
+        return Kube(self.server, self.ca_cert, Credentials(token=token))
 
     def request(self, method: str, path: str, what: str, **kwargs) -> Any:
-        response = self.session.request(method, self.server + path, timeout=30, **kwargs)
+        # `verify` per request: requests lets REQUESTS_CA_BUNDLE override a session's own.
+        response = self.session.request(method, self.server + path, timeout=30, verify=self.ca_cert, **kwargs)
         if response.status_code >= 400:
             raise ApiError(response.status_code, response.text, what)
         return response.json() if response.content else None
