@@ -1,6 +1,7 @@
 """`python -m stacks plan`: what a stack will create, offline, with no cloud credentials."""
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -8,7 +9,8 @@ from typing import Optional
 
 import pulumi
 
-from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, run_program
+from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, identity_clashes, run_program
+from stacks.identities import clash_problems
 from stacks.plan import as_json, as_text, as_yaml
 from stacks.stack_files import StackFileError, read_stack, stack_file, stack_name
 
@@ -65,6 +67,17 @@ def main(argv: Optional[list[str]] = None) -> int:
         run = run_program(settings.config, stack_name(path), cloud, secret_keys=settings.secret_keys)
     except pulumi.RunError as error:
         print(f"error: {path.name}: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    clashes = identity_clashes(run)
+    if clashes:
+        services = json.loads(settings.config.get("eso-platform:services", "[]"))
+        lines = "".join(f"  - {problem}\n" for problem in clash_problems(clashes, services))
+        print(
+            f"error: {path.name}: the program gives {len(clashes)} resource identit{'y' if len(clashes) == 1 else 'ies'} "
+            f"to more than one resource; `pulumi preview` would stop with \"Duplicate resource URN\":\n{lines}",
+            end="",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     rendered = {"text": as_text, "json": as_json, "yaml": as_yaml}[args.format](run)
     if args.out is None:

@@ -47,6 +47,8 @@ class Registration:
     custom: bool
     provider: Optional[str] = None
     retain_on_delete: bool = False
+    # The URNs of the resource's aliases: each one a deployed resource it takes over.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass
@@ -151,12 +153,37 @@ def _name_of(urn: str) -> Optional[str]:
     return urn.rsplit("::", 1)[-1] if urn else None
 
 
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def _type_chain(urn: str) -> str:
+    return urn.split("::")[2]
+
+
 class RecordingMonitor(mocks.MockMonitor):
-    """The SDK's mock monitor, also keeping each registration's parent, dependencies and inputs."""
+    """The SDK's mock monitor, also keeping each registration's parent, dependencies, inputs and aliases."""
 
     def __init__(self, cloud: PlaceholderCloud):
         super().__init__(cloud)
         self.registrations: list[Registration] = []
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN as the engine makes it: the parent's whole type chain, the stack's excepted
+        (the SDK's mock keeps only the parent's own type)."""
+        if parent and _type_chain(parent) != STACK_TYPE:
+            type_ = f"{_type_chain(parent)}${type_}"
+        return "urn:pulumi:" + "::".join([settings.get_stack(), settings.get_project(), type_, name])
+
+    def _alias_urns(self, request) -> tuple[str, ...]:
+        urns = []
+        for alias in getattr(request, "aliases", []):
+            if alias.urn:
+                urns.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = spec.parentUrn or ("" if spec.noParent else request.parent)
+            urns.append(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
+        return tuple(sorted(urns))
 
     def _record(self, request, urn: str, properties) -> None:
         inputs = rpc.deserialize_properties(properties, keep_unknowns=False)
@@ -172,6 +199,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 custom=getattr(request, "custom", True),
                 provider=request.provider.split("::")[-2] if request.provider else None,
                 retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
+                aliases=self._alias_urns(request),
             )
         )
 
@@ -185,6 +213,17 @@ class RecordingMonitor(mocks.MockMonitor):
         response = super().ReadResource(request)
         self._record(request, response.urn, request.properties)
         return response
+
+
+def identity_clashes(run: ProgramRun) -> dict[str, list[Registration]]:
+    """Each URN that more than one resource claims, as its own URN or as an alias: the real
+    engine stops on these ("Duplicate resource URN", "Duplicate resource alias"); the SDK's
+    mock engine does not."""
+    claims: dict[str, list[Registration]] = {}
+    for resource in run.resources:
+        for urn in {resource.urn, *resource.aliases}:
+            claims.setdefault(urn, []).append(resource)
+    return {urn: claimants for urn, claimants in sorted(claims.items()) if len(claimants) > 1}
 
 
 class _WarningCollector(logging.Handler):

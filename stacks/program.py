@@ -1,5 +1,6 @@
 """The program: a validated stack turned into components, and the stack outputs."""
 
+from collections import Counter
 from typing import Any
 
 import pulumi
@@ -8,7 +9,12 @@ from components.cluster import ClusterAccess, ClusterAccessArgs, NewCluster
 from components.irsa import IrsaRole, IrsaRoleArgs
 from components.manifests import ExternalSecretSpec, store_name
 from components.operator import Operator, OperatorArgs
-from components.tenant import Tenant, TenantArgs
+from components.tenant import (
+    Tenant,
+    TenantArgs,
+    legacy_external_secret_resource_name,
+    legacy_store_resource_name,
+)
 from stacks.access import role_for_namespace, role_specs
 from stacks.model import CHART_NAME, CHART_REPOSITORY
 from stacks.spec import Stack
@@ -30,6 +36,21 @@ def wildcard_warning(service_account: str) -> str:
         "namespace of the cluster, including namespaces created later, and it reads every service "
         "secret of this environment. Prefer per-namespace."
     )
+
+
+def tenant_name(namespace: str) -> str:
+    return f"tenant-{namespace}"
+
+
+def ambiguous_legacy_names(stack: Stack) -> frozenset[str]:
+    """Tenant children's names of earlier releases that two of this stack's children share."""
+    stores: Counter = Counter()
+    external_secrets: Counter = Counter()
+    for namespace, services in stack.namespaces().items():
+        tenant = tenant_name(namespace)
+        stores.update({legacy_store_resource_name(tenant, region) for region in {s.region for s in services}})
+        external_secrets.update(legacy_external_secret_resource_name(tenant, s.name) for s in services)
+    return frozenset(name for counts in (stores, external_secrets) for name, count in counts.items() if count > 1)
 
 
 def _cluster_args(stack: Stack) -> ClusterAccessArgs:
@@ -89,10 +110,11 @@ def deploy(stack: Stack) -> dict[str, Any]:
     namespace_outputs: dict[str, Any] = {}
     service_outputs: dict[str, Any] = {}
     role_of_namespace = role_for_namespace(specs)
+    unaliased = ambiguous_legacy_names(stack)
     for namespace, services in stack.namespaces().items():
         role = roles[role_of_namespace[namespace].key]
         tenant = Tenant(
-            f"tenant-{namespace}",
+            tenant_name(namespace),
             TenantArgs(
                 namespace=namespace,
                 service_account_name=stack.irsa.service_account_name,
@@ -113,6 +135,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 force_sync=stack.force_sync,
                 namespace_provider=cluster.namespace_provider,
                 wait_for=[operator.release, role.read_policy],
+                ambiguous_legacy_names=unaliased,
             ),
             k8s_opts,
         )

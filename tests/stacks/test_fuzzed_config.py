@@ -10,6 +10,7 @@ from stacks.access import role_specs
 from stacks.loading import ConfigError, load_stack
 from stacks.stack_files import as_pulumi_string
 from tests.conftest import Mocks, as_pulumi_config, stack_values
+from tests.stacks.test_identities import assert_unique_identities
 
 TOP_LEVEL = ["environment", "cluster", "eso", "irsa", "secretPathTemplate", "refreshClasses", "forceSync", "services"]
 SERVICE_KEYS = ["name", "namespace", "class", "refreshInterval", "secretName", "keys", "region"]
@@ -84,6 +85,7 @@ valid_services = st.lists(
 def test_any_valid_service_list_deploys_with_exact_grants(run_stack, service_list, mode):
     raw = {**stack_values("dev"), "services": service_list, "irsa": {"mode": mode}}
     run = run_stack(raw, mocks=Mocks())
+    assert_unique_identities(run)
     registered = {r.inputs["name"]: json.loads(run.named(r.name.removesuffix("-role") + "-read-secrets").inputs["policy"])
                   for r in run.of_type("aws:iam/role:Role")}
     config = as_pulumi_config(raw)
@@ -94,3 +96,21 @@ def test_any_valid_service_list_deploys_with_exact_grants(run_stack, service_lis
         assert granted == expected
         owners = {s.namespace for s in stack.services if s.secret_path in {g.path for g in spec.grants}}
         assert owners == set(spec.namespaces)
+
+
+# Names built from a few shared words, so that namespace and service names run into each
+# other ('a' + 'b-c' and 'a-b' + 'c') as often as possible.
+words = st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=3).map("-".join)
+overlapping_services = st.lists(
+    st.fixed_dictionaries({"name": words, "namespace": words}, optional={"region": st.sampled_from(["us-east-1", "eu-west-1"])}),
+    min_size=2,
+    max_size=8,
+    unique_by=lambda s: (s["namespace"], s["name"]),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(overlapping_services)
+def test_names_that_run_into_each_other_keep_unique_identities(run_stack, service_list):
+    raw = {**stack_values("dev"), "services": service_list, "secretPathTemplate": "{env}/{namespace}/{service}"}
+    assert_unique_identities(run_stack(raw, mocks=Mocks()))

@@ -103,7 +103,7 @@ def test_service_accounts_carry_their_namespace_role(dev_run):
 
 
 def test_secret_stores_use_jwt_auth_per_region(dev_run):
-    store = dev_run.named("tenant-payments-store-us-west-2").inputs
+    store = dev_run.named("tenant-payments/us-west-2").inputs
     assert store["apiVersion"] == "external-secrets.io/v1"
     assert store["metadata"] == {
         "name": "aws-secretsmanager-us-west-2",
@@ -127,7 +127,7 @@ def test_secret_stores_use_jwt_auth_per_region(dev_run):
 
 
 def test_external_secrets_follow_class_override_keys_and_region(dev_run):
-    api = dev_run.named("tenant-backend-backend-api").inputs
+    api = dev_run.named("tenant-backend/backend-api").inputs
     assert api["spec"]["refreshInterval"] == "10m"  # rotating
     assert api["spec"]["target"] == {"name": "backend-api-env", "creationPolicy": "Owner"}
     assert api["spec"]["data"] == [
@@ -135,12 +135,12 @@ def test_external_secrets_follow_class_override_keys_and_region(dev_run):
         {"secretKey": "API_KEY", "remoteRef": {"key": "dev/app/backend-api", "property": "API_KEY"}},
     ]
     assert "dataFrom" not in api["spec"] and "annotations" not in api["metadata"]
-    worker = dev_run.named("tenant-backend-backend-worker").inputs["spec"]
+    worker = dev_run.named("tenant-backend/backend-worker").inputs["spec"]
     assert worker["refreshInterval"] == "24h"  # stable, the default class
     assert worker["dataFrom"] == [{"extract": {"key": "dev/app/backend-worker"}}]
     assert worker["target"]["name"] == "backend-worker"
-    assert dev_run.named("tenant-payments-payments").inputs["spec"]["refreshInterval"] == "30m"  # override
-    ledger = dev_run.named("tenant-payments-payments-ledger").inputs["spec"]
+    assert dev_run.named("tenant-payments/payments").inputs["spec"]["refreshInterval"] == "30m"  # override
+    ledger = dev_run.named("tenant-payments/payments-ledger").inputs["spec"]
     assert ledger["secretStoreRef"] == {"name": "aws-secretsmanager-us-west-2", "kind": "SecretStore"}
 
 
@@ -205,8 +205,8 @@ def test_prod_runs_two_replicas_with_leader_election_and_kms(prod_run):
         "StringLike": {"kms:EncryptionContext:SecretARN": readable(prod_run, "irsa-payments")},
     }
     assert len(readable(prod_run, "irsa-payments")) == 3
-    assert prod_run.named("tenant-payments-payments").inputs["spec"]["refreshInterval"] == "2h"
-    assert prod_run.named("tenant-search-search").inputs["spec"]["refreshInterval"] == "72h"
+    assert prod_run.named("tenant-payments/payments").inputs["spec"]["refreshInterval"] == "2h"
+    assert prod_run.named("tenant-search/search").inputs["spec"]["refreshInterval"] == "72h"
 
 
 def test_dev_keeps_single_replica_without_leader_election(dev_run):
