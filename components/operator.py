@@ -7,6 +7,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.chart_values import operator_values
+from components.labels import project_labels
 from components.namespaces import adopted_namespace
 
 
@@ -40,7 +41,8 @@ class Operator(pulumi.ComponentResource):
             version=args.chart_version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=args.repository),
             namespace=namespace.metadata.name,
-            values=operator_values(args.replicas, args.labels, args.extra_values),
+            # Helm sets app.kubernetes.io/managed-by on every object it renders.
+            values=operator_values(args.replicas, project_labels(args.labels), args.extra_values),
             # Wait until the controller and its webhook are ready: ESO objects are
             # rejected by the webhook before then.
             skip_await=False,

@@ -97,7 +97,7 @@ class Tenant(pulumi.ComponentResource):
             )
             self.store_names[region] = store["metadata"]["name"]
         for spec in args.external_secrets:
-            labels = {**args.labels, "eso-platform/service": spec.name}
+            labels = {**args.labels, "eso-platform/service": spec.service or spec.name}
             _custom_resource(
                 external_secret_resource_name(name, spec.name),
                 external_secret(spec, namespace_name, labels, args.force_sync),

@@ -28,6 +28,9 @@ PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
 PLACEHOLDER_ACCOUNT = "123456789012"
 PLACEHOLDER_CA = base64.b64encode(b"placeholder certificate authority").decode()
 REDACTED = "[secret]"
+# The organization of a stack on a self-managed backend (`pulumi login --local`, s3://...).
+ORGANIZATION = "organization"
+CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 
 
 def placeholder_issuer(cluster: str, region: str) -> str:
@@ -72,10 +75,18 @@ class ProgramRun:
 class PlaceholderCloud(pulumi.runtime.Mocks):
     """Answers the program's AWS lookups and fills in what providers would compute."""
 
-    def __init__(self, region: str, account_id: str = PLACEHOLDER_ACCOUNT, oidc_issuer: Optional[str] = None):
+    def __init__(
+        self,
+        region: str,
+        account_id: str = PLACEHOLDER_ACCOUNT,
+        oidc_issuer: Optional[str] = None,
+        previous_outputs: Optional[dict[str, Any]] = None,
+    ):
         self.region = region
         self.account_id = account_id
         self.oidc_issuer = oidc_issuer.removeprefix("https://") if oidc_issuer else None
+        # The stack's own outputs from its last deployment: none for a stack not deployed yet.
+        self.previous_outputs = previous_outputs or {}
 
     def issuer(self, cluster: str) -> str:
         return self.oidc_issuer or placeholder_issuer(cluster, self.region)
@@ -119,6 +130,9 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
             return args.inputs["name"], outputs
         if args.typ == "pulumi:pulumi:StackReference":
             stack_name = args.inputs.get("name") or args.resource_id or args.name
+            if stack_name == f"{ORGANIZATION}/{pulumi.get_project()}/{pulumi.get_stack()}":
+                outputs.update(outputs=self.previous_outputs, secretOutputNames=[])
+                return stack_name, outputs
             outputs["outputs"] = {
                 "kubeconfig": self.kubeconfig(stack_name),
                 "oidcProviderArn": self.provider_arn(stack_name),
@@ -126,6 +140,9 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
             }
             outputs["secretOutputNames"] = []
             return stack_name, outputs
+        if args.typ == CRD and args.resource_id:
+            outputs["spec"] = {"group": "external-secrets.io", "versions": [{"name": "v1", "served": True, "storage": True}]}
+            return args.resource_id, outputs
         if args.typ == "eks:index:Cluster":
             outputs.update(
                 kubeconfigJson=self.kubeconfig(args.name),
@@ -273,7 +290,9 @@ def record(
     settings.SETTINGS.outputs.clear()
     settings.SETTINGS.rpc_manager.clear()
     settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(cloud, project=project, stack=stack, preview=False, logger=logger, monitor=monitor)
+    pulumi.runtime.set_mocks(
+        cloud, project=project, stack=stack, preview=False, logger=logger, monitor=monitor, organization=ORGANIZATION
+    )
     pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
     outputs: dict[str, Any] = {}
 

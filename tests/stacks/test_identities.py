@@ -67,8 +67,10 @@ def test_a_deployed_stack_keeps_every_resource_through_aliases(request, stack):
     for deployed in DEPLOYED[stack]:
         takers = [name for name, urns in claims.items() if deployed in urns]
         assert len(takers) == 1, deployed
-    renamed = {r.name: r.aliases for r in run.resources if r.urn not in DEPLOYED[stack]}
-    assert renamed and all(len(aliases) == 1 and aliases[0] in DEPLOYED[stack] for aliases in renamed.values())
+    carried = {r.name: set(r.aliases) & set(DEPLOYED[stack]) for r in run.resources if r.urn not in DEPLOYED[stack]}
+    assert all(len(deployed) <= 1 for deployed in carried.values())
+    added = sorted(name for name, deployed in carried.items() if not deployed)
+    assert added == ["previous-deployment", "secret-guard", "secret-guard-binding", "secret-guard-policy"]
     assert run.named("tenant-payments/payments-ledger").aliases == (
         f"urn:pulumi:{stack}::eso-platform::eso-platform:tenant:Tenant${EXTERNAL_SECRET}::tenant-payments-payments-ledger",
     )
