@@ -11,12 +11,12 @@ import yaml
 import components.tenant
 from stacks.cli import main
 from stacks.engine import ProgramRun, identity_clashes
+from stacks.plan import EXTERNAL_SECRET
 from tests.conftest import PROJECT_ROOT, stack_values
 
 # URNs that stacks deployed by the previous release hold (its program's registrations, with
 # the engine's parent type chains), recorded before the children were renamed.
 DEPLOYED = json.loads((Path(__file__).parent / "deployed_urns.json").read_text())
-EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
 COLLIDING_PAIR = [{"name": "api-gateway", "namespace": "payments"}, {"name": "gateway", "namespace": "payments-api"}]
 
 
