@@ -49,7 +49,9 @@ class Operator(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             timeout=600,
-            opts=pulumi.ResourceOptions(parent=self),
+            # Removing the release from the stack (eso.install: false) hands the operator over
+            # instead of stopping every sync; `helm uninstall` remains the way to remove it.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         self.namespace = namespace.metadata.name
         self.chart_version = self.release.version

@@ -136,7 +136,6 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
             outputs["outputs"] = {
                 "kubeconfig": self.kubeconfig(stack_name),
                 "oidcProviderArn": self.provider_arn(stack_name),
-                "oidcProviderUrl": f"https://{self.issuer(stack_name)}",
             }
             outputs["secretOutputNames"] = []
             return stack_name, outputs

@@ -115,8 +115,8 @@ def operator_move_problem(previous_operator: Any, install: bool, namespace: str)
     return (
         f"eso.namespace: this stack installed the operator in {before!r}; moving it to {namespace!r} would "
         "replace the Helm release, and the new release cannot take over the CRDs the old one keeps. Either set "
-        f"eso.namespace back to {before!r}, or move it in two deployments as the README's \"Moving the operator "
-        "to another namespace\" describes (eso.install: false first, then the new namespace)"
+        f"eso.namespace back to {before!r}, or move it as the README's \"Moving the operator to another "
+        "namespace\" describes: eso.install: false first, then hand the release over to the new namespace"
     )
 
 
@@ -124,7 +124,7 @@ def operator_removal_warning(previous_operator: Any, install: bool) -> Optional[
     if install or not isinstance(previous_operator, dict) or not previous_operator.get("installed", True):
         return None
     return (
-        f"eso.install is false: this deployment uninstalls the operator this stack installed in "
-        f"{previous_operator.get('namespace')!r} (CRDs, ExternalSecrets and Secrets stay, nothing syncs until an "
-        "operator runs again), unless its Helm release was first removed from the state with `pulumi state delete`"
+        f"eso.install is false: this stack stops managing the operator it installed in "
+        f"{previous_operator.get('namespace')!r}; its Helm release stays installed and running, now yours to "
+        "upgrade or remove with helm"
     )

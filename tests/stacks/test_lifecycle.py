@@ -272,9 +272,8 @@ def test_the_operator_moves_in_two_deployments_through_install_false(run_stack, 
     values["eso"] = {"install": False}
     handed_off = after(run_stack, dev_run, values)
     assert handed_off.warnings == [
-        "eso.install is false: this deployment uninstalls the operator this stack installed in 'external-secrets' "
-        "(CRDs, ExternalSecrets and Secrets stay, nothing syncs until an operator runs again), unless its Helm "
-        "release was first removed from the state with `pulumi state delete`"
+        "eso.install is false: this stack stops managing the operator it installed in 'external-secrets'; its Helm "
+        "release stays installed and running, now yours to upgrade or remove with helm"
     ]
     values["eso"] = {"namespace": "eso-system"}
     moved = after(run_stack, handed_off, values)
