@@ -10,6 +10,8 @@ from components.chart_values import operator_values
 from components.labels import project_labels
 from components.namespaces import adopted_namespace
 
+RELEASE_NAME = "external-secrets"
+
 
 @dataclass(frozen=True)
 class OperatorArgs:
@@ -36,7 +38,7 @@ class Operator(pulumi.ComponentResource):
         )
         self.release = k8s.helm.v3.Release(
             f"{name}-chart",
-            name="external-secrets",
+            name=RELEASE_NAME,
             chart=args.chart,
             version=args.chart_version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=args.repository),

@@ -10,7 +10,7 @@ from components.crd_check import ExistingOperator
 from components.iam_documents import service_account_subject
 from components.irsa import IrsaRole, IrsaRoleArgs
 from components.manifests import ExternalSecretSpec, store_name
-from components.operator import Operator, OperatorArgs
+from components.operator import RELEASE_NAME, Operator, OperatorArgs
 from components.secret_guard import SecretGuard, SecretGuardArgs
 from components.tenant import (
     Tenant,
@@ -24,8 +24,6 @@ from stacks.model import CHART_NAME, CHART_REPOSITORY
 from stacks.spec import Stack
 
 PLATFORM = "eso-platform"
-# The chart names the controller's ServiceAccount after the release.
-CONTROLLER_SERVICE_ACCOUNT = "external-secrets"
 PREVIOUS_DEPLOYMENT = "previous-deployment"
 
 
@@ -60,11 +58,29 @@ def ambiguous_legacy_names(stack: Stack) -> frozenset[str]:
     return frozenset(name for counts in (stores, external_secrets) for name, count in counts.items() if count > 1)
 
 
+def _helm_name(text: str) -> str:
+    return text[:63].rstrip("-")
+
+
+def chart_service_account(values: dict[str, Any]) -> str:
+    """The controller's ServiceAccount as the chart names it (its `fullname` helper)."""
+    account = values.get("serviceAccount") if isinstance(values.get("serviceAccount"), dict) else {}
+    if account.get("name"):
+        return account["name"]
+    if account.get("create") is False:
+        return "default"
+    if values.get("fullnameOverride"):
+        return _helm_name(str(values["fullnameOverride"]))
+    name = str(values.get("nameOverride") or CHART_NAME)
+    return _helm_name(RELEASE_NAME if name in RELEASE_NAME else f"{RELEASE_NAME}-{name}")
+
+
 def controller_username(stack: Stack) -> str:
-    """The identity the ESO controller writes Secrets as."""
-    values_account = stack.eso.values.get("serviceAccount") if stack.eso.install else None
-    account = (values_account or {}).get("name") if isinstance(values_account, dict) else None
-    return service_account_subject(stack.eso.namespace, account or CONTROLLER_SERVICE_ACCOUNT)
+    """The identity the ESO controller writes Secrets as; an operator installed by someone else
+    is expected under the chart's default names."""
+    values = stack.eso.values if stack.eso.install else {}
+    namespace = str(values.get("namespaceOverride") or stack.eso.namespace)
+    return service_account_subject(namespace, chart_service_account(values))
 
 
 def own_stack_name() -> str:

@@ -13,9 +13,10 @@ from tests.conftest import Mocks, as_pulumi_config, stack_values
 from tests.stacks.test_identities import assert_unique_identities
 
 TOP_LEVEL = ["environment", "cluster", "eso", "irsa", "secretPathTemplate", "refreshClasses", "forceSync", "services"]
-SERVICE_KEYS = ["name", "namespace", "class", "refreshInterval", "secretName", "keys", "region"]
+SERVICE_KEYS = ["name", "namespace", "class", "refreshInterval", "secretName", "keys", "region", "renamedFrom",
+                "onRemove", "adopt"]
 NESTED_KEYS = ["name", "stackReference", "create", "version", "instanceType", "desiredCapacity", "chartVersion",
-               "namespace", "replicas", "values", "mode", "serviceAccountName", "kmsKeyArns", "rotating", "stable"]
+               "namespace", "replicas", "values", "install", "mode", "serviceAccountName", "kmsKeyArns", "rotating", "stable"]
 PROBLEM = re.compile(rf"^(aws:region|eso-platform:.+|({'|'.join(TOP_LEVEL)})\b.*?): \S")
 
 texts = st.one_of(
@@ -72,7 +73,12 @@ dns = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,4})?", fullmatch=True)
 valid_services = st.lists(
     st.fixed_dictionaries(
         {"name": dns, "namespace": st.sampled_from(["alpha", "beta", "alpha-beta", "gamma"])},
-        optional={"class": st.sampled_from(["rotating", "stable"]), "region": st.sampled_from(["us-east-1", "eu-west-1"])},
+        optional={
+            "class": st.sampled_from(["rotating", "stable"]),
+            "region": st.sampled_from(["us-east-1", "eu-west-1"]),
+            "onRemove": st.sampled_from(["delete", "keep"]),
+            "adopt": st.booleans(),
+        },
     ),
     min_size=1,
     max_size=8,
