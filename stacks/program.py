@@ -98,7 +98,8 @@ def review_previous_deployment(stack: Stack, service_outputs: dict[str, Any]) ->
         if problem:
             raise pulumi.RunError(problem)
         removal = operator_removal_warning(outputs.get("operator"), stack.eso.install)
-        for warning in ([removal] if removal else []) + [c.message for c in secret_changes(outputs.get("services"), service_outputs)]:
+        changes = secret_changes(outputs.get("services"), service_outputs)
+        for warning in ([removal] if removal else []) + [change.message for change in changes]:
             pulumi.log.warn(warning)
 
     previous.outputs.apply(review)
@@ -135,10 +136,10 @@ def deploy(stack: Stack) -> dict[str, Any]:
             ),
             k8s_opts,
         )
-        operator_ready: list[pulumi.Resource] = [operator.release]
+        ready_for_eso_objects: list[pulumi.Resource] = [operator.release]
         operator_output = {"namespace": operator.namespace, "chartVersion": stack.eso.chart_version, "installed": True}
     else:
-        operator_ready = list(ExistingOperator("eso", k8s_opts).crds)
+        ready_for_eso_objects = list(ExistingOperator("eso", k8s_opts).crds)
         operator_output = {"namespace": stack.eso.namespace, "installed": False}
 
     specs = role_specs(stack)
@@ -177,7 +178,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
             adoptable=sorted(f"{s.namespace}/{s.secret_name}" for s in stack.services if s.adopt),
             labels=common_labels,
         )
-        operator_ready.append(SecretGuard("secret-guard", guard_args, k8s_opts).binding)
+        ready_for_eso_objects.append(SecretGuard("secret-guard", guard_args, k8s_opts).binding)
         guard_output = {
             "policy": guard_args.policy_name,
             "controller": guard_args.controller_username,
@@ -208,7 +209,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 labels={**common_labels, "eso-platform/namespace": namespace},
                 force_sync=stack.force_sync,
                 namespace_provider=cluster.namespace_provider,
-                wait_for=[*operator_ready, role.read_policy],
+                wait_for=[*ready_for_eso_objects, role.read_policy],
                 ambiguous_legacy_names=unaliased,
             ),
             k8s_opts,

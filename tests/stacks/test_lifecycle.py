@@ -289,3 +289,21 @@ def test_the_operator_moves_in_two_deployments_through_install_false(run_stack, 
     values["eso"] = {"namespace": "eso-system"}
     moved = after(run_stack, handed_off, values)
     assert moved.named("eso-chart").inputs["namespace"] == "eso-system" and moved.warnings == []
+
+
+def test_outputs_of_the_previous_release_are_understood(run_stack, dev_run):
+    # Releases before renamedFrom, onRemove, eso.install and the guard exported none of them.
+    deployed = json.loads(json.dumps(dev_run.outputs))
+    del deployed["secretGuard"], deployed["operator"]["installed"]
+    for entry in deployed["services"].values():
+        del entry["externalSecret"], entry["onRemove"]
+    mocks = PlaceholderCloud(REGION, previous_outputs=deployed)
+    assert run_stack(stack_values("dev"), stack="dev", mocks=mocks).warnings == []
+    assert run_stack(dev_with_services(rename_worker), stack="dev", mocks=mocks).warnings == []
+    values = dev_with_services(lambda services: services.pop(4))
+    assert [w.split(":")[0] for w in run_stack(values, stack="dev", mocks=mocks).warnings] == [
+        "Secret frontend/web will be deleted"
+    ]
+    values["eso"] = {"namespace": "eso-system"}
+    with pytest.raises(pulumi.RunError, match="eso.namespace: this stack installed the operator"):
+        run_stack(values, stack="dev", mocks=mocks)
