@@ -1,7 +1,7 @@
 """Kubernetes objects of a tenant namespace as plain dicts (external-secrets.io/v1 API)."""
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import pulumi
 
@@ -18,6 +18,10 @@ class ExternalSecretSpec:
     refresh_interval: str
     store_name: str
     keys: Optional[tuple[str, ...]] = None
+    # The service's name where it is not the ExternalSecret's (renamedFrom keeps the old one).
+    service: Optional[str] = None
+    # Owner: the Secret goes with the ExternalSecret; Orphan: it stays when the ExternalSecret goes.
+    creation_policy: Literal["Owner", "Orphan"] = "Owner"
 
 
 def store_name(region: str) -> str:
@@ -72,7 +76,7 @@ def external_secret(
     body: dict[str, Any] = {
         "refreshInterval": spec.refresh_interval,
         "secretStoreRef": {"name": spec.store_name, "kind": "SecretStore"},
-        "target": {"name": spec.secret_name, "creationPolicy": "Owner"},
+        "target": {"name": spec.secret_name, "creationPolicy": spec.creation_policy},
     }
     if spec.keys is None:
         body["dataFrom"] = [{"extract": {"key": spec.secret_path}}]

@@ -29,6 +29,29 @@ class TenantArgs:
     # ESO objects wait for these: the operator's CRDs and webhook, which reject them before
     # they are ready, and the role's permissions, without which the first sync is denied.
     wait_for: list[pulumi.Resource] = field(default_factory=list)
+    # Names of earlier releases that another tenant's child also had: the engine refuses an
+    # alias two resources claim, and no deployed stack can hold such a name anyway.
+    ambiguous_legacy_names: frozenset[str] = frozenset()
+
+
+# '/' is in no DNS label, so a child's name holds its tenant's namespace and its own name
+# unambiguously: no two (namespace, name) pairs share one, whatever the names contain.
+def store_resource_name(tenant: str, region: str) -> str:
+    return f"{tenant}/{region}"
+
+
+def external_secret_resource_name(tenant: str, external_secret: str) -> str:
+    return f"{tenant}/{external_secret}"
+
+
+# Earlier releases joined with '-': ('payments', 'api-gateway') and ('payments-api',
+# 'gateway') met. Deployed stacks hold these names; aliases carry them over.
+def legacy_store_resource_name(tenant: str, region: str) -> str:
+    return f"{tenant}-store-{region}"
+
+
+def legacy_external_secret_resource_name(tenant: str, external_secret: str) -> str:
+    return f"{tenant}-{external_secret}"
 
 
 def _custom_resource(name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions):
@@ -62,18 +85,23 @@ class Tenant(pulumi.ComponentResource):
             automount_service_account_token=account["automountServiceAccountToken"],
             opts=pulumi.ResourceOptions(parent=self),
         )
-        after_operator = pulumi.ResourceOptions(parent=self, depends_on=args.wait_for)
+        def after_operator(legacy_name: str) -> pulumi.ResourceOptions:
+            aliases = [] if legacy_name in args.ambiguous_legacy_names else [pulumi.Alias(name=legacy_name)]
+            return pulumi.ResourceOptions(parent=self, depends_on=args.wait_for, aliases=aliases)
+
         self.store_names = {}
         for region in args.regions:
             store = secret_store(region, namespace_name, args.service_account_name, args.labels)
-            _custom_resource(f"{name}-store-{region}", store, after_operator)
+            _custom_resource(
+                store_resource_name(name, region), store, after_operator(legacy_store_resource_name(name, region))
+            )
             self.store_names[region] = store["metadata"]["name"]
         for spec in args.external_secrets:
-            labels = {**args.labels, "eso-platform/service": spec.name}
+            labels = {**args.labels, "eso-platform/service": spec.service or spec.name}
             _custom_resource(
-                f"{name}-{spec.name}",
+                external_secret_resource_name(name, spec.name),
                 external_secret(spec, namespace_name, labels, args.force_sync),
-                after_operator,
+                after_operator(legacy_external_secret_resource_name(name, spec.name)),
             )
         self.namespace = namespace_name
         self.service_account_name = pulumi.Output.from_input(args.service_account_name)

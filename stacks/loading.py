@@ -225,6 +225,7 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
 
     seen_services: dict[tuple[str, str], int] = {}
     seen_secrets: dict[tuple[str, str], int] = {}
+    seen_external_secrets: dict[tuple[str, str], int] = {}
     seen_paths: dict[str, int] = {}
     for index, entry in enumerate(services):
         service = _valid(ServiceConfig, entry)
@@ -254,7 +255,16 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
             )
             continue
         seen_services[identity] = index
-        target = (service.namespace, service.secret_name or service.name)
+        external_secret = (service.namespace, service.renamed_from or service.name)
+        if external_secret in seen_external_secrets:
+            field = "renamedFrom" if service.renamed_from else "name"
+            problems.append(
+                f"{where}.{field}: ExternalSecret {external_secret[1]!r} in namespace {service.namespace!r} is "
+                f"already services[{seen_external_secrets[external_secret]}]'s; each ExternalSecret belongs to one service"
+            )
+        else:
+            seen_external_secrets[external_secret] = index
+        target = (service.namespace, service.secret_name or service.renamed_from or service.name)
         if target in seen_secrets:
             problems.append(
                 f"{where}.secretName: Secret {target[1]!r} in namespace {service.namespace!r} is already "
@@ -287,10 +297,13 @@ def _resolve(config: StackConfig, aws_region: str) -> Stack:
             namespace=s.namespace,
             sensitivity_class=s.sensitivity_class,
             secret_path=render_secret_path(config.secret_path_template, config.environment, s.namespace, s.name),
-            secret_name=s.secret_name or s.name,
+            secret_name=s.secret_name or s.renamed_from or s.name,
             refresh_interval=s.refresh_interval or classes[s.sensitivity_class],
             region=s.region or aws_region,
             keys=tuple(s.keys) if s.keys is not None else None,
+            external_secret_name=s.renamed_from or s.name,
+            on_remove=s.on_remove,
+            adopt=s.adopt,
         )
         for s in config.services
     )

@@ -105,7 +105,7 @@ class ClusterConfig(_Model):
         Annotated[str, AfterValidator(_matching(_STACK_REFERENCE, "acme/eks-cluster/dev"))]
     ] = Field(
         None,
-        description="A stack that exports kubeconfig, oidcProviderArn and oidcProviderUrl.",
+        description="A stack that exports kubeconfig and oidcProviderArn.",
     )
     create: Optional[ClusterCreate] = Field(
         None, description="Create a new EKS cluster (pulumi-eks) with an IAM OIDC provider."
@@ -165,6 +165,11 @@ def program_owned_overrides(values: dict[str, Any]) -> list[str]:
 
 
 class EsoConfig(_Model):
+    install: bool = Field(
+        True,
+        strict=True,
+        description="Install the operator's chart; false manages only roles and tenants on a cluster whose ESO someone else installed.",
+    )
     chart_version: Annotated[str, AfterValidator(_matching(_EXACT_VERSION, "2.9.0 (an exact version)"))] = Field(
         DEFAULT_CHART_VERSION, description="Exact version of the external-secrets Helm chart."
     )
@@ -216,6 +221,22 @@ class ServiceConfig(_Model):
         None, min_length=1, description="Only these JSON properties; default all of them."
     )
     region: Optional[AwsRegion] = Field(None, description="Region of the secret; default aws:region.")
+    renamed_from: Optional[DnsLabel] = Field(
+        None,
+        description="The name the service was first deployed under: its ExternalSecret and Secret keep that name.",
+    )
+    on_remove: Literal["delete", "keep"] = Field(
+        "delete", description="What removing the service does to its Secret: delete it, or keep it (ESO creationPolicy Orphan)."
+    )
+    adopt: bool = Field(
+        False, strict=True, description="Take over a Secret of the target name that was not created by an ExternalSecret."
+    )
+
+    @model_validator(mode="after")
+    def _not_renamed_from_itself(self) -> "ServiceConfig":
+        if self.renamed_from == self.name:
+            raise ValueError(f"renamedFrom is the service's own name {self.name!r}; remove renamedFrom")
+        return self
 
     @model_validator(mode="after")
     def _unique_keys(self) -> "ServiceConfig":

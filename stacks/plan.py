@@ -1,12 +1,13 @@
 """What a stack will create, read off a mock-engine run of the real program, in three formats."""
 
 import json
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
 from stacks.engine import ProgramRun, Registration
 from stacks.estimate import Delivery, estimate
+from stacks.lifecycle import SecretChange
 
 ESO_KIND_PREFIX = "kubernetes:external-secrets.io/v1:"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
@@ -48,8 +49,8 @@ def deliveries(run: ProgramRun) -> list[Delivery]:
     return found
 
 
-def as_json(run: ProgramRun) -> str:
-    document = {
+def as_json(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> str:
+    document: dict[str, Any] = {
         "stack": run.stack,
         "project": run.project,
         "resources": [
@@ -59,6 +60,8 @@ def as_json(run: ProgramRun) -> str:
         "warnings": run.warnings,
         "estimate": estimate(deliveries(run)),
     }
+    if changes is not None:
+        document["secretChanges"] = [change.as_dict() for change in changes]
     return json.dumps({key: _canonical(value) for key, value in document.items()}, indent=2) + "\n"
 
 
@@ -124,7 +127,7 @@ def _oidc_provider(roles: dict[str, Registration]) -> str:
     return "none (no roles)"
 
 
-def as_text(run: ProgramRun) -> str:
+def as_text(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> str:
     out: list[str] = []
     add = out.append
     roles = _roles_by_name(run)
@@ -162,9 +165,10 @@ def as_text(run: ProgramRun) -> str:
                     path = spec["data"][0]["remoteRef"]["key"]
                     what = "keys " + ", ".join(entry["secretKey"] for entry in spec["data"])
                 sync = f", force-sync {metadata['annotations']['force-sync']}" if metadata.get("annotations") else ""
+                kept = ", Secret kept on removal" if spec["target"]["creationPolicy"] == "Orphan" else ""
                 add(
                     f"  externalsecret {metadata['name']}: {path} -> Secret {spec['target']['name']} "
-                    f"({what}) every {spec['refreshInterval']} via {spec['secretStoreRef']['name']}{sync}"
+                    f"({what}) every {spec['refreshInterval']} via {spec['secretStoreRef']['name']}{sync}{kept}"
                 )
     add("")
     add("operator")
@@ -176,10 +180,21 @@ def as_text(run: ProgramRun) -> str:
             f"in namespace {inputs['namespace']}, {values.get('replicaCount', 1)} replica(s), "
             f"leader election {'on' if values.get('leaderElect') else 'off'}"
         )
+    operator = run.outputs.get("operator") or {}
+    if operator.get("installed") is False:
+        add(f"  not installed by this stack: the ESO in namespace {operator['namespace']}, its external-secrets.io/v1 CRDs checked at deploy")
+    guard = run.outputs.get("secretGuard")
+    if guard:
+        adopts = ", ".join(guard["adopts"]) or "none"
+        add(f"  secret guard {guard['policy']}: {guard['controller']} updates only Secrets an ExternalSecret wrote; adopts {adopts}")
     add("")
     add("warnings")
     out += [f"  {warning}" for warning in run.warnings] or ["  none"]
     add("")
+    if changes is not None:
+        add("kubernetes secrets against the deployed config")
+        out += [f"  {change.action} {change.namespace}/{change.secret} (service {change.service})" for change in changes] or ["  none deleted or renamed"]
+        add("")
     out += _estimate_lines(estimate(deliveries(run)))
     return "\n".join(out) + "\n"
 

@@ -16,6 +16,10 @@ class Service:
     refresh_interval: str
     region: str
     keys: Optional[tuple[str, ...]]
+    # The ExternalSecret's name: renamedFrom, or the service's name.
+    external_secret_name: str
+    on_remove: str
+    adopt: bool
 
 
 @dataclass(frozen=True)

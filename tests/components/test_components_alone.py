@@ -84,6 +84,7 @@ def test_operator_installs_the_pinned_chart_in_its_namespace():
     assert release.inputs["namespace"] == "eso-system"
     assert release.inputs["version"] == "2.9.0"
     assert release.inputs["skipAwait"] is False and release.inputs["atomic"] is True
+    assert release.retain_on_delete  # eso.install: false hands it over, running
     assert release.inputs["values"]["leaderElect"] is True
 
 
@@ -112,14 +113,14 @@ def test_tenant_registers_account_stores_and_external_secrets():
     }
     children = sorted(r.name for r in result.resources if r.parent == "tenant-team")
     assert children == [
-        "tenant-team-api",
-        "tenant-team-db",
         "tenant-team-namespace",
         "tenant-team-service-account",
-        "tenant-team-store-eu-west-1",
-        "tenant-team-store-us-east-1",
+        "tenant-team/api",
+        "tenant-team/db",
+        "tenant-team/eu-west-1",
+        "tenant-team/us-east-1",
     ]
-    db = result.named("tenant-team-db").inputs
+    db = result.named("tenant-team/db").inputs
     assert db["metadata"]["annotations"] == {"force-sync": "now"}
     assert db["metadata"]["labels"]["eso-platform/service"] == "db"
     assert db["spec"]["data"][0]["remoteRef"] == {"key": "test/app/db", "property": "URL"}

@@ -35,6 +35,11 @@ def arn(path: str, region: str = "us-east-1") -> str:
     return f"arn:aws:secretsmanager:{region}:123456789012:secret:{path}-??????"
 
 
+def cluster_references(run: ProgramRun) -> list:
+    """Stack references other than the stack's reference to its own last deployment."""
+    return [r for r in run.of_type("pulumi:pulumi:StackReference") if r.name != "previous-deployment"]
+
+
 def dev_with(**changes):
     values = copy.deepcopy(stack_values("dev"))
     values.update(changes)
@@ -103,7 +108,7 @@ def test_service_accounts_carry_their_namespace_role(dev_run):
 
 
 def test_secret_stores_use_jwt_auth_per_region(dev_run):
-    store = dev_run.named("tenant-payments-store-us-west-2").inputs
+    store = dev_run.named("tenant-payments/us-west-2").inputs
     assert store["apiVersion"] == "external-secrets.io/v1"
     assert store["metadata"] == {
         "name": "aws-secretsmanager-us-west-2",
@@ -127,7 +132,7 @@ def test_secret_stores_use_jwt_auth_per_region(dev_run):
 
 
 def test_external_secrets_follow_class_override_keys_and_region(dev_run):
-    api = dev_run.named("tenant-backend-backend-api").inputs
+    api = dev_run.named("tenant-backend/backend-api").inputs
     assert api["spec"]["refreshInterval"] == "10m"  # rotating
     assert api["spec"]["target"] == {"name": "backend-api-env", "creationPolicy": "Owner"}
     assert api["spec"]["data"] == [
@@ -135,12 +140,12 @@ def test_external_secrets_follow_class_override_keys_and_region(dev_run):
         {"secretKey": "API_KEY", "remoteRef": {"key": "dev/app/backend-api", "property": "API_KEY"}},
     ]
     assert "dataFrom" not in api["spec"] and "annotations" not in api["metadata"]
-    worker = dev_run.named("tenant-backend-backend-worker").inputs["spec"]
+    worker = dev_run.named("tenant-backend/backend-worker").inputs["spec"]
     assert worker["refreshInterval"] == "24h"  # stable, the default class
     assert worker["dataFrom"] == [{"extract": {"key": "dev/app/backend-worker"}}]
     assert worker["target"]["name"] == "backend-worker"
-    assert dev_run.named("tenant-payments-payments").inputs["spec"]["refreshInterval"] == "30m"  # override
-    ledger = dev_run.named("tenant-payments-payments-ledger").inputs["spec"]
+    assert dev_run.named("tenant-payments/payments").inputs["spec"]["refreshInterval"] == "30m"  # override
+    ledger = dev_run.named("tenant-payments/payments-ledger").inputs["spec"]
     assert ledger["secretStoreRef"] == {"name": "aws-secretsmanager-us-west-2", "kind": "SecretStore"}
 
 
@@ -171,6 +176,8 @@ def test_outputs_name_roles_stores_and_secrets(dev_run):
         "region": "us-east-1",
         "kubernetesSecret": "backend-api-env",
         "refreshInterval": "10m",
+        "externalSecret": "backend-api",
+        "onRemove": "delete",
     }
     assert sorted(outputs["services"]) == [
         "backend/backend-api",
@@ -179,7 +186,7 @@ def test_outputs_name_roles_stores_and_secrets(dev_run):
         "payments/payments",
         "payments/payments-ledger",
     ]
-    assert outputs["operator"] == {"namespace": "external-secrets", "chartVersion": "2.9.0"}
+    assert outputs["operator"] == {"namespace": "external-secrets", "chartVersion": "2.9.0", "installed": True}
 
 
 def test_prod_runs_two_replicas_with_leader_election_and_kms(prod_run):
@@ -205,8 +212,8 @@ def test_prod_runs_two_replicas_with_leader_election_and_kms(prod_run):
         "StringLike": {"kms:EncryptionContext:SecretARN": readable(prod_run, "irsa-payments")},
     }
     assert len(readable(prod_run, "irsa-payments")) == 3
-    assert prod_run.named("tenant-payments-payments").inputs["spec"]["refreshInterval"] == "2h"
-    assert prod_run.named("tenant-search-search").inputs["spec"]["refreshInterval"] == "72h"
+    assert prod_run.named("tenant-payments/payments").inputs["spec"]["refreshInterval"] == "2h"
+    assert prod_run.named("tenant-search/search").inputs["spec"]["refreshInterval"] == "72h"
 
 
 def test_dev_keeps_single_replica_without_leader_election(dev_run):
@@ -267,12 +274,12 @@ def test_existing_cluster_is_looked_up_by_name(run_stack):
     assert kubeconfig["users"][0]["user"]["exec"]["args"] == [
         "eks", "get-token", "--cluster-name", "platform-dev", "--region", "us-east-1"
     ]
-    assert not run.of_type("pulumi:pulumi:StackReference") and not run.of_type("eks:index:Cluster")
+    assert cluster_references(run) == [] and not run.of_type("eks:index:Cluster")
 
 
 def test_cluster_from_a_stack_reference(run_stack):
     run = run_stack(dev_with(cluster={"stackReference": "acme/eks-cluster/dev"}), mocks=Mocks(oidc_issuer=ISSUER))
-    (reference,) = run.of_type("pulumi:pulumi:StackReference")
+    (reference,) = cluster_references(run)
     assert reference.inputs["name"] == "acme/eks-cluster/dev"
     statement = trust(run, "irsa-payments")["Statement"][0]
     assert statement["Principal"]["Federated"] == f"arn:aws:iam::123456789012:oidc-provider/{ISSUER}"
