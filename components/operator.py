@@ -7,7 +7,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.chart_values import operator_values
+from components.manifests import ServiceAccountRef
 from components.namespaces import adopted_namespace
+
+RELEASE_NAME = "external-secrets"
+# The chart names the controller's ServiceAccount after the release (it contains the chart's
+# name). The values that could rename it are program-owned, so tenants bind exactly this account.
+CONTROLLER_SERVICE_ACCOUNT = RELEASE_NAME
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,7 @@ class Operator(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
     namespace: pulumi.Output[str]
     chart_version: pulumi.Output[str]
+    controller: ServiceAccountRef
 
     def __init__(self, name: str, args: OperatorArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eso-platform:operator:Operator", name, None, opts)
@@ -35,7 +42,7 @@ class Operator(pulumi.ComponentResource):
         )
         self.release = k8s.helm.v3.Release(
             f"{name}-chart",
-            name="external-secrets",
+            name=RELEASE_NAME,
             chart=args.chart,
             version=args.chart_version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=args.repository),
@@ -51,4 +58,5 @@ class Operator(pulumi.ComponentResource):
         )
         self.namespace = namespace.metadata.name
         self.chart_version = self.release.version
+        self.controller = ServiceAccountRef(args.namespace, CONTROLLER_SERVICE_ACCOUNT)
         self.register_outputs({"namespace": self.namespace, "chartVersion": self.chart_version})

@@ -40,6 +40,7 @@ def _cluster_args(stack: Stack) -> ClusterAccessArgs:
         existing_cluster_name=cluster.name,
         stack_reference=cluster.stack_reference,
         new_cluster=NewCluster(new.version, new.instance_type, new.desired_capacity) if new else None,
+        identity=stack.deploying_identity,
     )
 
 
@@ -109,6 +110,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                     )
                     for service in services
                 ],
+                controller=operator.controller,
                 labels={**common_labels, "eso-platform/namespace": namespace},
                 force_sync=stack.force_sync,
                 namespace_provider=cluster.namespace_provider,
