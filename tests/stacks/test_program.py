@@ -356,7 +356,7 @@ def test_the_cluster_is_reached_as_the_aws_providers_profile_and_role_in_every_f
 
 
 @pytest.mark.parametrize("form", CLUSTER_FORMS)
-def test_without_provider_identity_config_the_kubeconfig_uses_the_default_chain_and_is_still_secret(form):
+def test_without_provider_identity_config_the_default_chain_is_used_and_the_kubeconfig_stays_hidden(form):
     run, monitor = run_revealing(dev_with(cluster=CLUSTER_FORMS[form]))
     for provider in ("cluster-k8s", "cluster-k8s-namespaces"):
         assert run.named(provider).inputs["kubeconfig"] == "[secret]"
