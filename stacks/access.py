@@ -24,8 +24,8 @@ SHARED_ROLE_KEY = "shared"
 
 
 def _worst_case_identity(region: str) -> AwsIdentity:
-    """The longest identity a cluster in `region`'s partition can have: what is only known from
-    the cluster, its issuer, at its longest, so a stack that passes the check fits IAM's limits."""
+    """The identity of a cluster in `region`'s partition, with the part only the cluster knows (its
+    issuer's id) at its longest: a stack that passes the size check then fits IAM's limits."""
     partition = partition_of_region(region)
     return AwsIdentity.from_oidc_provider_arn(
         f"arn:{partition}:iam::000000000000:oidc-provider/"

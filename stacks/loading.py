@@ -10,9 +10,10 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ValidationError
 
-from components.iam_documents import kms_key_region, partition_of_region
 from components.kubeconfig import DeployingIdentity
 from stacks.access import policy_size_problems
+from stacks.deploying_identity import deploying_identity
+from stacks.regions import region_problems
 from stacks.model import (
     DEFAULT_REFRESH_CLASSES,
     PATH_PLACEHOLDERS,
@@ -29,17 +30,6 @@ from stacks.spec import Service, Stack
 
 PROJECT = "eso-platform"
 STRUCTURED_KEYS = ("cluster", "eso", "irsa", "refreshClasses", "services")
-# The `aws:` keys that decide who the AWS provider runs as.
-AWS_IDENTITY_KEYS = (
-    "profile",
-    "assumeRoles",
-    "assumeRole",
-    "sharedConfigFiles",
-    "sharedCredentialsFiles",
-    "accessKey",
-    "assumeRoleWithWebIdentity",
-)
-_IAM_ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[\w+=,.@/-]+")
 SECRET_PATH_LIMIT = 512
 
 
@@ -70,13 +60,13 @@ def load_stack(
 ) -> Stack:
     """The stack from its config as Pulumi hands it over: `values` maps each key under
     `eso-platform:` (without the prefix) to its string form, objects as JSON; `secret_keys`
-    are those of its keys Pulumi holds encrypted; `aws_provider` holds the AWS_IDENTITY_KEYS
-    set under `aws:`, in the same form.
+    are those of its keys Pulumi holds encrypted; `aws_provider` holds those of
+    stacks.deploying_identity.AWS_IDENTITY_KEYS set under `aws:`, in the same form.
 
     Raises ConfigError listing every problem.
     """
     problems: list[str] = []
-    identity = _deploying_identity(aws_provider, problems)
+    identity = deploying_identity(aws_provider, problems)
     raw = _decode(values, problems)
     config: Optional[StackConfig] = None
     try:
@@ -93,7 +83,12 @@ def load_stack(
         for key in sorted(secret_keys)
     ]
     problems += _cross_check(raw)
-    problems += _region_problems(raw, aws_region if aws_region and AWS_REGION_PATTERN.fullmatch(aws_region) else None)
+    irsa = _valid(IrsaConfig, raw.get("irsa", {}))
+    problems += region_problems(
+        raw.get("services") if isinstance(raw.get("services"), list) else [],
+        list(irsa.kms_key_arns) if irsa is not None else [],
+        aws_region if aws_region and AWS_REGION_PATTERN.fullmatch(aws_region) else None,
+    )
     if problems or config is None:
         raise ConfigError(problems)
     stack = _resolve(config, aws_region, identity)
@@ -101,62 +96,6 @@ def load_stack(
     if problems:
         raise ConfigError(problems)
     return stack
-
-
-def _deploying_identity(provider: Mapping[str, str], problems: list[str]) -> DeployingIdentity:
-    """The identity the AWS provider runs as, in the terms `aws eks get-token` understands.
-
-    What it cannot express is refused: the kubeconfig would reach the cluster as someone else.
-    """
-    as_profile = "put it in an AWS CLI profile (~/.aws/config) and set aws:profile to that profile"
-    for key, what in (
-        ("accessKey", "static access keys"),
-        ("assumeRoleWithWebIdentity", "a web identity"),
-    ):
-        if provider.get(key):
-            problems.append(f"aws:{key}: the kubeconfig's `aws eks get-token` cannot use {what}; {as_profile}")
-    if provider.get("assumeRole"):
-        problems.append("aws:assumeRole: pulumi-aws 7 reads aws:assumeRoles, a list; set aws:assumeRoles instead")
-    role_arn = None
-    roles = _json_list(provider.get("assumeRoles"), "aws:assumeRoles", problems)
-    if len(roles) > 1:
-        problems.append(
-            f"aws:assumeRoles: lists {len(roles)} roles, but `aws eks get-token` assumes one; "
-            "chain them in an AWS CLI profile (source_profile) and set aws:profile instead"
-        )
-    elif roles:
-        role = roles[0] if isinstance(roles[0], dict) else {}
-        role_arn = role.get("roleArn")
-        if not isinstance(role_arn, str) or not _IAM_ROLE_ARN.fullmatch(role_arn):
-            problems.append("aws:assumeRoles[0].roleArn: required, an IAM role ARN like arn:aws:iam::123456789012:role/deployer")
-            role_arn = None
-        if role.get("externalId"):
-            problems.append(f"aws:assumeRoles[0].externalId: `aws eks get-token` cannot pass an external ID; {as_profile}")
-    files = {}
-    for key in ("sharedConfigFiles", "sharedCredentialsFiles"):
-        listed = _json_list(provider.get(key), f"aws:{key}", problems)
-        if len(listed) > 1:
-            problems.append(f"aws:{key}: lists {len(listed)} files, but the AWS CLI reads one; merge them into one")
-        files[key] = listed[0] if len(listed) == 1 and isinstance(listed[0], str) else None
-    return DeployingIdentity(
-        profile=provider.get("profile") or None,
-        role_arn=role_arn,
-        config_file=files["sharedConfigFiles"],
-        credentials_file=files["sharedCredentialsFiles"],
-    )
-
-
-def _json_list(text: Optional[str], key: str, problems: list[str]) -> list:
-    if not text:
-        return []
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        value = None
-    if not isinstance(value, list):
-        problems.append(f"{key}: must be a YAML list")
-        return []
-    return value
 
 
 def _decode(values: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
@@ -354,59 +293,6 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
             else:
                 seen_paths[path] = index
     return problems
-
-
-def _region_problems(raw: dict[str, Any], aws_region: Optional[str]) -> list[str]:
-    """Secrets and KMS keys in the stack's partition, and a listed key in every region with secrets."""
-    services = raw.get("services") if isinstance(raw.get("services"), list) else []
-    services_of_region: dict[str, list[str]] = {}
-    problems = []
-    for index, entry in enumerate(services):
-        # Read off the raw entry: a service with another problem still keeps its secret somewhere.
-        region = entry.get("region", aws_region) if isinstance(entry, dict) else None
-        if not isinstance(region, str) or not AWS_REGION_PATTERN.fullmatch(region):
-            continue
-        services_of_region.setdefault(region, []).append(f"services[{index}] ({entry.get('name')})")
-        if aws_region and partition_of_region(region) != partition_of_region(aws_region):
-            problems.append(
-                f"services[{index}].region: {region} is in partition {partition_of_region(region)}, but aws:region "
-                f"{aws_region} is in {partition_of_region(aws_region)}; a role reads only its own partition's secrets"
-            )
-    irsa = _valid(IrsaConfig, raw.get("irsa", {}))
-    keys = list(irsa.kms_key_arns) if irsa is not None else []
-    for index, key in enumerate(keys):
-        partition, region = key.split(":")[1], kms_key_region(key)
-        if partition != partition_of_region(region):
-            problems.append(
-                f"irsa.kmsKeyArns[{index}]: {key} names partition {partition}, but {region} is in "
-                f"{partition_of_region(region)}"
-            )
-        elif services and region not in services_of_region:
-            problems.append(
-                f"irsa.kmsKeyArns[{index}]: {key} is in {region}, where no service keeps a secret, so no role "
-                "may use it; remove it or correct its region"
-            )
-    if not keys:
-        return problems
-    key_regions = {kms_key_region(key) for key in keys}
-    for region, where in sorted(services_of_region.items()):
-        if region not in key_regions:
-            problems.append(
-                f"irsa.kmsKeyArns: no key in {region}, where {', '.join(where)} keep their secrets: KMS keys are "
-                f"regional, so those secrets would not decrypt; {_missing_key_fix(keys, region)}"
-            )
-    return problems
-
-
-def _missing_key_fix(keys: list[str], region: str) -> str:
-    """A multi-Region key's replica ARNs share its `mrk-` id, so the missing replica can be named."""
-    replicas = sorted(
-        {f"arn:{partition_of_region(region)}:kms:{region}:{key.split(':')[4]}:{key.split(':')[5]}"
-         for key in keys if key.split(":")[5].startswith("key/mrk-")}
-    )
-    if replicas:
-        return f"add the replica of each multi-Region key that encrypts them there, e.g. {' or '.join(replicas)}"
-    return f"add the ARN of the key in {region} that encrypts them"
 
 
 def _resolve(config: StackConfig, aws_region: str, identity: DeployingIdentity) -> Stack:

@@ -3,7 +3,8 @@
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from stacks.loading import AWS_IDENTITY_KEYS, PROJECT, ConfigError, load_stack
+from stacks.deploying_identity import AWS_IDENTITY_KEYS
+from stacks.loading import PROJECT, ConfigError, load_stack
 from stacks.spec import Stack
 
 

@@ -265,6 +265,7 @@ def test_the_default_region_holds_secrets_too():
     assert len(problems) == 1
     assert problems[0].startswith(
         "irsa.kmsKeyArns: no key in us-east-1, where services[0] (backend-api), services[1] (backend-worker), "
+        "services[2] (payments) and 2 more keep their secrets"
     )
     assert problems[0].endswith(f"add the replica of each multi-Region key that encrypts them there, e.g. arn:aws:kms:us-east-1:123456789012:key/{MRK}")
 
