@@ -142,6 +142,7 @@ _PROGRAM_OBJECTS = (
     "namespace editors and admins may not create SecretStores; tenants' ESO objects are the program's, "
     "grant a team its own explicitly"
 )
+_LONG_LIVED_TOKEN = "it adds a long-lived token Secret for the component's ServiceAccount, in place of short-lived ones"
 # kube2iam and kiam hand a pod the role named in this annotation through instance metadata.
 KUBE2IAM_ROLE_ANNOTATION = "iam.amazonaws.com/role"
 PROGRAM_OWNED_VALUES: dict[tuple[str, ...], str] = {
@@ -182,11 +183,15 @@ PROGRAM_OWNED_VALUES: dict[tuple[str, ...], str] = {
     ("global", "hostAliases"): _AWS_ENDPOINTS,
     ("dnsPolicy",): _AWS_ENDPOINTS,
     ("dnsConfig",): _AWS_ENDPOINTS,
+    ("extraObjects",): "objects installed with the release could grant what the program withholds",
+    ("genericTargets",): "it grants the controller rights over kinds of objects other than Secrets",
+    ("metrics", "listen", "auth"): _LONG_LIVED_TOKEN,
     ("webhook", "serviceAccount"): _NO_AMBIENT_IDENTITY,
     ("webhook", "extraEnv"): _NO_AMBIENT_IDENTITY,
     ("webhook", "extraVolumes"): _NO_AMBIENT_IDENTITY,
     ("webhook", "extraVolumeMounts"): _NO_AMBIENT_IDENTITY,
     ("webhook", "podAnnotations", KUBE2IAM_ROLE_ANNOTATION): _NO_AMBIENT_IDENTITY,
+    ("certController", "metrics", "listen", "auth"): _LONG_LIVED_TOKEN,
     ("certController", "serviceAccount"): _NO_AMBIENT_IDENTITY,
     ("certController", "extraEnv"): _NO_AMBIENT_IDENTITY,
     ("certController", "extraVolumes"): _NO_AMBIENT_IDENTITY,

@@ -126,6 +126,10 @@ def test_each_bad_input_names_its_field(values, expected):
         ({"rbac": {"aggregateToEdit": True}}, "rbac.aggregateToEdit", "namespace editors and admins may not create SecretStores"),
         ({"rbac": {"aggregateToAdmin": True}}, "rbac.aggregateToAdmin", "namespace editors and admins may not create SecretStores"),
         ({"rbac": None}, "rbac", "tokens only for tenant ServiceAccounts"),
+        ({"extraObjects": [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding"}]}, "extraObjects", "could grant what the program withholds"),
+        ({"genericTargets": {"enabled": True}}, "genericTargets", "rights over kinds of objects other than Secrets"),
+        ({"metrics": {"listen": {"auth": {"enabled": True}}}}, "metrics.listen.auth", "long-lived token Secret"),
+        ({"certController": {"metrics": {"listen": {"auth": {"enabled": True}}}}}, "certController.metrics.listen.auth", "long-lived token Secret"),
         ({"webhook": {"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "x"}}}}, "webhook.serviceAccount", "no AWS identity of their own"),
         ({"certController": {"extraEnv": [{"name": "AWS_ACCESS_KEY_ID", "value": "x"}]}}, "certController.extraEnv", "no AWS identity of their own"),
     ],
@@ -137,7 +141,8 @@ def test_chart_values_that_would_give_eso_an_identity_are_refused_with_the_reaso
 
 def test_chart_values_that_change_no_identity_are_accepted():
     values = dev_with(eso={"values": {"podAnnotations": {"prometheus.io/scrape": "true"}, "podLabels": {"team": "platform"},
-                                      "deploymentAnnotations": {"owner": "platform"}, "rbac": {"aggregateToView": False}}})
+                                      "deploymentAnnotations": {"owner": "platform"}, "rbac": {"aggregateToView": False},
+                                      "metrics": {"service": {"enabled": True}}}})
     config = as_pulumi_config(values)
     region = config.pop("aws:region")
     load_stack({k.removeprefix("eso-platform:"): v for k, v in config.items()}, region)
