@@ -4,6 +4,10 @@ import copy
 from typing import Any
 
 KEEP_ON_UNINSTALL = {"helm.sh/resource-policy": "keep"}
+# Without it, a store with no `auth` falls back to the AWS SDK's default chain, which on EKS
+# ends at the node's instance role. Nothing else in the pod is a credential source: the
+# stack model refuses values that would add one.
+NO_INSTANCE_METADATA = {"name": "AWS_EC2_METADATA_DISABLED", "value": "true"}
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -35,5 +39,13 @@ def operator_values(replicas: int, labels: dict[str, str], extra: dict[str, Any]
         "podDisruptionBudget": disruption_budget,
         "webhook": {"replicaCount": replicas, "podDisruptionBudget": dict(disruption_budget)},
         "commonLabels": dict(labels),
+        "extraEnv": [dict(NO_INSTANCE_METADATA)],
+        "rbac": {
+            # Each tenant grants the controller tokens for its own ServiceAccount only.
+            "serviceAccountTokenCreate": False,
+            # Otherwise every namespace editor could create a SecretStore of their own.
+            "aggregateToEdit": False,
+            "aggregateToAdmin": False,
+        },
     }
     return deep_merge(values, extra)

@@ -45,6 +45,57 @@ def service_account(
     }
 
 
+@dataclass(frozen=True)
+class ServiceAccountRef:
+    namespace: str
+    name: str
+
+
+TOKEN_REQUEST_ROLE = "eso-platform-token-request"
+RBAC_API_VERSION = "rbac.authorization.k8s.io/v1"
+
+
+def token_request_role(
+    namespace: pulumi.Input[str], service_account_name: str, labels: dict[str, str]
+) -> dict[str, Any]:
+    """Tokens for the tenant's ServiceAccount and no other: the chart's ClusterRole grants none."""
+    only_the_tenant = [service_account_name]
+    return {
+        "apiVersion": RBAC_API_VERSION,
+        "kind": "Role",
+        "metadata": {"name": TOKEN_REQUEST_ROLE, "namespace": namespace, "labels": dict(labels)},
+        "rules": [
+            {
+                "apiGroups": [""],
+                "resources": ["serviceaccounts/token"],
+                "resourceNames": only_the_tenant,
+                "verbs": ["create"],
+            },
+            # ESO reads the account's role-arn annotation before it requests a token
+            # (providers/v1/aws/auth/auth.go). The chart's ClusterRole also grants that read,
+            # for its informer cache; this keeps the tenant's Role complete on its own.
+            {
+                "apiGroups": [""],
+                "resources": ["serviceaccounts"],
+                "resourceNames": only_the_tenant,
+                "verbs": ["get"],
+            },
+        ],
+    }
+
+
+def token_request_binding(
+    namespace: pulumi.Input[str], controller: ServiceAccountRef, labels: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "apiVersion": RBAC_API_VERSION,
+        "kind": "RoleBinding",
+        "metadata": {"name": TOKEN_REQUEST_ROLE, "namespace": namespace, "labels": dict(labels)},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": TOKEN_REQUEST_ROLE},
+        "subjects": [{"kind": "ServiceAccount", "name": controller.name, "namespace": controller.namespace}],
+    }
+
+
 def secret_store(
     region: str, namespace: pulumi.Input[str], service_account_name: str, labels: dict[str, str]
 ) -> dict[str, Any]:

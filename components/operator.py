@@ -11,6 +11,9 @@ from components.labels import project_labels
 from components.namespaces import adopted_namespace
 
 RELEASE_NAME = "external-secrets"
+# The chart names the controller's ServiceAccount after the release (it contains the chart's
+# name). The values that could rename it are program-owned, so tenants bind exactly this account.
+CONTROLLER_SERVICE_ACCOUNT = RELEASE_NAME
 
 
 @dataclass(frozen=True)

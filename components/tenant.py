@@ -1,5 +1,7 @@
-"""A tenant namespace: its ServiceAccount for IRSA, a SecretStore per region, an ExternalSecret per service."""
+"""A tenant namespace: its ServiceAccount for IRSA, the controller's token grant for that account
+alone, a SecretStore per region, an ExternalSecret per service."""
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -9,9 +11,12 @@ import pulumi_kubernetes as k8s
 from components.namespaces import adopted_namespace
 from components.manifests import (
     ExternalSecretSpec,
+    ServiceAccountRef,
     external_secret,
     secret_store,
     service_account,
+    token_request_binding,
+    token_request_role,
 )
 
 
@@ -22,6 +27,8 @@ class TenantArgs:
     role_arn: pulumi.Input[str]
     regions: list[str]
     external_secrets: list[ExternalSecretSpec]
+    # The operator's controller: granted tokens for this tenant's ServiceAccount only.
+    controller: ServiceAccountRef
     labels: dict[str, str] = field(default_factory=dict)
     force_sync: str = ""
     # Adopts an existing namespace instead of failing; see ClusterAccess.namespace_provider.
@@ -65,6 +72,16 @@ def _custom_resource(name: str, manifest: dict[str, Any], opts: pulumi.ResourceO
     )
 
 
+def _typed_resource(resource_type: type, name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions):
+    """A manifest of a built-in kind as its pulumi-kubernetes resource: fields become arguments."""
+    arguments = {
+        re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower(): value
+        for key, value in manifest.items()
+        if key not in ("apiVersion", "kind")
+    }
+    return resource_type(name, **arguments, opts=opts)
+
+
 class Tenant(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     service_account_name: pulumi.Output[str]
@@ -76,18 +93,32 @@ class Tenant(pulumi.ComponentResource):
             f"{name}-namespace", args.namespace, args.labels, self, args.namespace_provider
         )
         namespace_name = namespace.metadata.name
-        account = service_account(
-            args.service_account_name, namespace_name, args.role_arn, args.labels
-        )
-        k8s.core.v1.ServiceAccount(
+        own = pulumi.ResourceOptions(parent=self)
+        _typed_resource(
+            k8s.core.v1.ServiceAccount,
             f"{name}-service-account",
-            metadata=account["metadata"],
-            automount_service_account_token=account["automountServiceAccountToken"],
-            opts=pulumi.ResourceOptions(parent=self),
+            service_account(args.service_account_name, namespace_name, args.role_arn, args.labels),
+            own,
         )
+        token_role = _typed_resource(
+            k8s.rbac.v1.Role,
+            f"{name}-token-role",
+            token_request_role(namespace_name, args.service_account_name, args.labels),
+            own,
+        )
+        token_binding = _typed_resource(
+            k8s.rbac.v1.RoleBinding,
+            f"{name}-token-binding",
+            token_request_binding(namespace_name, args.controller, args.labels),
+            pulumi.ResourceOptions(parent=self, depends_on=[token_role]),
+        )
+
         def after_operator(legacy_name: str) -> pulumi.ResourceOptions:
+            # Until the binding exists the controller cannot request the account's token.
             aliases = [] if legacy_name in args.ambiguous_legacy_names else [pulumi.Alias(name=legacy_name)]
-            return pulumi.ResourceOptions(parent=self, depends_on=args.wait_for, aliases=aliases)
+            return pulumi.ResourceOptions(
+                parent=self, depends_on=[*args.wait_for, token_binding], aliases=aliases
+            )
 
         self.store_names = {}
         for region in args.regions:

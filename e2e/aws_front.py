@@ -48,6 +48,17 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"
 PLACEHOLDER_SUFFIX = "-XXXXXX"
 
 
+def moto_client(service: str, moto_url: str, region: str = "us-east-1"):
+    """A client of moto itself, as the account's administrator (moto accepts any key)."""
+    return boto3.session.Session().client(
+        service,
+        region_name=region,
+        endpoint_url=moto_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # pragma: allowlist secret
+    )
+
+
 class Refusal(Exception):
     def __init__(self, status: int, code: str, message: str):
         super().__init__(message)
@@ -179,16 +190,9 @@ class AwsFront:
     def _client(self, service: str, region: str = "us-east-1"):
         # Clients are thread-safe once made; making them is not, so it happens under a lock.
         with self._clients_lock:
-            key = (service, region)
-            if key not in self._clients:
-                self._clients[key] = boto3.session.Session().client(
-                    service,
-                    region_name=region,
-                    endpoint_url=self.moto_url,
-                    aws_access_key_id="testing",
-                    aws_secret_access_key="testing",
-                )
-            return self._clients[key]
+            if (service, region) not in self._clients:
+                self._clients[(service, region)] = moto_client(service, self.moto_url, region)
+            return self._clients[(service, region)]
 
     def _jwks_with(self, kid: str) -> dict[str, Any]:
         if self._jwks is None or not any(key.get("kid") == kid for key in self._jwks.get("keys", [])):

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from e2e.processes import wait_until
-from e2e.world import aws_client
+from e2e.aws_front import moto_client
 
 pytestmark = pytest.mark.timeout(400)
 OUTAGE_SECONDS = 30
@@ -73,7 +73,7 @@ def test_restarting_the_controller_changes_no_secret(harness, synced):
 
 def test_a_secret_deleted_upstream_leaves_the_kubernetes_secret_in_place(harness, synced):
     deploy, names, expected = synced
-    aws_client("secretsmanager", harness.moto_url).delete_secret(SecretId="flt/app/one", ForceDeleteWithoutRecovery=True)
+    moto_client("secretsmanager", harness.moto_url).delete_secret(SecretId="flt/app/one", ForceDeleteWithoutRecovery=True)
     deploy("after-delete")
     harness.wait_for_condition("flt", "one", SYNC_ERROR, timeout=60)
     time.sleep(2)

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-import boto3
 import yaml
 from botocore.exceptions import ClientError
 
 from components.manifests import FORCE_SYNC_ANNOTATION as FORCE_SYNC
+from e2e.aws_front import moto_client
 from e2e.kube import Kube
 from stacks.plan import EXTERNAL_SECRET, RELEASE, ROLE, ROLE_POLICY, SECRET_STORE
 
@@ -128,16 +128,11 @@ class Plan:
         return urls
 
 
-def aws_client(service: str, moto_url: str, region: str = "us-east-1"):
-    return boto3.client(
-        service, region_name=region, endpoint_url=moto_url,
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )
 
 
 def create_iam(plan: Plan, moto_url: str) -> None:
     """The OIDC provider and every planned role, inline policy, managed policy and attachment."""
-    iam = aws_client("iam", moto_url)
+    iam = moto_client("iam", moto_url)
     existing = {p["Arn"].split(":oidc-provider/", 1)[1] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]}
     for url in plan.oidc_provider_urls() - existing:
         iam.create_open_id_connect_provider(Url=f"https://{url}", ClientIDList=[STS_AUDIENCE], ThumbprintList=[THUMBPRINT])
@@ -161,7 +156,7 @@ def create_iam(plan: Plan, moto_url: str) -> None:
         except ClientError as error:
             if error.response["Error"]["Code"] != "EntityAlreadyExists":
                 raise
-            account = aws_client("sts", moto_url).get_caller_identity()["Account"]
+            account = moto_client("sts", moto_url).get_caller_identity()["Account"]
             arns[policy["name"]] = f"arn:aws:iam::{account}:policy/{inputs['name']}"
             iam.create_policy_version(PolicyArn=arns[policy["name"]], PolicyDocument=_text(inputs["policy"]), SetAsDefault=True)
     for attachment in plan.of_type(POLICY_ATTACHMENT):
@@ -180,7 +175,7 @@ def secret_value(delivery: Delivery) -> dict[str, str]:
 
 
 def put_secret(moto_url: str, region: str, path: str, value: dict[str, str]) -> str:
-    client = aws_client("secretsmanager", moto_url, region)
+    client = moto_client("secretsmanager", moto_url, region)
     try:
         return client.create_secret(Name=path, SecretString=json.dumps(value))["ARN"]
     except ClientError as error:

@@ -5,11 +5,13 @@ from dataclasses import dataclass
 from typing import Optional
 
 from components.iam_documents import (
+    DNS_SUFFIXES,
     INLINE_POLICY_LIMIT,
     TRUST_POLICY_LIMIT,
     AwsIdentity,
     PolicyTooLargeError,
     SecretGrant,
+    partition_of_region,
     permission_policy,
     render,
     service_account_subject,
@@ -19,12 +21,16 @@ from stacks.spec import Stack
 
 ROLE_NAME_LIMIT = 64
 SHARED_ROLE_KEY = "shared"
-# Longest plausible values of what is only known from the cluster, so that a stack that
-# passes this check also fits IAM's limits in any partition and region.
-_WORST_CASE_IDENTITY_TEMPLATE = (
-    "arn:aws-us-gov:iam::000000000000:oidc-provider/oidc.eks.{region}.amazonaws.com.cn/id/"
-    + "F" * 32
-)
+
+
+def _worst_case_identity(region: str) -> AwsIdentity:
+    """The identity of a cluster in `region`'s partition, with the part only the cluster knows (its
+    issuer's id) at its longest: a stack that passes the size check then fits IAM's limits."""
+    partition = partition_of_region(region)
+    return AwsIdentity.from_oidc_provider_arn(
+        f"arn:{partition}:iam::000000000000:oidc-provider/"
+        f"oidc.eks.{region}.{DNS_SUFFIXES[partition]}/id/{'F' * 32}"
+    )
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,7 @@ def role_for_namespace(specs: list[RoleSpec]) -> dict[str, RoleSpec]:
 
 def policy_size_problems(stack: Stack) -> list[str]:
     """Every role whose documents would be over IAM's limits, as config problems with a fix."""
-    identity = AwsIdentity.from_oidc_provider_arn(_WORST_CASE_IDENTITY_TEMPLATE.format(region=stack.region))
+    identity = _worst_case_identity(stack.region)
     problems = []
     for spec in role_specs(stack):
         where = f"services (namespace {spec.key})" if spec.wildcard_service_account is None and len(spec.namespaces) == 1 else "services"

@@ -21,7 +21,7 @@ from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components.cluster import exec_kubeconfig
+from components.kubeconfig import exec_kubeconfig
 from stacks.loading import PROJECT
 
 PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"

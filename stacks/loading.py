@@ -10,7 +10,10 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ValidationError
 
+from components.kubeconfig import DeployingIdentity
 from stacks.access import policy_size_problems
+from stacks.deploying_identity import deploying_identity
+from stacks.regions import region_problems
 from stacks.model import (
     DEFAULT_REFRESH_CLASSES,
     PATH_PLACEHOLDERS,
@@ -49,14 +52,21 @@ def _natural_order(text: str) -> list:
     return [int(part) if index % 2 else part for index, part in enumerate(re.split(r"([0-9]+)", text))]
 
 
-def load_stack(values: Mapping[str, str], aws_region: Optional[str], secret_keys: Iterable[str] = ()) -> Stack:
+def load_stack(
+    values: Mapping[str, str],
+    aws_region: Optional[str],
+    secret_keys: Iterable[str] = (),
+    aws_provider: Mapping[str, str] = {},
+) -> Stack:
     """The stack from its config as Pulumi hands it over: `values` maps each key under
     `eso-platform:` (without the prefix) to its string form, objects as JSON; `secret_keys`
-    are those of its keys Pulumi holds encrypted.
+    are those of its keys Pulumi holds encrypted; `aws_provider` holds those of
+    stacks.deploying_identity.AWS_IDENTITY_KEYS set under `aws:`, in the same form.
 
     Raises ConfigError listing every problem.
     """
     problems: list[str] = []
+    identity = deploying_identity(aws_provider, problems)
     raw = _decode(values, problems)
     config: Optional[StackConfig] = None
     try:
@@ -73,9 +83,15 @@ def load_stack(values: Mapping[str, str], aws_region: Optional[str], secret_keys
         for key in sorted(secret_keys)
     ]
     problems += _cross_check(raw)
+    irsa = _valid(IrsaConfig, raw.get("irsa", {}))
+    problems += region_problems(
+        raw.get("services") if isinstance(raw.get("services"), list) else [],
+        list(irsa.kms_key_arns) if irsa is not None else [],
+        aws_region if aws_region and AWS_REGION_PATTERN.fullmatch(aws_region) else None,
+    )
     if problems or config is None:
         raise ConfigError(problems)
-    stack = _resolve(config, aws_region)
+    stack = _resolve(config, aws_region, identity)
     problems = policy_size_problems(stack)
     if problems:
         raise ConfigError(problems)
@@ -289,7 +305,7 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _resolve(config: StackConfig, aws_region: str) -> Stack:
+def _resolve(config: StackConfig, aws_region: str, identity: DeployingIdentity) -> Stack:
     classes = {**DEFAULT_REFRESH_CLASSES, **config.refresh_classes}
     services = tuple(
         Service(
@@ -315,4 +331,5 @@ def _resolve(config: StackConfig, aws_region: str) -> Stack:
         irsa=config.irsa,
         force_sync=config.force_sync,
         services=services,
+        deploying_identity=identity,
     )

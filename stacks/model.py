@@ -129,6 +129,22 @@ class ClusterConfig(_Model):
 # Chart values a stack may not set: the program owns them, or they are the chart's hardening.
 # Setting any key under one of these paths, or replacing a parent of one, is refused.
 _HARDENING = "the chart's hardened defaults must stay"
+_NO_AMBIENT_IDENTITY = (
+    "ESO's pods have no AWS identity of their own: an ExternalSecret reads only as its tenant's role"
+)
+_CONTROLLER_ACCOUNT = (
+    "the controller runs as the chart's ServiceAccount external-secrets in eso.namespace, with no AWS "
+    "identity; each tenant's token grant names that account"
+)
+_SHARED_POD = "a container in the controller's pod shares its Kubernetes identity, which can request tenants' tokens"
+_AWS_ENDPOINTS = "it can redirect the STS and Secrets Manager endpoints the controller sends tenants' tokens to"
+_PROGRAM_OBJECTS = (
+    "namespace editors and admins may not create SecretStores; tenants' ESO objects are the program's, "
+    "grant a team its own explicitly"
+)
+_LONG_LIVED_TOKEN = "it adds a long-lived token Secret for the component's ServiceAccount, in place of short-lived ones"
+# kube2iam and kiam hand a pod the role named in this annotation through instance metadata.
+KUBE2IAM_ROLE_ANNOTATION = "iam.amazonaws.com/role"
 PROGRAM_OWNED_VALUES: dict[tuple[str, ...], str] = {
     ("installCRDs",): "the program installs the CRDs",
     ("crds", "annotations"): "it keeps the CRDs, and every synced Secret, when the release is removed",
@@ -145,7 +161,42 @@ PROGRAM_OWNED_VALUES: dict[tuple[str, ...], str] = {
     ("certController", "securityContext"): _HARDENING,
     ("certController", "podSecurityContext"): _HARDENING,
     ("certController", "hostNetwork"): _HARDENING,
-    ("serviceAccount", "annotations"): "the controller has no AWS identity of its own; tenants' roles are used",
+    ("rbac", "serviceAccountTokenCreate"): (
+        "the controller may request tokens only for tenant ServiceAccounts, through each tenant's Role"
+    ),
+    ("rbac", "aggregateToEdit"): _PROGRAM_OBJECTS,
+    ("rbac", "aggregateToAdmin"): _PROGRAM_OBJECTS,
+    ("serviceAccount",): _CONTROLLER_ACCOUNT,
+    ("fullnameOverride",): _CONTROLLER_ACCOUNT,
+    ("nameOverride",): _CONTROLLER_ACCOUNT,
+    ("namespaceOverride",): _CONTROLLER_ACCOUNT,
+    ("extraEnv",): _NO_AMBIENT_IDENTITY + " (the program sets AWS_EC2_METADATA_DISABLED=true here)",
+    ("extraArgs",): "flags change how the controller authenticates and what it reconciles",
+    ("extraVolumes",): _NO_AMBIENT_IDENTITY,
+    ("extraVolumeMounts",): _NO_AMBIENT_IDENTITY,
+    ("extraContainers",): _SHARED_POD,
+    ("extraInitContainers",): _SHARED_POD,
+    ("podSpecExtra",): _SHARED_POD,
+    ("podAnnotations", KUBE2IAM_ROLE_ANNOTATION): _NO_AMBIENT_IDENTITY,
+    ("global", "podAnnotations", KUBE2IAM_ROLE_ANNOTATION): _NO_AMBIENT_IDENTITY,
+    ("hostAliases",): _AWS_ENDPOINTS,
+    ("global", "hostAliases"): _AWS_ENDPOINTS,
+    ("dnsPolicy",): _AWS_ENDPOINTS,
+    ("dnsConfig",): _AWS_ENDPOINTS,
+    ("extraObjects",): "objects installed with the release could grant what the program withholds",
+    ("genericTargets",): "it grants the controller rights over kinds of objects other than Secrets",
+    ("metrics", "listen", "auth"): _LONG_LIVED_TOKEN,
+    ("webhook", "serviceAccount"): _NO_AMBIENT_IDENTITY,
+    ("webhook", "extraEnv"): _NO_AMBIENT_IDENTITY,
+    ("webhook", "extraVolumes"): _NO_AMBIENT_IDENTITY,
+    ("webhook", "extraVolumeMounts"): _NO_AMBIENT_IDENTITY,
+    ("webhook", "podAnnotations", KUBE2IAM_ROLE_ANNOTATION): _NO_AMBIENT_IDENTITY,
+    ("certController", "metrics", "listen", "auth"): _LONG_LIVED_TOKEN,
+    ("certController", "serviceAccount"): _NO_AMBIENT_IDENTITY,
+    ("certController", "extraEnv"): _NO_AMBIENT_IDENTITY,
+    ("certController", "extraVolumes"): _NO_AMBIENT_IDENTITY,
+    ("certController", "extraVolumeMounts"): _NO_AMBIENT_IDENTITY,
+    ("certController", "podAnnotations", KUBE2IAM_ROLE_ANNOTATION): _NO_AMBIENT_IDENTITY,
 }
 
 

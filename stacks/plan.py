@@ -11,13 +11,15 @@ from stacks.lifecycle import SecretChange
 
 ESO_KIND_PREFIX = "kubernetes:external-secrets.io/v1:"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+TOKEN_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+TOKEN_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
 SECRET_STORE = ESO_KIND_PREFIX + "SecretStore"
 EXTERNAL_SECRET = ESO_KIND_PREFIX + "ExternalSecret"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 IAM_DOCUMENT_INPUTS = {ROLE: "assumeRolePolicy", ROLE_POLICY: "policy"}
-MANIFEST_ORDER = {SERVICE_ACCOUNT: 0, SECRET_STORE: 1, EXTERNAL_SECRET: 2}
+MANIFEST_ORDER = {SERVICE_ACCOUNT: 0, TOKEN_ROLE: 1, TOKEN_ROLE_BINDING: 2, SECRET_STORE: 3, EXTERNAL_SECRET: 4}
 
 
 def _inputs(resource: Registration) -> dict[str, Any]:
@@ -87,7 +89,10 @@ def kubernetes_objects(run: ProgramRun) -> list[dict[str, Any]]:
 
 
 def as_yaml(run: ProgramRun) -> str:
-    header = f"# eso-platform plan of stack {run.stack}: ServiceAccounts, SecretStores and ExternalSecrets\n"
+    header = (
+        f"# eso-platform plan of stack {run.stack}: ServiceAccounts, the controller's token grants, "
+        "SecretStores and ExternalSecrets\n"
+    )
     return header + yaml.safe_dump_all(kubernetes_objects(run), sort_keys=False, explicit_start=True)
 
 
@@ -153,6 +158,16 @@ def as_text(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> st
                 for verb, arn in _policy_resources(run, role):
                     add(f"    {verb} {arn}")
                 add(f"  serviceaccount {metadata['name']}")
+            elif resource.type == TOKEN_ROLE:
+                grants = [
+                    f"{verb} {rule['resources'][0]} of {', '.join(rule['resourceNames'])}"
+                    for rule in inputs["rules"]
+                    for verb in rule["verbs"]
+                ]
+                add(f"  rbac role {metadata['name']}: {'; '.join(grants)}")
+            elif resource.type == TOKEN_ROLE_BINDING:
+                subjects = ", ".join(f"{s['kind']} {s['namespace']}/{s['name']}" for s in inputs["subjects"])
+                add(f"  rbac binding {metadata['name']}: role {inputs['roleRef']['name']} to {subjects}")
             elif resource.type == SECRET_STORE:
                 aws = inputs["spec"]["provider"]["aws"]
                 account = aws["auth"]["jwt"]["serviceAccountRef"]["name"]
@@ -179,6 +194,14 @@ def as_text(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> st
             f"  chart {inputs['chart']} {inputs['version']} from {inputs['repositoryOpts']['repo']} "
             f"in namespace {inputs['namespace']}, {values.get('replicaCount', 1)} replica(s), "
             f"leader election {'on' if values.get('leaderElect') else 'off'}"
+        )
+        env = {entry["name"]: entry.get("value") for entry in values.get("extraEnv", [])}
+        rbac = values.get("rbac", {})
+        add(
+            f"  controller: instance-metadata credentials {'off' if env.get('AWS_EC2_METADATA_DISABLED') == 'true' else 'ON'}, "
+            "tokens for "
+            f"{'tenant ServiceAccounts only' if rbac.get('serviceAccountTokenCreate') is False else 'ANY ServiceAccount'}, "
+            f"ESO objects for namespace editors {'ON' if rbac.get('aggregateToEdit', True) else 'off'}"
         )
     operator = run.outputs.get("operator") or {}
     if operator.get("installed") is False:

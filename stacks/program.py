@@ -9,8 +9,8 @@ from components.cluster import ClusterAccess, ClusterAccessArgs, NewCluster
 from components.crd_check import ExistingOperator
 from components.iam_documents import service_account_subject
 from components.irsa import IrsaRole, IrsaRoleArgs
-from components.manifests import ExternalSecretSpec, store_name
-from components.operator import RELEASE_NAME, Operator, OperatorArgs
+from components.manifests import ExternalSecretSpec, ServiceAccountRef, store_name
+from components.operator import CONTROLLER_SERVICE_ACCOUNT, Operator, OperatorArgs
 from components.secret_guard import SecretGuard, SecretGuardArgs
 from components.tenant import (
     Tenant,
@@ -58,29 +58,10 @@ def ambiguous_legacy_names(stack: Stack) -> frozenset[str]:
     return frozenset(name for counts in (stores, external_secrets) for name, count in counts.items() if count > 1)
 
 
-def _helm_name(text: str) -> str:
-    return text[:63].rstrip("-")
-
-
-def chart_service_account(values: dict[str, Any]) -> str:
-    """The controller's ServiceAccount as the chart names it (its `fullname` helper)."""
-    account = values.get("serviceAccount") if isinstance(values.get("serviceAccount"), dict) else {}
-    if account.get("name"):
-        return account["name"]
-    if account.get("create") is False:
-        return "default"
-    if values.get("fullnameOverride"):
-        return _helm_name(str(values["fullnameOverride"]))
-    name = str(values.get("nameOverride") or CHART_NAME)
-    return _helm_name(RELEASE_NAME if name in RELEASE_NAME else f"{RELEASE_NAME}-{name}")
-
-
-def controller_username(stack: Stack) -> str:
-    """The identity the ESO controller writes Secrets as; an operator installed by someone else
-    is expected under the chart's default names."""
-    values = stack.eso.values if stack.eso.install else {}
-    namespace = str(values.get("namespaceOverride") or stack.eso.namespace)
-    return service_account_subject(namespace, chart_service_account(values))
+def controller_account(stack: Stack) -> ServiceAccountRef:
+    """The controller's ServiceAccount. The chart names it after the release, and the values that
+    could rename it are refused; an ESO installed by someone else is expected under those names."""
+    return ServiceAccountRef(stack.eso.namespace, CONTROLLER_SERVICE_ACCOUNT)
 
 
 def own_stack_name() -> str:
@@ -113,12 +94,14 @@ def _cluster_args(stack: Stack) -> ClusterAccessArgs:
         existing_cluster_name=cluster.name,
         stack_reference=cluster.stack_reference,
         new_cluster=NewCluster(new.version, new.instance_type, new.desired_capacity) if new else None,
+        identity=stack.deploying_identity,
     )
 
 
 def deploy(stack: Stack) -> dict[str, Any]:
     """Registers every resource of `stack` and returns the stack outputs."""
     common_labels = labels(stack)
+    controller = controller_account(stack)
     cluster = ClusterAccess("cluster", _cluster_args(stack))
     k8s_opts = pulumi.ResourceOptions(provider=cluster.provider)
     if stack.eso.install:
@@ -173,7 +156,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
     if stack.services:
         guard_args = SecretGuardArgs(
             policy_name=f"{PLATFORM}-secret-guard-{stack.environment}",
-            controller_username=controller_username(stack),
+            controller_username=service_account_subject(controller.namespace, controller.name),
             namespaces=sorted(stack.namespaces()),
             adoptable=sorted(f"{s.namespace}/{s.secret_name}" for s in stack.services if s.adopt),
             labels=common_labels,
@@ -206,6 +189,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                     )
                     for service in services
                 ],
+                controller=controller,
                 labels={**common_labels, "eso-platform/namespace": namespace},
                 force_sync=stack.force_sync,
                 namespace_provider=cluster.namespace_provider,

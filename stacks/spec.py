@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Optional
 
+from components.kubeconfig import DeployingIdentity
 from stacks.model import ClusterConfig, EsoConfig, IrsaConfig
 
 
@@ -33,6 +34,8 @@ class Stack:
     irsa: IrsaConfig
     force_sync: str
     services: tuple[Service, ...]
+    # Who the AWS provider runs as: the kubeconfig reaches the cluster as the same identity.
+    deploying_identity: DeployingIdentity = DeployingIdentity()
 
     def namespaces(self) -> dict[str, list[Service]]:
         grouped: dict[str, list[Service]] = {}

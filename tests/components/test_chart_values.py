@@ -24,3 +24,18 @@ def test_crds_are_kept_and_extra_values_merge_over():
     assert values["crds"] == {"annotations": {"helm.sh/resource-policy": "keep"}, "createPushSecret": False}
     assert values["webhook"]["port"] == 10251 and values["webhook"]["replicaCount"] == 1
     assert values["commonLabels"] == {"team": "platform"}
+
+
+def test_the_controller_has_no_instance_metadata_credentials_and_no_token_rights_of_its_own():
+    values = operator_values(2, {}, {"resources": {"requests": {"cpu": "50m"}}})
+    assert values["extraEnv"] == [{"name": "AWS_EC2_METADATA_DISABLED", "value": "true"}]
+    assert values["rbac"] == {
+        "serviceAccountTokenCreate": False,
+        "aggregateToEdit": False,
+        "aggregateToAdmin": False,
+    }
+    # No AWS identity rides in on anything else the program sets.
+    assert "serviceAccount" not in values and "extraVolumes" not in values
+    assert [entry["name"] for entry in values["extraEnv"] if entry["name"].startswith("AWS_")] == [
+        "AWS_EC2_METADATA_DISABLED"
+    ]

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from moto.server import ThreadedMotoServer
 
 from components.iam_documents import AwsIdentity, SecretGrant, permission_policy, service_account_subject, trust_policy
-from e2e.aws_front import AwsFront
+from e2e.aws_front import AwsFront, moto_client
 from e2e.processes import free_port
 
 ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/E2ETESTISSUER0000000000000000000"
@@ -69,8 +69,7 @@ def signer():
 
 
 def _admin(service: str, moto_url: str, region: str = "us-east-1"):
-    return boto3.client(service, region_name=region, endpoint_url=moto_url,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return moto_client(service, moto_url, region)
 
 
 @pytest.fixture(scope="module")
@@ -177,8 +176,7 @@ def test_the_wildcard_role_admits_the_account_in_any_namespace_and_no_other_acco
 
 
 def test_secrets_manager_refuses_callers_without_an_assumed_session(front):
-    unsigned = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=front.url, config=NO_RETRIES,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    unsigned = moto_client("secretsmanager", front.url)
     assert _error(lambda: unsigned.get_secret_value(SecretId="dev/app/api")) == "UnrecognizedClientException"
     assert front.log.counts()[("secretsmanager", "denied")] == 1
 

@@ -140,22 +140,12 @@ def test_adopt_lists_the_service_secret_for_the_guard(run_stack):
     assert run.outputs["secretGuard"]["adopts"] == ["backend/backend-api-env"]
 
 
-@pytest.mark.parametrize(
-    "chart_values, account",
-    [
-        ({"serviceAccount": {"name": "eso-controller"}}, "eso-system:eso-controller"),
-        ({"fullnameOverride": "secrets-operator"}, "eso-system:secrets-operator"),
-        ({"nameOverride": "eso"}, "eso-system:external-secrets-eso"),
-        ({"nameOverride": "secrets"}, "eso-system:external-secrets"),
-        ({"serviceAccount": {"create": False}}, "eso-system:default"),
-        ({"namespaceOverride": "operators"}, "operators:external-secrets"),
-    ],
-)
-def test_the_guard_follows_the_controllers_service_account(run_stack, chart_values, account):
+@pytest.mark.parametrize("install", [True, False])
+def test_the_guard_names_the_controllers_service_account(run_stack, install):
     values = copy.deepcopy(stack_values("dev"))
-    values["eso"] = {"namespace": "eso-system", "values": chart_values}
+    values["eso"] = {"namespace": "eso-system", "install": install}
     condition = guard(run_stack(values))["matchConditions"][0]["expression"]
-    assert condition == f"request.userInfo.username == 'system:serviceaccount:{account}'"
+    assert condition == "request.userInfo.username == 'system:serviceaccount:eso-system:external-secrets'"
 
 
 def test_a_stack_without_services_has_no_guard(run_stack):
