@@ -77,12 +77,26 @@ class Controller:
     service_account: str
     args: list[str]
     metrics_url: str
+    live_url: str
     process: Process
     env: dict[str, str] = field(default_factory=dict)
 
-    def restart(self) -> None:
+    def restart(self, env: Optional[dict[str, str]] = None) -> None:
+        """Stops the process and starts it again, with `env` in place of its environment if given."""
         self.process.stop()
-        self.process = Process(self.process.name, self.process.argv, self.process.log_path, self.process.env).start()
+        if env is not None:
+            self.env = env
+        self.process = Process(self.process.name, self.process.argv, self.process.log_path, self.env).start()
+        wait_until(self.live, 120, "external-secrets controller live after restart", interval=0.5)
+
+    def live(self) -> bool:
+        if not self.process.alive():
+            raise RuntimeError(f"external-secrets exited:\n{self.process.log_tail()}")
+        return requests.get(self.live_url, timeout=2).status_code == 200
+
+    def credentials(self) -> str:
+        """The controller's bearer token: what it authenticates to the API server with."""
+        return json.loads(Path(self.env["KUBECONFIG"]).read_text())["users"][0]["user"]["token"]
 
     def peak_rss_kib(self) -> Optional[int]:
         try:
@@ -173,13 +187,9 @@ def start(
         **_container_env(deployment, namespace),
     }
     process = Process("external-secrets", [str(binary), *args], workdir / "logs" / "external-secrets.log", env).start()
-    controller = Controller(namespace, account, args, f"http://{LOOPBACK}:{metrics_port}/metrics", process, env)
-
-    def live() -> bool:
-        if not process.alive():
-            raise RuntimeError(f"external-secrets exited:\n{process.log_tail()}")
-        return requests.get(f"http://{LOOPBACK}:{live_port}/healthz", timeout=2).status_code == 200
-
-    wait_until(live, 120, "external-secrets controller live", interval=0.5)
+    controller = Controller(
+        namespace, account, args, f"http://{LOOPBACK}:{metrics_port}/metrics", f"http://{LOOPBACK}:{live_port}/healthz", process, env
+    )
+    wait_until(controller.live, 120, "external-secrets controller live", interval=0.5)
     return controller
 

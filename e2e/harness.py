@@ -124,17 +124,30 @@ class Harness:
     def wait_for_data(self, namespace: str, name: str, expected: dict[str, str], timeout: float = 60) -> float:
         return wait_until(lambda: self.secret_data(namespace, name) == expected, timeout, f"Secret {namespace}/{name} data", interval=0.2)
 
-    def wait_for_condition(self, namespace: str, name: str, reason_part: str, timeout: float = 60) -> dict[str, Any]:
-        found: dict[str, Any] = {}
+    def events(self, namespace: str, name: str) -> list[str]:
+        found = self.admin.request(
+            "GET", f"/api/v1/namespaces/{namespace}/events", "events",
+            params={"fieldSelector": f"involvedObject.name={name}"},
+        )
+        return [event.get("message", "") for event in found["items"]]
 
-        def matches() -> bool:
+    def wait_for_failure(self, namespace: str, name: str, text: str = "", timeout: float = 60) -> list[str]:
+        """Waits until the ExternalSecret is not Ready and its condition or events say `text`
+        (ESO puts the provider's error in events; the condition says only that syncing failed).
+        Returns the event messages."""
+        found: list[str] = []
+
+        def failed() -> bool:
             ready = condition(self.external_secret(namespace, name))
-            if ready and ready["status"] == "False" and reason_part in ready.get("message", "") + ready.get("reason", ""):
-                found.update(ready)
+            if not ready or ready["status"] != "False":
+                return False
+            messages = [ready.get("message", ""), ready.get("reason", ""), *self.events(namespace, name)]
+            if any(text in message for message in messages):
+                found[:] = messages
                 return True
             return False
 
-        wait_until(matches, timeout, f"ExternalSecret {namespace}/{name} reporting {reason_part!r}", interval=0.5)
+        wait_until(failed, timeout, f"ExternalSecret {namespace}/{name} failing with {text!r}", interval=0.5)
         return found
 
     def controller_log(self, lines: int = 40) -> str:

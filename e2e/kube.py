@@ -45,8 +45,14 @@ class Kube:
             self.session.headers["Authorization"] = f"Bearer {credentials.token}"
         self._resources: dict[tuple[str, str], tuple[str, bool]] = {}
 
-    def as_token(self, token: str) -> "Kube":
+    def as_token(self, token: str) -> Kube:
         return Kube(self.server, self.ca_cert, Credentials(token=token))
+
+    def impersonating(self, user: str) -> Kube:
+        """The same credentials acting as `user`, as `kubectl --as` does."""
+        other = Kube(self.server, self.ca_cert, Credentials(cert=self.session.cert))
+        other.session.headers["Impersonate-User"] = user
+        return other
 
     def request(self, method: str, path: str, what: str, **kwargs) -> Any:
         # `verify` per request: requests lets REQUESTS_CA_BUNDLE override a session's own.

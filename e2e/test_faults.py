@@ -37,7 +37,7 @@ def test_an_aws_outage_keeps_every_secret_and_recovers(harness, synced):
     try:
         deploy("outage")
         for namespace, name in names:
-            harness.wait_for_condition(namespace, name, SYNC_ERROR, timeout=OUTAGE_SECONDS)
+            harness.wait_for_failure(namespace, name, SYNC_ERROR, timeout=OUTAGE_SECONDS)
         while time.monotonic() - started < OUTAGE_SECONDS:
             for (namespace, name), data in expected.items():
                 assert harness.secret_data(namespace, name) == data
@@ -75,6 +75,6 @@ def test_a_secret_deleted_upstream_leaves_the_kubernetes_secret_in_place(harness
     deploy, names, expected = synced
     moto_client("secretsmanager", harness.moto_url).delete_secret(SecretId="flt/app/one", ForceDeleteWithoutRecovery=True)
     deploy("after-delete")
-    harness.wait_for_condition("flt", "one", SYNC_ERROR, timeout=60)
+    harness.wait_for_failure("flt", "one", SYNC_ERROR, timeout=60)
     time.sleep(2)
     assert harness.secret_data("flt", "one") == expected[("flt", "one")]

@@ -63,15 +63,15 @@ def _role_arn(harness, namespace: str) -> str:
 def test_a_namespace_cannot_read_another_namespaces_secret(harness, isolated):
     store = "aws-secretsmanager-us-east-1"
     harness.admin.apply(_external_secret("iso-a", "steal-bravo", "iso/app/bravo", store))
-    ready = harness.wait_for_condition("iso-a", "steal-bravo", "AccessDeniedException")
-    assert "secretsmanager:GetSecretValue" in ready["message"] or ready["message"]
+    messages = harness.wait_for_failure("iso-a", "steal-bravo", "AccessDeniedException")
+    assert any("not authorized to perform: secretsmanager:GetSecretValue" in m for m in messages)
     assert harness.secret("iso-a", "steal-bravo") is None
 
 
 def test_a_prefix_look_alike_secret_is_denied(harness, isolated):
     put_secret(harness.moto_url, "us-east-1", "iso/app/alpha-v2", {"k": "look-alike"})
     harness.admin.apply(_external_secret("iso-a", "alpha-v2", "iso/app/alpha-v2", "aws-secretsmanager-us-east-1"))
-    harness.wait_for_condition("iso-a", "alpha-v2", "AccessDeniedException")
+    harness.wait_for_failure("iso-a", "alpha-v2", "AccessDeniedException")
     assert harness.secret("iso-a", "alpha-v2") is None
 
 
@@ -80,7 +80,7 @@ def test_another_service_account_cannot_assume_the_namespaces_role(harness, isol
     harness.admin.apply(_service_account("iso-a", "intruder", role_arn))
     harness.admin.apply(_store("iso-a", "intruder-store", "intruder"))
     harness.admin.apply(_external_secret("iso-a", "via-intruder", "iso/app/alpha", "intruder-store"))
-    harness.wait_for_condition("iso-a", "via-intruder", "AssumeRoleWithWebIdentity")
+    harness.wait_for_failure("iso-a", "via-intruder", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
     denied = [d for d in harness.front.log.decisions if d.call == "sts" and not d.allowed and d.resource == role_arn]
     assert denied and "Not authorized" in denied[-1].reason
     assert harness.secret("iso-a", "via-intruder") is None
@@ -100,7 +100,7 @@ def test_shared_mode_admits_only_the_listed_namespaces(harness, generated_stack)
     harness.deploy(plan)
     harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
     _outsider(harness, "shr-outside", _role_arn(harness, "shr-a"), "shr/app/one")
-    harness.wait_for_condition("shr-outside", "outsider", "AssumeRoleWithWebIdentity")
+    harness.wait_for_failure("shr-outside", "outsider", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
     assert harness.secret("shr-outside", "outsider") is None
 
 
