@@ -10,6 +10,8 @@ from e2e.world import ESO_API, put_secret
 
 pytestmark = pytest.mark.timeout(300)
 ACCOUNT = "external-secret-operator"
+TOKEN_FORBIDDEN = 'cannot create resource "serviceaccounts/token"'
+STS_DENIED = "Not authorized to perform sts:AssumeRoleWithWebIdentity"
 
 
 def _external_secret(namespace: str, name: str, path: str, store: str) -> dict:
@@ -75,12 +77,33 @@ def test_a_prefix_look_alike_secret_is_denied(harness, isolated):
     assert harness.secret("iso-a", "alpha-v2") is None
 
 
+def _grant_token(harness, namespace: str, account: str) -> None:
+    """What the program never grants: the controller may mint `account`'s token. It stands for a
+    cluster where some other identity can get that token, so the IAM wall is tested alone."""
+    name = f"e2e-token-{account}"
+    harness.admin.apply({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": name, "namespace": namespace},
+        "rules": [{"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"], "resourceNames": [account]}],
+    })
+    harness.admin.apply({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": harness.controller.service_account, "namespace": harness.controller.namespace}],
+    })
+
+
 def test_another_service_account_cannot_assume_the_namespaces_role(harness, isolated):
     role_arn = _role_arn(harness, "iso-a")
     harness.admin.apply(_service_account("iso-a", "intruder", role_arn))
     harness.admin.apply(_store("iso-a", "intruder-store", "intruder"))
     harness.admin.apply(_external_secret("iso-a", "via-intruder", "iso/app/alpha", "intruder-store"))
-    harness.wait_for_failure("iso-a", "via-intruder", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+    # First wall: the controller may not even mint the intruder's token.
+    harness.wait_for_failure("iso-a", "via-intruder", TOKEN_FORBIDDEN)
+    # Second wall, with the first taken down: STS refuses the intruder's real token.
+    _grant_token(harness, "iso-a", "intruder")
+    harness.wait_for_failure("iso-a", "via-intruder", STS_DENIED, timeout=120)
     denied = [d for d in harness.front.log.decisions if d.call == "sts" and not d.allowed and d.resource == role_arn]
     assert denied and "Not authorized" in denied[-1].reason
     assert harness.secret("iso-a", "via-intruder") is None
@@ -89,6 +112,7 @@ def test_another_service_account_cannot_assume_the_namespaces_role(harness, isol
 def _outsider(harness, namespace: str, role_arn: str, path: str) -> None:
     harness.admin.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
     harness.admin.apply(_service_account(namespace, ACCOUNT, role_arn))
+    _grant_token(harness, namespace, ACCOUNT)
     harness.admin.apply(_store(namespace, "outsider-store", ACCOUNT))
     harness.admin.apply(_external_secret(namespace, "outsider", path, "outsider-store"))
 
@@ -100,7 +124,7 @@ def test_shared_mode_admits_only_the_listed_namespaces(harness, generated_stack)
     harness.deploy(plan)
     harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
     _outsider(harness, "shr-outside", _role_arn(harness, "shr-a"), "shr/app/one")
-    harness.wait_for_failure("shr-outside", "outsider", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+    harness.wait_for_failure("shr-outside", "outsider", STS_DENIED)
     assert harness.secret("shr-outside", "outsider") is None
 
 

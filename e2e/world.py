@@ -77,6 +77,10 @@ class Plan:
         return [r for r in self.resources if r["type"] == type_token]
 
     @property
+    def installs_operator(self) -> bool:
+        return bool(self.of_type(RELEASE))
+
+    @property
     def chart_values(self) -> dict[str, Any]:
         return self.of_type(RELEASE)[0]["inputs"]["values"]
 
