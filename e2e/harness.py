@@ -132,14 +132,16 @@ class Harness:
         )
         return [event.get("message", "") for event in found["items"]]
 
-    def wait_for_failure(self, namespace: str, name: str, text: str = "", timeout: float = 60) -> list[str]:
-        """Waits until the ExternalSecret is not Ready and its condition or events say `text`
-        (ESO puts the provider's error in events; the condition says only that syncing failed).
-        Returns the event messages."""
+    def wait_for_failure(
+        self, namespace: str, name: str, text: str = "", timeout: float = 60, kind: str = "ExternalSecret"
+    ) -> list[str]:
+        """Waits until the ESO object is not Ready and its condition or events say `text` (ESO
+        puts the provider's error in events; an ExternalSecret's condition says only that syncing
+        failed). Returns the messages seen."""
         found: list[str] = []
 
         def failed() -> bool:
-            ready = condition(self.external_secret(namespace, name))
+            ready = condition(self.admin.get(ESO_API, kind, name, namespace))
             if not ready or ready["status"] != "False":
                 return False
             messages = [ready.get("message", ""), ready.get("reason", ""), *self.events(namespace, name)]
@@ -148,7 +150,7 @@ class Harness:
                 return True
             return False
 
-        wait_until(failed, timeout, f"ExternalSecret {namespace}/{name} failing with {text!r}", interval=0.5)
+        wait_until(failed, timeout, f"{kind} {namespace}/{name} failing with {text!r}", interval=0.5)
         return found
 
     def controller_log(self, lines: int = 40) -> str:

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.timeout(300)
 ACCOUNT = "external-secret-operator"
 TOKEN_FORBIDDEN = 'cannot create resource "serviceaccounts/token"'
 STS_DENIED = "Not authorized to perform sts:AssumeRoleWithWebIdentity"
+STORE_NOT_READY = "is not ready"
 
 
 def _external_secret(namespace: str, name: str, path: str, store: str) -> dict:
@@ -100,10 +101,11 @@ def test_another_service_account_cannot_assume_the_namespaces_role(harness, isol
     harness.admin.apply(_store("iso-a", "intruder-store", "intruder"))
     harness.admin.apply(_external_secret("iso-a", "via-intruder", "iso/app/alpha", "intruder-store"))
     # First wall: the controller may not even mint the intruder's token.
-    harness.wait_for_failure("iso-a", "via-intruder", TOKEN_FORBIDDEN)
+    harness.wait_for_failure("iso-a", "intruder-store", TOKEN_FORBIDDEN, kind="SecretStore")
+    harness.wait_for_failure("iso-a", "via-intruder", STORE_NOT_READY)
     # Second wall, with the first taken down: STS refuses the intruder's real token.
     _grant_token(harness, "iso-a", "intruder")
-    harness.wait_for_failure("iso-a", "via-intruder", STS_DENIED, timeout=120)
+    harness.wait_for_failure("iso-a", "intruder-store", STS_DENIED, timeout=120, kind="SecretStore")
     denied = [d for d in harness.front.log.decisions if d.call == "sts" and not d.allowed and d.resource == role_arn]
     assert denied and "Not authorized" in denied[-1].reason
     assert harness.secret("iso-a", "via-intruder") is None
@@ -124,7 +126,8 @@ def test_shared_mode_admits_only_the_listed_namespaces(harness, generated_stack)
     harness.deploy(plan)
     harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
     _outsider(harness, "shr-outside", _role_arn(harness, "shr-a"), "shr/app/one")
-    harness.wait_for_failure("shr-outside", "outsider", STS_DENIED)
+    harness.wait_for_failure("shr-outside", "outsider-store", STS_DENIED, timeout=120, kind="SecretStore")
+    harness.wait_for_failure("shr-outside", "outsider", STORE_NOT_READY)
     assert harness.secret("shr-outside", "outsider") is None
 
 
