@@ -1,9 +1,39 @@
 """Helm values for the external-secrets chart: pure functions, testable without any engine."""
 
 import copy
-from typing import Any
+import math
+from dataclasses import dataclass
+from typing import Any, Optional
 
 KEEP_ON_UNINSTALL = {"helm.sh/resource-policy": "keep"}
+
+# The controller's sizing. Measured with the real controller on 2 cores, a force-sync of 1,000
+# ExternalSecrets took 108 s at --concurrent=1 (about 0.1 s a reconcile, mostly waiting on the
+# Kubernetes API, STS and Secrets Manager) and 44 s at 8, where the client's default 50 QPS,
+# at two to three API calls a reconcile, was the limit. So: one worker per 100 ExternalSecrets
+# (about 10 s of work each), and 25 QPS of Kubernetes client per worker, never below ESO's defaults.
+EXTERNAL_SECRETS_PER_WORKER = 100
+MAX_DERIVED_CONCURRENCY = 16
+MAX_CONCURRENCY_OVERRIDE = 64
+CLIENT_QPS_PER_WORKER = 25
+DEFAULT_CLIENT_QPS = 50
+BURST_PER_QPS = 2
+
+
+@dataclass(frozen=True)
+class ControllerSizing:
+    concurrent: int
+    client_qps: int
+    client_burst: int
+
+
+def controller_sizing(external_secrets: int, concurrency: Optional[int] = None) -> ControllerSizing:
+    """Workers for `external_secrets` (or the `concurrency` a stack sets), and the client rate
+    that keeps them busy."""
+    if concurrency is None:
+        concurrency = max(1, min(MAX_DERIVED_CONCURRENCY, math.ceil(external_secrets / EXTERNAL_SECRETS_PER_WORKER)))
+    qps = max(DEFAULT_CLIENT_QPS, CLIENT_QPS_PER_WORKER * concurrency)
+    return ControllerSizing(concurrency, qps, BURST_PER_QPS * qps)
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -17,12 +47,15 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def operator_values(replicas: int, labels: dict[str, str], extra: dict[str, Any]) -> dict[str, Any]:
+def operator_values(
+    replicas: int, labels: dict[str, str], extra: dict[str, Any], sizing: Optional[ControllerSizing] = None
+) -> dict[str, Any]:
     """The program's chart values with the user's `extra` merged over them.
 
     The chart's own security contexts are left at their hardened defaults; the stack model
     refuses extra values that would switch them off.
     """
+    sizing = sizing or controller_sizing(0)
     highly_available = replicas > 1
     disruption_budget = {"enabled": highly_available, "minAvailable": 1}
     values = {
@@ -35,5 +68,7 @@ def operator_values(replicas: int, labels: dict[str, str], extra: dict[str, Any]
         "podDisruptionBudget": disruption_budget,
         "webhook": {"replicaCount": replicas, "podDisruptionBudget": dict(disruption_budget)},
         "commonLabels": dict(labels),
+        "concurrent": sizing.concurrent,
+        "extraArgs": {"client-qps": sizing.client_qps, "client-burst": sizing.client_burst},
     }
     return deep_merge(values, extra)

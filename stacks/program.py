@@ -4,6 +4,8 @@ from typing import Any
 
 import pulumi
 
+from components.admission import AdmissionGuard, AdmissionGuardArgs
+from components.chart_values import controller_sizing
 from components.cluster import ClusterAccess, ClusterAccessArgs, NewCluster
 from components.irsa import IrsaRole, IrsaRoleArgs
 from components.manifests import ExternalSecretSpec, store_name
@@ -22,6 +24,12 @@ def labels(stack: Stack) -> dict[str, str]:
         "app.kubernetes.io/part-of": PLATFORM,
         "eso-platform/environment": stack.environment,
     }
+
+
+ADMISSION_OFF_WARNING = (
+    "admission.enabled is false: no admission guard keeps SecretStores on IRSA; any namespace editor "
+    "can add a store with long-lived AWS keys, or none, and tenants can read through ClusterSecretStores."
+)
 
 
 def wildcard_warning(service_account: str) -> str:
@@ -56,12 +64,29 @@ def deploy(stack: Stack) -> dict[str, Any]:
             chart_version=stack.eso.chart_version,
             repository=CHART_REPOSITORY,
             replicas=stack.eso.replicas,
+            sizing=controller_sizing(len(stack.services), stack.eso.concurrency),
             extra_values=stack.eso.values,
             labels=common_labels,
             namespace_provider=cluster.namespace_provider,
         ),
         k8s_opts,
     )
+
+    admitted_after: list[pulumi.Resource] = []
+    if stack.admission.enabled:
+        guard = AdmissionGuard(
+            "admission",
+            AdmissionGuardArgs(
+                service_account_name=stack.irsa.service_account_name,
+                managed_namespaces=sorted(stack.namespaces()),
+                static_credentials_namespaces=list(stack.admission.allow_static_credentials_in),
+                labels=common_labels,
+            ),
+            k8s_opts,
+        )
+        admitted_after = guard.bindings
+    else:
+        pulumi.log.warn(ADMISSION_OFF_WARNING)
 
     specs = role_specs(stack)
     if stack.irsa.mode == "shared-wildcard":
@@ -76,6 +101,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 grants=list(spec.grants),
                 kms_key_arns=list(spec.kms_key_arns),
                 wildcard_service_account=spec.wildcard_service_account,
+                managed_policy_runs=[] if spec.read_policies.inline else list(spec.read_policies.runs),
                 tags={
                     "managed-by": PLATFORM,
                     "eso-platform/environment": stack.environment,
@@ -112,7 +138,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 labels={**common_labels, "eso-platform/namespace": namespace},
                 force_sync=stack.force_sync,
                 namespace_provider=cluster.namespace_provider,
-                wait_for=[operator.release, role.read_policy],
+                wait_for=[operator.release, *role.read_grants, *admitted_after],
             ),
             k8s_opts,
         )

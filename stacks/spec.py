@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Optional
 
-from stacks.model import ClusterConfig, EsoConfig, IrsaConfig
+from stacks.model import AdmissionConfig, ClusterConfig, EsoConfig, IrsaConfig
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Stack:
     cluster: ClusterConfig
     eso: EsoConfig
     irsa: IrsaConfig
+    admission: AdmissionConfig
     force_sync: str
     services: tuple[Service, ...]
 
