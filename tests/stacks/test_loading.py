@@ -9,7 +9,7 @@ from components.iam_documents import AwsIdentity, SecretGrant, compact, permissi
 from stacks.access import WORST_CASE_IDENTITY_TEMPLATE, role_specs
 from stacks.engine import RecordingMonitor, run_program
 from stacks.loading import ConfigError, load_stack
-from tests.conftest import Mocks, as_pulumi_config, stack_values
+from tests.conftest import Mocks, as_pulumi_config, crowded_services, stack_values
 
 
 def problems_of(values) -> list[str]:
@@ -186,7 +186,7 @@ def test_every_problem_is_reported_at_once():
 def crowded(count: int, **irsa) -> dict:
     """`count` services with names of one length in namespace crowded."""
     values = dev_with(irsa={**stack_values("dev")["irsa"], **irsa})
-    values["services"] = [{"name": f"service-{i:04d}-{'x' * 40}", "namespace": "crowded"} for i in range(count)]
+    values["services"] = crowded_services(count)
     return values
 
 
@@ -237,7 +237,8 @@ def test_a_namespace_that_fits_inline_keeps_one_inline_policy():
 
 def test_every_oversized_role_is_reported_at_once():
     values = crowded(per_policy() * 10 + 1)
-    values["services"] += [dict(s, namespace="busy", name=s["name"] + "-b") for s in values["services"]]
+    values["services"] += crowded_services(per_policy() * 10 + 1, "busy")
+    values["secretPathTemplate"] = "{env}/{namespace}/{service}"
     problems = problems_of(values)
     assert [p.split(":")[0] for p in problems] == ["services (namespace busy)", "services (namespace crowded)"]
 
