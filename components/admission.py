@@ -6,7 +6,8 @@ Two policies, bound so that no object is judged by both:
 - in namespaces the program manages (labelled MANAGED_NAMESPACE_LABEL), SecretStores act as
   the managed ServiceAccount only and ExternalSecrets read only from SecretStores;
 - everywhere else, and for every ClusterSecretStore, an AWS store authenticates with
-  `auth.jwt` (IRSA), with `auth.secretRef` only in namespaces the stack names.
+  `auth.jwt` (IRSA), with `auth.secretRef` only in namespaces the stack names; and a managed
+  namespace that lost its label changes no ESO object until the label is back.
 
 The API server reports the first failing validation of a policy, so each list is ordered
 from the most specific rule to the most general.
@@ -102,7 +103,8 @@ def tenant_rules(service_account: str) -> list[Rule]:
 
 
 def store_auth_rules(static_credentials_namespaces: list[str], managed_namespaces: list[str]) -> list[Rule]:
-    """What every other namespace, and the cluster scope, admits for AWS stores."""
+    """What every other namespace, and the cluster scope, admits. Only the unlabelled-namespace
+    rule concerns ExternalSecrets: the others judge `spec.provider`, which they do not have."""
     if static_credentials_namespaces:
         allowed = f"has(object.metadata.namespace) && object.metadata.namespace in {_cel_list(static_credentials_namespaces)}"
         where = "outside the namespaces in eso-platform:admission.allowStaticCredentialsIn (" + ", ".join(
@@ -111,7 +113,18 @@ def store_auth_rules(static_credentials_namespaces: list[str], managed_namespace
     else:
         allowed = "false"
         where = "anywhere (eso-platform:admission.allowStaticCredentialsIn lists no namespace)"
-    rules = [
+    rules = []
+    if managed_namespaces:
+        # This policy sees a managed namespace's objects only when its label is gone.
+        rules.append(
+            Rule(
+                "managed-namespace-unlabelled",
+                f"!has(object.metadata.namespace) || !(object.metadata.namespace in {_cel_list(managed_namespaces)})",
+                f"this namespace is one eso-platform manages but has lost its label {MANAGED_NAMESPACE_LABEL}=true; "
+                "restore it (pulumi up does) before changing its ESO objects",
+            )
+        )
+    rules += [
         Rule(
             "aws-store-static-credentials",
             f"!({_HAS_SECRET_REF}) || ({allowed})",
@@ -199,7 +212,7 @@ def guard_manifests(
         binding(TENANT_POLICY, True, labels),
         policy(
             STORE_AUTH_POLICY,
-            ["secretstores", "clustersecretstores"],
+            ["secretstores", "clustersecretstores", "externalsecrets"],
             store_auth_rules(sorted(static_credentials_namespaces), sorted(managed_namespaces)),
             labels,
         ),

@@ -18,8 +18,11 @@ from tests.components.admission_evaluation import denials, evaluate
 
 ACCOUNT = "external-secret-operator"
 MANAGED = {"backend": {MANAGED_NAMESPACE_LABEL: "true"}, "payments": {MANAGED_NAMESPACE_LABEL: "true"}}
-LABELS = {**MANAGED, "legacy": {}, "other": {"team": "other"}, "tricky": {MANAGED_NAMESPACE_LABEL: "false"}}
-GUARD = guard_manifests(ACCOUNT, ["legacy"], ["backend", "payments"], {"app.kubernetes.io/part-of": "eso-platform"})
+# `stripped` is managed, but someone removed its label.
+LABELS = {**MANAGED, "legacy": {}, "other": {"team": "other"}, "tricky": {MANAGED_NAMESPACE_LABEL: "false"}, "stripped": {}}
+GUARD = guard_manifests(
+    ACCOUNT, ["legacy"], ["backend", "payments", "stripped"], {"app.kubernetes.io/part-of": "eso-platform"}
+)
 STATIC_KEYS = {
     "accessKeyIDSecretRef": {"name": "aws-keys", "key": "id"},
     "secretAccessKeySecretRef": {"name": "aws-keys", "key": "key"},
@@ -126,6 +129,11 @@ DENIED = {
     "no auth outside managed namespaces": (without_auth("legacy"), "aws-store-irsa"),
     "empty auth outside managed namespaces": (store("other", {}), "aws-store-irsa"),
     "a ClusterSecretStore without auth": (without_auth(None, "ClusterSecretStore"), "aws-store-irsa"),
+    "the program's SecretStore in a managed namespace that lost its label": (store("stripped"), "managed-namespace-unlabelled"),
+    "an ExternalSecret in a managed namespace that lost its label": (
+        external("stripped", store_kind="ClusterSecretStore"),
+        "managed-namespace-unlabelled",
+    ),
     "a ClusterSecretStore borrowing a managed account": (
         store(None, jwt(namespace="payments"), "ClusterSecretStore"),
         "cluster-store-tenant-account",
@@ -180,7 +188,11 @@ def test_manifests_bind_each_policy_to_one_side_of_the_label():
         ],
         "matchPolicy": "Equivalent",
     }
-    assert auth["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == ["secretstores", "clustersecretstores"]
+    assert auth["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == [
+        "secretstores",
+        "clustersecretstores",
+        "externalsecrets",
+    ]
     assert tenant["spec"]["failurePolicy"] == auth["spec"]["failurePolicy"] == "Fail"
     selector = {"key": MANAGED_NAMESPACE_LABEL, "values": ["true"]}
     assert tenant_binding["spec"] == {
@@ -193,13 +205,15 @@ def test_manifests_bind_each_policy_to_one_side_of_the_label():
 
 def test_each_message_names_its_rule():
     rules = tenant_rules(ACCOUNT) + store_auth_rules(["legacy"], ["backend"])
-    assert len({rule.name for rule in rules}) == len(rules) == 7
+    assert len({rule.name for rule in rules}) == len(rules) == 8
     for rule in rules:
         validation = rule.validation()
         assert validation["message"].startswith(f"{RULE_PREFIX} {rule.name}: ")
         assert validation["reason"] == "Forbidden"
     assert f"'{ACCOUNT}'" in tenant_rules(ACCOUNT)[2].message
     assert "(legacy)" in store_auth_rules(["legacy"], [])[0].message
+    # Without managed namespaces there is nothing to borrow and no label to lose.
+    assert [rule.name for rule in store_auth_rules([], [])] == ["aws-store-static-credentials", "aws-store-irsa"]
 
 
 def test_the_evaluator_is_not_vacuous():
