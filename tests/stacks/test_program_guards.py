@@ -7,6 +7,7 @@ import pytest
 
 from components.admission import MANAGED_NAMESPACE_LABEL
 from stacks.engine import ProgramRun
+from stacks.plan import as_text
 from tests.components.admission_evaluation import denials
 from tests.conftest import crowded_services, stack_values
 
@@ -83,6 +84,7 @@ def test_the_guard_can_be_turned_off_and_says_so(run_stack):
     run = run_stack(dev_with(admission={"enabled": False}))
     assert run.of_type(POLICY) == [] and run.of_type(BINDING) == []
     assert len(run.warnings) == 1 and "admission.enabled is false" in run.warnings[0]
+    assert "\nadmission guard\n  off (admission.enabled: false)\n" in as_text(run)
     # The namespaces are still marked as the program's.
     assert all(labels[MANAGED_NAMESPACE_LABEL] == "true" for name, labels in namespace_labels(run).items() if name != "external-secrets")
 
@@ -104,6 +106,8 @@ def test_controller_is_sized_to_the_stack(run_stack, count, concurrency, expecte
     run = run_stack(dev_with(eso=eso, services=services(count, 20)))
     values = chart_values(run)
     assert (values["concurrent"], values["extraArgs"]["client-qps"], values["extraArgs"]["client-burst"]) == expected
+    concurrent, qps, burst = expected
+    assert f"  --concurrent={concurrent} --client-qps={qps} --client-burst={burst}\n" in as_text(run)
     assert len(run.of_type(EXTERNAL_SECRET)) == count
 
 
@@ -135,6 +139,7 @@ def test_grants_past_the_inline_limit_become_attached_managed_policies(run_stack
     arns = {f"arn:aws:iam::123456789012:policy/eso-platform/{p.inputs['name']}" for p in policies}
     assert {a.inputs["policyArn"] for a in attachments} == arns
     assert {a.inputs["role"] for a in attachments} == {"eso-dev.crowded"}
+    assert f"    grants over the inline limit, in {len(policies)} customer-managed policies attached to it\n" in as_text(run)
     for resource in run.of_type(SECRET_STORE) + run.of_type(EXTERNAL_SECRET):
         if resource.inputs["metadata"]["namespace"] == "crowded":
             assert {a.name for a in attachments} <= set(resource.dependencies), resource.name
