@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 KEEP_ON_UNINSTALL = {"helm.sh/resource-policy": "keep"}
+# Without it, a store with no `auth` falls back to the AWS SDK's default chain, which on EKS
+# ends at the node's instance role. Nothing else in the pod is a credential source: the
+# stack model refuses values that would add one.
+NO_INSTANCE_METADATA = {"name": "AWS_EC2_METADATA_DISABLED", "value": "true"}
 
 # The controller's sizing. Measured with the real controller on 2 cores, a force-sync of 1,000
 # ExternalSecrets took 108 s at --concurrent=1 (about 0.1 s a reconcile, mostly waiting on the
@@ -71,5 +75,13 @@ def operator_values(
         "commonLabels": dict(labels),
         "concurrent": sizing.concurrent,
         "extraArgs": {"client-qps": sizing.client_qps, "client-burst": sizing.client_burst},
+        "extraEnv": [dict(NO_INSTANCE_METADATA)],
+        "rbac": {
+            # Each tenant grants the controller tokens for its own ServiceAccount only.
+            "serviceAccountTokenCreate": False,
+            # Otherwise every namespace editor could create a SecretStore of their own.
+            "aggregateToEdit": False,
+            "aggregateToAdmin": False,
+        },
     }
     return deep_merge(values, extra)

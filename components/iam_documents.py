@@ -24,6 +24,35 @@ MAX_MANAGED_POLICIES_PER_ROLE = 20
 SECRET_SUFFIX_PATTERN = "-??????"
 
 
+# Each partition's DNS suffix, as in botocore's endpoints data: the host part of the service
+# names KMS sees in `kms:ViaService`.
+DNS_SUFFIXES = {
+    "aws": "amazonaws.com",
+    "aws-cn": "amazonaws.com.cn",
+    "aws-us-gov": "amazonaws.com",
+    "aws-iso": "c2s.ic.gov",
+    "aws-iso-b": "sc2s.sgov.gov",
+    "aws-iso-e": "cloud.adc-e.uk",
+    "aws-iso-f": "csp.hci.ic.gov",
+    "aws-eusc": "amazonaws.eu",
+}
+
+# Region name prefixes of every partition but `aws`, the more specific first.
+_REGION_PREFIXES = (
+    ("us-gov-", "aws-us-gov"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-isof-", "aws-iso-f"),
+    ("us-iso-", "aws-iso"),
+    ("eu-isoe-", "aws-iso-e"),
+    ("eusc-", "aws-eusc"),
+    ("cn-", "aws-cn"),
+)
+
+
+def partition_of_region(region: str) -> str:
+    return next((partition for prefix, partition in _REGION_PREFIXES if region.startswith(prefix)), "aws")
+
+
 class PolicyTooLargeError(ValueError):
     """A generated document is over an IAM size limit."""
 
@@ -54,6 +83,17 @@ class AwsIdentity:
 class SecretGrant:
     region: str
     path: str
+
+
+def secrets_manager_service(partition: str, region: str) -> str:
+    """The `kms:ViaService` value of Secrets Manager in `region`."""
+    if partition not in DNS_SUFFIXES:
+        raise ValueError(f"unknown AWS partition {partition!r}; known: {', '.join(DNS_SUFFIXES)}")
+    return f"secretsmanager.{region}.{DNS_SUFFIXES[partition]}"
+
+
+def kms_key_region(key_arn: str) -> str:
+    return key_arn.split(":")[3]
 
 
 def service_account_subject(namespace: str, service_account: str) -> str:
@@ -114,22 +154,27 @@ def permission_policy(
             "Resource": secret_arns,
         }
     ]
-    if kms_key_arns:
+    # KMS keys are regional and Secrets Manager uses a key in the secret's own region: each
+    # region's keys decrypt only through that region's Secrets Manager, only that region's secrets.
+    for region in sorted({grant.region for grant in grants}):
+        keys = sorted({arn for arn in kms_key_arns if kms_key_region(arn) == region})
+        if not keys:
+            continue
         statements.append(
             {
-                "Sid": "DecryptThroughSecretsManager",
+                "Sid": "DecryptThroughSecretsManager" + "".join(part.capitalize() for part in region.split("-")),
                 "Effect": "Allow",
                 "Action": "kms:Decrypt",
-                "Resource": sorted(set(kms_key_arns)),
+                "Resource": keys,
                 # Secrets Manager puts the secret's ARN in the encryption context: a shared
                 # key then decrypts only the secrets this role may read anyway.
                 "Condition": {
-                    "StringEquals": {
-                        "kms:ViaService": sorted(
-                            {f"secretsmanager.{grant.region}.amazonaws.com" for grant in grants}
+                    "StringEquals": {"kms:ViaService": secrets_manager_service(identity.partition, region)},
+                    "StringLike": {
+                        "kms:EncryptionContext:SecretARN": sorted(
+                            {secret_arn_pattern(identity, grant) for grant in grants if grant.region == region}
                         )
                     },
-                    "StringLike": {"kms:EncryptionContext:SecretARN": secret_arns},
                 },
             }
         )

@@ -7,7 +7,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.chart_values import ControllerSizing, operator_values
+from components.labels import project_labels
 from components.namespaces import adopted_namespace
+
+RELEASE_NAME = "external-secrets"
+# The chart names the controller's ServiceAccount after the release (it contains the chart's
+# name). The values that could rename it are program-owned, so tenants bind exactly this account.
+CONTROLLER_SERVICE_ACCOUNT = RELEASE_NAME
 
 
 @dataclass(frozen=True)
@@ -37,19 +43,22 @@ class Operator(pulumi.ComponentResource):
         )
         self.release = k8s.helm.v3.Release(
             f"{name}-chart",
-            name="external-secrets",
+            name=RELEASE_NAME,
             chart=args.chart,
             version=args.chart_version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=args.repository),
             namespace=namespace.metadata.name,
-            values=operator_values(args.replicas, args.labels, args.extra_values, args.sizing),
+            # Helm sets app.kubernetes.io/managed-by on every object it renders.
+            values=operator_values(args.replicas, project_labels(args.labels), args.extra_values, args.sizing),
             # Wait until the controller and its webhook are ready: ESO objects are
             # rejected by the webhook before then.
             skip_await=False,
             atomic=True,
             cleanup_on_fail=True,
             timeout=600,
-            opts=pulumi.ResourceOptions(parent=self),
+            # Removing the release from the stack (eso.install: false) hands the operator over
+            # instead of stopping every sync; `helm uninstall` remains the way to remove it.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         self.namespace = namespace.metadata.name
         self.chart_version = self.release.version

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from components.iam_documents import (
+    DNS_SUFFIXES,
     INLINE_POLICY_LIMIT,
     MANAGED_POLICY_LIMIT,
     MAX_MANAGED_POLICIES_PER_ROLE,
@@ -14,6 +15,7 @@ from components.iam_documents import (
     ReadPolicyLayout,
     SecretGrant,
     compact,
+    partition_of_region,
     permission_policy,
     read_policy_layout,
     render,
@@ -24,12 +26,16 @@ from stacks.spec import Stack
 
 ROLE_NAME_LIMIT = 64
 SHARED_ROLE_KEY = "shared"
-# Longest plausible values of what is only known from the cluster, so that a stack that
-# passes this check also fits IAM's limits in any partition and region.
-WORST_CASE_IDENTITY_TEMPLATE = (
-    "arn:aws-us-gov:iam::000000000000:oidc-provider/oidc.eks.{region}.amazonaws.com.cn/id/"
-    + "F" * 32
-)
+
+
+def worst_case_identity(stack: Stack) -> AwsIdentity:
+    """The identity of a cluster in the stack region's partition, with the part only the cluster
+    knows (its issuer's id) at its longest: a stack that passes the size check then fits IAM's limits."""
+    partition = partition_of_region(stack.region)
+    return AwsIdentity.from_oidc_provider_arn(
+        f"arn:{partition}:iam::000000000000:oidc-provider/"
+        f"oidc.eks.{stack.region}.{DNS_SUFFIXES[partition]}/id/{'F' * 32}"
+    )
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class RoleSpec:
     grants: tuple[SecretGrant, ...]
     kms_key_arns: tuple[str, ...]
     wildcard_service_account: Optional[str]
-    # Laid out for the longest ARNs any partition could give, so that it holds in every one.
+    # Laid out for the worst-case identity's ARNs (the longest issuer), so that it holds for any cluster.
     read_policies: ReadPolicyLayout
 
 
@@ -55,10 +61,6 @@ def role_name(environment: str, namespace: Optional[str]) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
     return f"{name[: ROLE_NAME_LIMIT - 9]}-{digest}"
-
-
-def worst_case_identity(stack: Stack) -> AwsIdentity:
-    return AwsIdentity.from_oidc_provider_arn(WORST_CASE_IDENTITY_TEMPLATE.format(region=stack.region))
 
 
 def role_specs(stack: Stack) -> list[RoleSpec]:

@@ -10,7 +10,10 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ValidationError
 
+from components.kubeconfig import DeployingIdentity
 from stacks.access import policy_size_problems
+from stacks.deploying_identity import deploying_identity
+from stacks.regions import region_problems
 from stacks.model import (
     DEFAULT_REFRESH_CLASSES,
     AdmissionConfig,
@@ -50,14 +53,21 @@ def _natural_order(text: str) -> list:
     return [int(part) if index % 2 else part for index, part in enumerate(re.split(r"([0-9]+)", text))]
 
 
-def load_stack(values: Mapping[str, str], aws_region: Optional[str], secret_keys: Iterable[str] = ()) -> Stack:
+def load_stack(
+    values: Mapping[str, str],
+    aws_region: Optional[str],
+    secret_keys: Iterable[str] = (),
+    aws_provider: Mapping[str, str] = {},
+) -> Stack:
     """The stack from its config as Pulumi hands it over: `values` maps each key under
     `eso-platform:` (without the prefix) to its string form, objects as JSON; `secret_keys`
-    are those of its keys Pulumi holds encrypted.
+    are those of its keys Pulumi holds encrypted; `aws_provider` holds those of
+    stacks.deploying_identity.AWS_IDENTITY_KEYS set under `aws:`, in the same form.
 
     Raises ConfigError listing every problem.
     """
     problems: list[str] = []
+    identity = deploying_identity(aws_provider, problems)
     raw = _decode(values, problems)
     config: Optional[StackConfig] = None
     try:
@@ -74,9 +84,15 @@ def load_stack(values: Mapping[str, str], aws_region: Optional[str], secret_keys
         for key in sorted(secret_keys)
     ]
     problems += _cross_check(raw)
+    irsa = _valid(IrsaConfig, raw.get("irsa", {}))
+    problems += region_problems(
+        raw.get("services") if isinstance(raw.get("services"), list) else [],
+        list(irsa.kms_key_arns) if irsa is not None else [],
+        aws_region if aws_region and AWS_REGION_PATTERN.fullmatch(aws_region) else None,
+    )
     if problems or config is None:
         raise ConfigError(problems)
-    stack = _resolve(config, aws_region)
+    stack = _resolve(config, aws_region, identity)
     problems = policy_size_problems(stack)
     if problems:
         raise ConfigError(problems)
@@ -227,6 +243,7 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
 
     seen_services: dict[tuple[str, str], int] = {}
     seen_secrets: dict[tuple[str, str], int] = {}
+    seen_external_secrets: dict[tuple[str, str], int] = {}
     seen_paths: dict[str, int] = {}
     managed: set[str] = set()
     for index, entry in enumerate(services):
@@ -258,7 +275,16 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
             )
             continue
         seen_services[identity] = index
-        target = (service.namespace, service.secret_name or service.name)
+        external_secret = (service.namespace, service.renamed_from or service.name)
+        if external_secret in seen_external_secrets:
+            field = "renamedFrom" if service.renamed_from else "name"
+            problems.append(
+                f"{where}.{field}: ExternalSecret {external_secret[1]!r} in namespace {service.namespace!r} is "
+                f"already services[{seen_external_secrets[external_secret]}]'s; each ExternalSecret belongs to one service"
+            )
+        else:
+            seen_external_secrets[external_secret] = index
+        target = (service.namespace, service.secret_name or service.renamed_from or service.name)
         if target in seen_secrets:
             problems.append(
                 f"{where}.secretName: Secret {target[1]!r} in namespace {service.namespace!r} is already "
@@ -294,7 +320,7 @@ def _static_credentials_problems(admission: AdmissionConfig, managed: set[str]) 
     ]
 
 
-def _resolve(config: StackConfig, aws_region: str) -> Stack:
+def _resolve(config: StackConfig, aws_region: str, identity: DeployingIdentity) -> Stack:
     classes = {**DEFAULT_REFRESH_CLASSES, **config.refresh_classes}
     services = tuple(
         Service(
@@ -302,10 +328,13 @@ def _resolve(config: StackConfig, aws_region: str) -> Stack:
             namespace=s.namespace,
             sensitivity_class=s.sensitivity_class,
             secret_path=render_secret_path(config.secret_path_template, config.environment, s.namespace, s.name),
-            secret_name=s.secret_name or s.name,
+            secret_name=s.secret_name or s.renamed_from or s.name,
             refresh_interval=s.refresh_interval or classes[s.sensitivity_class],
             region=s.region or aws_region,
             keys=tuple(s.keys) if s.keys is not None else None,
+            external_secret_name=s.renamed_from or s.name,
+            on_remove=s.on_remove,
+            adopt=s.adopt,
         )
         for s in config.services
     )
@@ -318,4 +347,5 @@ def _resolve(config: StackConfig, aws_region: str) -> Stack:
         admission=config.admission,
         force_sync=config.force_sync,
         services=services,
+        deploying_identity=identity,
     )

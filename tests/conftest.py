@@ -7,8 +7,9 @@ from typing import Any, Callable, Optional
 
 import pytest
 from hypothesis import settings
+from pulumi.runtime import rpc
 
-from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, ProgramRun, run_program
+from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, ProgramRun, RecordingMonitor, run_program
 from stacks.stack_files import read_stack_config, stack_file
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +21,29 @@ class Mocks(PlaceholderCloud):
 
     def __init__(self, account_id: str = PLACEHOLDER_ACCOUNT, oidc_issuer: Optional[str] = None):
         super().__init__(REGION, account_id=account_id, oidc_issuer=oidc_issuer)
+
+
+class RevealingMonitor(RecordingMonitor):
+    """Also keeps each resource's inputs with secret values shown, to assert what a secret holds."""
+
+    def __init__(self, cloud: PlaceholderCloud):
+        super().__init__(cloud)
+        self.revealed: dict[str, dict[str, Any]] = {}
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        self.revealed[request.name] = _revealed(rpc.deserialize_properties(request.object, keep_unknowns=False))
+        return response
+
+
+def _revealed(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return _revealed(value["value"])
+        return {key: _revealed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_revealed(item) for item in value]
+    return value
 
 
 def stack_values(stack: str) -> dict[str, Any]:

@@ -344,11 +344,15 @@ def test_a_validated_shared_stack_with_many_namespaces_is_accepted_by_iam(aws, r
 
 
 def crowded_values(count: int) -> dict:
-    """prod (with a KMS key, whose condition lists every ARN again) and `count` services with the
-    longest names there are in namespace crowded."""
+    """prod (with its KMS keys, whose conditions list every ARN again) and `count` services with the
+    longest names there are in namespace crowded. Every region of prod's keys keeps a secret."""
     values = stack_values("prod")
     values["services"] = crowded_services(count)
-    values["services"] += [{"name": "web", "namespace": "frontend"}, {"name": "ledger", "namespace": "crowded", "region": "us-west-2"}]
+    values["services"] += [
+        {"name": "web", "namespace": "frontend"},
+        {"name": "reports", "namespace": "frontend", "region": "eu-west-1"},
+        {"name": "ledger", "namespace": "crowded", "region": "us-west-2"},
+    ]
     return values
 
 

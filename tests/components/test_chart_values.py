@@ -56,3 +56,18 @@ def test_sizing_becomes_the_controller_flags():
     assert values["concurrent"] == 10
     assert values["extraArgs"] == {"client-qps": 250, "client-burst": 500}
     assert operator_values(1, {}, {})["concurrent"] == 1
+
+
+def test_the_controller_has_no_instance_metadata_credentials_and_no_token_rights_of_its_own():
+    values = operator_values(2, {}, {"resources": {"requests": {"cpu": "50m"}}})
+    assert values["extraEnv"] == [{"name": "AWS_EC2_METADATA_DISABLED", "value": "true"}]
+    assert values["rbac"] == {
+        "serviceAccountTokenCreate": False,
+        "aggregateToEdit": False,
+        "aggregateToAdmin": False,
+    }
+    # No AWS identity rides in on anything else the program sets.
+    assert "serviceAccount" not in values and "extraVolumes" not in values
+    assert [entry["name"] for entry in values["extraEnv"] if entry["name"].startswith("AWS_")] == [
+        "AWS_EC2_METADATA_DISABLED"
+    ]

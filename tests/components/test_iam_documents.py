@@ -1,10 +1,13 @@
 """Trust and permission documents, without any engine."""
 
 import json
+import re
 
 import pytest
+from botocore.loaders import Loader
 
 from components.iam_documents import (
+    DNS_SUFFIXES,
     INLINE_POLICY_LIMIT,
     MANAGED_POLICY_LIMIT,
     AwsIdentity,
@@ -12,10 +15,12 @@ from components.iam_documents import (
     ReadPolicyLayout,
     SecretGrant,
     compact,
+    partition_of_region,
     permission_policy,
     read_policy_layout,
     render,
     secret_arn_pattern,
+    secrets_manager_service,
     split_grants,
     trust_policy,
 )
@@ -71,24 +76,69 @@ def test_wildcard_trust_is_string_like_on_sub_only():
     }
 
 
-def test_permission_names_each_secret_in_its_region_and_kms_only_via_secrets_manager():
+def test_each_regions_keys_decrypt_only_through_that_regions_secrets_manager_and_secrets():
+    mrk_eu, mrk_us = (f"arn:aws:kms:{region}:111122223333:key/mrk-1" for region in ("eu-west-1", "us-east-1"))
+    single_us = "arn:aws:kms:us-east-1:111122223333:key/k2"
     document = permission_policy(
         IDENTITY,
-        [SecretGrant("eu-west-1", "prod/app/b"), SecretGrant("us-east-1", "prod/app/a")],
-        ["arn:aws:kms:eu-west-1:111122223333:key/k1"],
+        [SecretGrant("eu-west-1", "prod/app/b"), SecretGrant("us-east-1", "prod/app/a"), SecretGrant("us-east-1", "prod/app/c")],
+        [single_us, mrk_eu, mrk_us, "arn:aws:kms:ap-south-1:111122223333:key/no-secret-there"],
     )
-    read, decrypt = document["Statement"]
-    assert read["Resource"] == [
-        "arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/app/b-??????",
-        "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/app/a-??????",
-    ]
+    read, eu, us = document["Statement"]
+    arn_of = "arn:aws:secretsmanager:{}:111122223333:secret:prod/app/{}-??????"
+    assert read["Resource"] == [arn_of.format("eu-west-1", "b"), arn_of.format("us-east-1", "a"), arn_of.format("us-east-1", "c")]
     assert "secretsmanager:GetSecretValue" in read["Action"]
     assert not any(action.endswith("*") for action in read["Action"])
-    assert decrypt["Condition"]["StringLike"] == {"kms:EncryptionContext:SecretARN": read["Resource"]}
-    assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == [
-        "secretsmanager.eu-west-1.amazonaws.com",
-        "secretsmanager.us-east-1.amazonaws.com",
-    ]
+    assert eu == {
+        "Sid": "DecryptThroughSecretsManagerEuWest1",
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": [mrk_eu],
+        "Condition": {
+            "StringEquals": {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"},
+            "StringLike": {"kms:EncryptionContext:SecretARN": [arn_of.format("eu-west-1", "b")]},
+        },
+    }
+    assert us["Sid"] == "DecryptThroughSecretsManagerUsEast1"
+    assert us["Resource"] == [single_us, mrk_us]
+    assert us["Condition"] == {
+        "StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"},
+        "StringLike": {"kms:EncryptionContext:SecretARN": [arn_of.format("us-east-1", "a"), arn_of.format("us-east-1", "c")]},
+    }
+    assert "ap-south-1" not in json.dumps(document)
+
+
+@pytest.mark.parametrize(
+    "partition, region, via_service",
+    [
+        ("aws", "us-east-1", "secretsmanager.us-east-1.amazonaws.com"),
+        ("aws-cn", "cn-north-1", "secretsmanager.cn-north-1.amazonaws.com.cn"),
+        ("aws-us-gov", "us-gov-west-1", "secretsmanager.us-gov-west-1.amazonaws.com"),
+    ],
+)
+def test_via_service_uses_the_partitions_dns_suffix(partition, region, via_service):
+    identity = AwsIdentity.from_oidc_provider_arn(
+        f"arn:{partition}:iam::111122223333:oidc-provider/oidc.eks.{region}.{DNS_SUFFIXES[partition]}/id/ABC"
+    )
+    key = f"arn:{partition}:kms:{region}:111122223333:key/k1"
+    read, decrypt = permission_policy(identity, [SecretGrant(region, "prod/app/a")], [key])["Statement"]
+    assert read["Resource"] == [f"arn:{partition}:secretsmanager:{region}:111122223333:secret:prod/app/a-??????"]
+    assert decrypt["Resource"] == [key]
+    assert decrypt["Condition"]["StringEquals"] == {"kms:ViaService": via_service}
+
+
+def test_partitions_and_their_dns_suffixes_are_botocores():
+    partitions = Loader().load_data("endpoints")["partitions"]
+    assert DNS_SUFFIXES == {p["partition"]: p["dnsSuffix"] for p in partitions}
+    for partition in partitions:
+        for region in partition["regions"]:
+            assert re.fullmatch(partition["regionRegex"], region)
+            assert partition_of_region(region) == partition["partition"], region
+
+
+def test_an_unknown_partition_is_refused_rather_than_guessed():
+    with pytest.raises(ValueError, match="unknown AWS partition 'aws-mars'"):
+        secrets_manager_service("aws-mars", "mars-north-1")
 
 
 def test_render_is_compact_and_refuses_oversized_documents():
@@ -152,10 +202,13 @@ def test_split_runs_are_exact_full_and_in_order():
     for index, run in enumerate(runs):
         document = permission_policy(IDENTITY, list(run), KMS)
         assert len(compact(document)) <= MANAGED_POLICY_LIMIT
-        # Each run names exactly its own secrets, in reads and in the KMS condition alike.
+        # Each run names exactly its own secrets, in reads and in its key region's KMS condition alike.
         arns = sorted(secret_arn_pattern(IDENTITY, grant) for grant in run)
         assert document["Statement"][0]["Resource"] == arns
-        assert document["Statement"][1]["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"] == arns
+        (decrypt,) = document["Statement"][1:]
+        assert decrypt["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"] == [
+            arn for arn in arns if ":eu-west-1:" in arn
+        ]
         if index + 1 < len(runs):
             # Full: the next grant would not have fitted.
             assert size(list(run) + [runs[index + 1][0]], KMS) > MANAGED_POLICY_LIMIT

@@ -54,7 +54,10 @@ def test_other_program_shapes_pass_every_guardrail(run_stack):
     values["secretPathTemplate"] = "{env}/{namespace}/{service}"
     values["irsa"] = {
         **values["irsa"],
-        "kmsKeyArns": ["arn:aws:kms:us-east-1:123456789012:key/0b7c6f1e-3f1a-4c55-9a3e-5d2c1e8f9a10"],
+        "kmsKeyArns": [
+            "arn:aws:kms:us-east-1:123456789012:key/0b7c6f1e-3f1a-4c55-9a3e-5d2c1e8f9a10",
+            "arn:aws:kms:us-west-2:123456789012:key/mrk-4c1f0e2b9d7a4e6f8a3b5c7d9e1f2a3b",
+        ],
     }
     values["services"][0]["refreshInterval"] = "1m"
     run = run_stack(values)

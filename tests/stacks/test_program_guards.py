@@ -6,7 +6,7 @@ import json
 import pytest
 
 from components.admission import MANAGED_NAMESPACE_LABEL
-from stacks.engine import ProgramRun
+from stacks.engine import ProgramRun, Registration
 from stacks.plan import as_text
 from tests.components.admission_evaluation import denials
 from tests.conftest import crowded_services, stack_values
@@ -27,8 +27,13 @@ def dev_with(**changes):
     return values
 
 
+def guard_resources(run: ProgramRun) -> list[Registration]:
+    """The admission guard's policies and bindings; the Secret guard is one too, for Secrets."""
+    return [r for r in run.of_type(POLICY) + run.of_type(BINDING) if r.parent == "admission"]
+
+
 def guard_of(run: ProgramRun) -> list[dict]:
-    return [r.inputs for r in run.of_type(POLICY) + run.of_type(BINDING)]
+    return [r.inputs for r in guard_resources(run)]
 
 
 def namespace_labels(run: ProgramRun) -> dict[str, dict[str, str]]:
@@ -56,7 +61,7 @@ def test_only_tenant_namespaces_carry_the_managed_label(dev_run):
 
 
 def test_a_tenant_store_with_another_account_is_denied_by_the_registered_guard(dev_run):
-    store = copy.deepcopy(dev_run.named("tenant-backend-store-us-east-1").inputs)
+    store = copy.deepcopy(dev_run.named("tenant-backend/us-east-1").inputs)
     store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"] = "default"
     assert denials(guard_of(dev_run), store, namespace_labels(dev_run)) == ["tenant-store-managed-service-account"]
 
@@ -66,7 +71,9 @@ def test_eso_objects_wait_for_the_guard(dev_run):
         assert {"admission-eso-platform-tenant-namespaces-binding", "admission-eso-platform-aws-store-auth-binding"} <= set(
             resource.dependencies
         ), resource.name
-    for binding in dev_run.of_type(BINDING):
+    bindings = [r for r in guard_resources(dev_run) if r.type == BINDING]
+    assert len(bindings) == 2
+    for binding in bindings:
         assert binding.dependencies == (binding.name.removesuffix("-binding"),)
         assert binding.parent == "admission" and binding.provider == "cluster-k8s"
 
@@ -82,7 +89,9 @@ def test_the_guard_names_the_managed_namespaces_and_listed_static_namespaces(run
 
 def test_the_guard_can_be_turned_off_and_says_so(run_stack):
     run = run_stack(dev_with(admission={"enabled": False}))
-    assert run.of_type(POLICY) == [] and run.of_type(BINDING) == []
+    assert guard_resources(run) == []
+    # The Secret guard is another matter and stays.
+    assert [r.name for r in run.of_type(POLICY)] == ["secret-guard-policy"]
     assert len(run.warnings) == 1 and "admission.enabled is false" in run.warnings[0]
     assert "\nadmission guard\n  off (admission.enabled: false)\n" in as_text(run)
     # The namespaces are still marked as the program's.
