@@ -19,7 +19,8 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-ADMISSION_API_VERSION = "admissionregistration.k8s.io/v1"
+from components.admission_objects import denying_binding, validating_admission_policy
+
 ESO_GROUP = "external-secrets.io"
 ESO_VERSION = "v1"
 MANAGED_NAMESPACE_LABEL = "eso-platform/managed"
@@ -167,37 +168,22 @@ def _resource_rules(resources: list[str]) -> dict[str, Any]:
 
 
 def policy(name: str, resources: list[str], rules: list[Rule], labels: dict[str, str]) -> dict[str, Any]:
-    return {
-        "apiVersion": ADMISSION_API_VERSION,
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": name, "labels": dict(labels)},
-        "spec": {
-            # An error evaluating a rule rejects the object: the guard fails closed.
-            "failurePolicy": "Fail",
-            "matchConstraints": _resource_rules(resources),
-            "validations": [rule.validation() for rule in rules],
-        },
+    spec = {
+        # An error evaluating a rule rejects the object: the guard fails closed.
+        "failurePolicy": "Fail",
+        "matchConstraints": _resource_rules(resources),
+        "validations": [rule.validation() for rule in rules],
     }
+    return validating_admission_policy(name, spec, labels)
 
 
 def binding(policy_name: str, managed: bool, labels: dict[str, str]) -> dict[str, Any]:
     """Binds the policy to managed namespaces only, or to every other namespace (cluster-scoped
     objects such as ClusterSecretStores always match a namespace selector)."""
     operator = "In" if managed else "NotIn"
-    return {
-        "apiVersion": ADMISSION_API_VERSION,
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": policy_name, "labels": dict(labels)},
-        "spec": {
-            "policyName": policy_name,
-            "validationActions": ["Deny"],
-            "matchResources": {
-                "namespaceSelector": {
-                    "matchExpressions": [{"key": MANAGED_NAMESPACE_LABEL, "operator": operator, "values": ["true"]}]
-                }
-            },
-        },
-    }
+    return denying_binding(
+        policy_name, policy_name, {"key": MANAGED_NAMESPACE_LABEL, "operator": operator, "values": ["true"]}, labels
+    )
 
 
 def guard_manifests(
