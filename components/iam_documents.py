@@ -12,10 +12,14 @@ SECRET_READ_ACTIONS = (
     "secretsmanager:GetSecretValue",
     "secretsmanager:ListSecretVersionIds",
 )
-# IAM quotas, counted without white space: the default trust-policy length and the
-# aggregate size of a role's inline policies.
+# IAM quotas, counted without white space: the default trust-policy length, the
+# aggregate size of a role's inline policies and the size of one customer-managed policy.
 TRUST_POLICY_LIMIT = 2048
 INLINE_POLICY_LIMIT = 10240
+MANAGED_POLICY_LIMIT = 6144
+# Managed policies attached to one role: IAM's default quota, and the highest it can be raised to.
+DEFAULT_MANAGED_POLICIES_PER_ROLE = 10
+MAX_MANAGED_POLICIES_PER_ROLE = 20
 # Secrets Manager appends '-' and six random characters to every secret's ARN.
 SECRET_SUFFIX_PATTERN = "-??????"
 
@@ -177,11 +181,68 @@ def permission_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def compact(document: dict[str, Any]) -> str:
+    """The document as IAM counts it: no white space."""
+    return json.dumps(document, separators=(",", ":"), sort_keys=True)
+
+
 def render(document: dict[str, Any], limit: int, what: str) -> str:
     """The document as IAM stores it (no white space), refused when over `limit` characters."""
-    text = json.dumps(document, separators=(",", ":"), sort_keys=True)
+    text = compact(document)
     if len(text) > limit:
         raise PolicyTooLargeError(
             f"{what} is {len(text)} characters, over IAM's limit of {limit}"
         )
     return text
+
+
+@dataclass(frozen=True)
+class ReadPolicyLayout:
+    """Where a role's read grants live: one inline policy, or consecutive runs of them, one
+    customer-managed policy each. Every run is exact; together they hold every grant once."""
+
+    inline: bool
+    runs: tuple[tuple[SecretGrant, ...], ...]
+
+
+def _fits(identity: AwsIdentity, grants: list[SecretGrant], kms_key_arns: list[str], limit: int) -> bool:
+    return len(compact(permission_policy(identity, grants, kms_key_arns))) <= limit
+
+
+def split_grants(
+    identity: AwsIdentity, grants: list[SecretGrant], kms_key_arns: list[str], limit: int
+) -> list[tuple[SecretGrant, ...]]:
+    """`grants`, in their order, cut into the fewest consecutive runs whose permission policy
+    each fits `limit`.
+
+    Next-fit in a fixed order: with shorter ARNs (another partition) every run can only reach
+    further, so a split computed for the longest ARNs never needs more runs in reality.
+    """
+    runs: list[tuple[SecretGrant, ...]] = []
+    current: list[SecretGrant] = []
+    for grant in grants:
+        if _fits(identity, current + [grant], kms_key_arns, limit):
+            current.append(grant)
+            continue
+        if current:
+            runs.append(tuple(current))
+        if not _fits(identity, [grant], kms_key_arns, limit):
+            raise PolicyTooLargeError(
+                f"the permission policy for the one secret {grant.path} is over IAM's limit of {limit}"
+            )
+        current = [grant]
+    if current:
+        runs.append(tuple(current))
+    return runs
+
+
+def read_policy_layout(
+    identity: AwsIdentity, grants: list[SecretGrant], kms_key_arns: list[str]
+) -> ReadPolicyLayout:
+    """Inline when the whole permission policy fits a role's inline quota, otherwise as many
+    customer-managed policies of at most MANAGED_POLICY_LIMIT characters as it takes."""
+    if _fits(identity, grants, kms_key_arns, INLINE_POLICY_LIMIT):
+        return ReadPolicyLayout(inline=True, runs=(tuple(grants),))
+    return ReadPolicyLayout(
+        inline=False, runs=tuple(split_grants(identity, grants, kms_key_arns, MANAGED_POLICY_LIMIT))
+    )

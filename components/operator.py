@@ -6,7 +6,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.chart_values import operator_values
+from components.chart_values import ControllerSizing, operator_values
 from components.labels import project_labels
 from components.namespaces import adopted_namespace
 
@@ -23,6 +23,8 @@ class OperatorArgs:
     chart_version: str
     repository: str
     replicas: int = 1
+    # Workers and client rate of the controller; None: ESO's own defaults.
+    sizing: Optional[ControllerSizing] = None
     extra_values: dict[str, Any] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     # Adopts an existing namespace instead of failing; see ClusterAccess.namespace_provider.
@@ -47,7 +49,7 @@ class Operator(pulumi.ComponentResource):
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=args.repository),
             namespace=namespace.metadata.name,
             # Helm sets app.kubernetes.io/managed-by on every object it renders.
-            values=operator_values(args.replicas, project_labels(args.labels), args.extra_values),
+            values=operator_values(args.replicas, project_labels(args.labels), args.extra_values, args.sizing),
             # Wait until the controller and its webhook are ready: ESO objects are
             # rejected by the webhook before then.
             skip_await=False,

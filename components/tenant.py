@@ -8,6 +8,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.admission import MANAGED_NAMESPACE_LABEL
 from components.namespaces import adopted_namespace
 from components.manifests import (
     ExternalSecretSpec,
@@ -34,7 +35,8 @@ class TenantArgs:
     # Adopts an existing namespace instead of failing; see ClusterAccess.namespace_provider.
     namespace_provider: Optional[pulumi.ProviderResource] = None
     # ESO objects wait for these: the operator's CRDs and webhook, which reject them before
-    # they are ready, and the role's permissions, without which the first sync is denied.
+    # they are ready, the role's permissions, without which the first sync is denied, and the
+    # admission guard, so that it judges them too.
     wait_for: list[pulumi.Resource] = field(default_factory=list)
     # Names of earlier releases that another tenant's child also had: the engine refuses an
     # alias two resources claim, and no deployed stack can hold such a name anyway.
@@ -89,8 +91,13 @@ class Tenant(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TenantArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eso-platform:tenant:Tenant", name, None, opts)
+        # The label puts the namespace under the admission guard's tenant rules.
         namespace = adopted_namespace(
-            f"{name}-namespace", args.namespace, args.labels, self, args.namespace_provider
+            f"{name}-namespace",
+            args.namespace,
+            {**args.labels, MANAGED_NAMESPACE_LABEL: "true"},
+            self,
+            args.namespace_provider,
         )
         namespace_name = namespace.metadata.name
         own = pulumi.ResourceOptions(parent=self)

@@ -128,6 +128,9 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
         if args.typ == "aws:iam/role:Role":
             outputs["arn"] = f"arn:aws:iam::{self.account_id}:role/{args.inputs['name']}"
             return args.inputs["name"], outputs
+        if args.typ == "aws:iam/policy:Policy":
+            outputs["arn"] = f"arn:aws:iam::{self.account_id}:policy{args.inputs['path']}{args.inputs['name']}"
+            return outputs["arn"], outputs
         if args.typ == "pulumi:pulumi:StackReference":
             stack_name = args.inputs.get("name") or args.resource_id or args.name
             if stack_name == f"{ORGANIZATION}/{pulumi.get_project()}/{pulumi.get_stack()}":

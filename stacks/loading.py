@@ -16,6 +16,7 @@ from stacks.deploying_identity import deploying_identity
 from stacks.regions import region_problems
 from stacks.model import (
     DEFAULT_REFRESH_CLASSES,
+    AdmissionConfig,
     PATH_PLACEHOLDERS,
     ClusterConfig,
     EsoConfig,
@@ -29,7 +30,7 @@ from stacks.model import (
 from stacks.spec import Service, Stack
 
 PROJECT = "eso-platform"
-STRUCTURED_KEYS = ("cluster", "eso", "irsa", "refreshClasses", "services")
+STRUCTURED_KEYS = ("admission", "cluster", "eso", "irsa", "refreshClasses", "services")
 SECRET_PATH_LIMIT = 512
 
 
@@ -235,6 +236,7 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
     classes = _refresh_classes(raw)
     environment = raw.get("environment") if isinstance(raw.get("environment"), str) else None
     eso = _valid(EsoConfig, raw.get("eso", {}))
+    admission = _valid(AdmissionConfig, raw.get("admission", {}))
     services = raw.get("services")
     if not isinstance(services, list):
         return problems
@@ -243,10 +245,12 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
     seen_secrets: dict[tuple[str, str], int] = {}
     seen_external_secrets: dict[tuple[str, str], int] = {}
     seen_paths: dict[str, int] = {}
+    managed: set[str] = set()
     for index, entry in enumerate(services):
         service = _valid(ServiceConfig, entry)
         if service is None:
             continue
+        managed.add(service.namespace)
         where = f"services[{index}]"
         if service.sensitivity_class not in classes:
             problems.append(
@@ -302,7 +306,18 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
                 )
             else:
                 seen_paths[path] = index
+    if admission is not None:
+        problems += _static_credentials_problems(admission, managed)
     return problems
+
+
+def _static_credentials_problems(admission: AdmissionConfig, managed: set[str]) -> list[str]:
+    return [
+        f"admission.allowStaticCredentialsIn[{index}]: {namespace!r} is a namespace eso-platform manages, "
+        "where stores authenticate only as its managed ServiceAccount; remove it"
+        for index, namespace in enumerate(admission.allow_static_credentials_in)
+        if namespace in managed
+    ]
 
 
 def _resolve(config: StackConfig, aws_region: str, identity: DeployingIdentity) -> Stack:
@@ -329,6 +344,7 @@ def _resolve(config: StackConfig, aws_region: str, identity: DeployingIdentity) 
         cluster=config.cluster,
         eso=config.eso,
         irsa=config.irsa,
+        admission=config.admission,
         force_sync=config.force_sync,
         services=services,
         deploying_identity=identity,

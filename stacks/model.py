@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from components.chart_values import MAX_CONCURRENCY_OVERRIDE
+from components.iam_documents import DEFAULT_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICIES_PER_ROLE
 from stacks.durations import parse_go_duration
 
 DEFAULT_REFRESH_CLASSES = {"rotating": "10m", "stable": "24h"}
@@ -161,6 +163,7 @@ PROGRAM_OWNED_VALUES: dict[tuple[str, ...], str] = {
     ("certController", "securityContext"): _HARDENING,
     ("certController", "podSecurityContext"): _HARDENING,
     ("certController", "hostNetwork"): _HARDENING,
+    ("concurrent",): "set eso.concurrency instead (by default it follows the number of ExternalSecrets)",
     ("rbac", "serviceAccountTokenCreate"): (
         "the controller may request tokens only for tenant ServiceAccounts, through each tenant's Role"
     ),
@@ -171,7 +174,10 @@ PROGRAM_OWNED_VALUES: dict[tuple[str, ...], str] = {
     ("nameOverride",): _CONTROLLER_ACCOUNT,
     ("namespaceOverride",): _CONTROLLER_ACCOUNT,
     ("extraEnv",): _NO_AMBIENT_IDENTITY + " (the program sets AWS_EC2_METADATA_DISABLED=true here)",
-    ("extraArgs",): "flags change how the controller authenticates and what it reconciles",
+    ("extraArgs",): (
+        "flags change how the controller authenticates and what it reconciles "
+        "(the program sets --client-qps and --client-burst here; they follow eso.concurrency)"
+    ),
     ("extraVolumes",): _NO_AMBIENT_IDENTITY,
     ("extraVolumeMounts",): _NO_AMBIENT_IDENTITY,
     ("extraContainers",): _SHARED_POD,
@@ -226,6 +232,14 @@ class EsoConfig(_Model):
     )
     namespace: DnsLabel = Field("external-secrets", description="Namespace of the operator.")
     replicas: int = Field(1, ge=1, le=10, strict=True, description="Controller replicas; >1 adds leader election and a PDB.")
+    concurrency: Optional[int] = Field(
+        None,
+        ge=1,
+        le=MAX_CONCURRENCY_OVERRIDE,
+        strict=True,
+        description="ExternalSecrets the controller reconciles at once (--concurrent); "
+        "default one per 100 ExternalSecrets, from 1 to 16.",
+    )
     values: dict[str, Any] = Field(
         default_factory=dict, description="Extra chart values, deep-merged over the program's."
     )
@@ -260,6 +274,35 @@ class IrsaConfig(_Model):
         default_factory=list,
         description="Customer-managed KMS keys of the secrets: adds kms:Decrypt via Secrets Manager only.",
     )
+    managed_policies_per_role: int = Field(
+        DEFAULT_MANAGED_POLICIES_PER_ROLE,
+        ge=1,
+        le=MAX_MANAGED_POLICIES_PER_ROLE,
+        strict=True,
+        description="Customer-managed policies a role may hold its grants in when they do not fit "
+        "inline: IAM's quota 'Managed policies per role' (default 10, at most 20).",
+    )
+
+
+class AdmissionConfig(_Model):
+    enabled: bool = Field(
+        True,
+        strict=True,
+        description="Register the admission guard (ValidatingAdmissionPolicies; Kubernetes 1.30 or later).",
+    )
+    allow_static_credentials_in: list[DnsLabel] = Field(
+        default_factory=list,
+        description="Namespaces, none of them managed, where an AWS SecretStore may use auth.secretRef (long-lived keys).",
+    )
+
+    @model_validator(mode="after")
+    def _listed_once_and_only_when_enabled(self) -> "AdmissionConfig":
+        repeated = sorted({ns for ns in self.allow_static_credentials_in if self.allow_static_credentials_in.count(ns) > 1})
+        if repeated:
+            raise ValueError(f"allowStaticCredentialsIn lists {', '.join(repeated)} more than once")
+        if not self.enabled and self.allow_static_credentials_in:
+            raise ValueError("allowStaticCredentialsIn has no effect with enabled: false; remove it")
+        return self
 
 
 class ServiceConfig(_Model):
@@ -305,6 +348,9 @@ class StackConfig(_Model):
     cluster: ClusterConfig = Field(description="Exactly one of name, stackReference or create.")
     eso: EsoConfig = Field(default_factory=EsoConfig, description="The operator's chart.")
     irsa: IrsaConfig = Field(default_factory=IrsaConfig, description="How roles are shared.")
+    admission: AdmissionConfig = Field(
+        default_factory=AdmissionConfig, description="The admission guard that keeps every ESO store on IRSA."
+    )
     secret_path_template: str = Field(
         "{env}/app/{service}", description="Secret path; placeholders {env}, {namespace}, {service}."
     )

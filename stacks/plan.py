@@ -5,6 +5,7 @@ from typing import Any, Optional
 
 import yaml
 
+from components.admission import STORE_AUTH_POLICY, TENANT_POLICY
 from stacks.engine import ProgramRun, Registration
 from stacks.estimate import Delivery, estimate
 from stacks.lifecycle import SecretChange
@@ -17,8 +18,13 @@ SECRET_STORE = ESO_KIND_PREFIX + "SecretStore"
 EXTERNAL_SECRET = ESO_KIND_PREFIX + "ExternalSecret"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+MANAGED_POLICY = "aws:iam/policy:Policy"
 RELEASE = "kubernetes:helm.sh/v3:Release"
-IAM_DOCUMENT_INPUTS = {ROLE: "assumeRolePolicy", ROLE_POLICY: "policy"}
+ADMISSION_POLICY = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
+ADMISSION_BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
+# The Secret guard is a ValidatingAdmissionPolicy too; it has a line of its own under the operator.
+ADMISSION_GUARD_POLICIES = (TENANT_POLICY, STORE_AUTH_POLICY)
+IAM_DOCUMENT_INPUTS = {ROLE: "assumeRolePolicy", ROLE_POLICY: "policy", MANAGED_POLICY: "policy"}
 MANIFEST_ORDER = {SERVICE_ACCOUNT: 0, TOKEN_ROLE: 1, TOKEN_ROLE_BINDING: 2, SECRET_STORE: 3, EXTERNAL_SECRET: 4}
 
 
@@ -116,7 +122,7 @@ def _trust_lines(document: dict[str, Any]) -> list[str]:
 
 
 def _policy_resources(run: ProgramRun, role: Registration) -> list[tuple[str, str]]:
-    policies = [p for p in run.of_type(ROLE_POLICY) if p.parent == role.parent]
+    policies = [p for p in run.of_type(ROLE_POLICY) + run.of_type(MANAGED_POLICY) if p.parent == role.parent]
     rows = []
     for policy in policies:
         for statement in json.loads(policy.inputs["policy"])["Statement"]:
@@ -155,6 +161,9 @@ def as_text(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> st
                 add(f"  role {role_arn}")
                 for line in _trust_lines(json.loads(role.inputs["assumeRolePolicy"])):
                     add(f"    trusts {line}")
+                managed = [p for p in run.of_type(MANAGED_POLICY) if p.parent == role.parent]
+                if managed:
+                    add(f"    grants over the inline limit, in {len(managed)} customer-managed policies attached to it")
                 for verb, arn in _policy_resources(run, role):
                     add(f"    {verb} {arn}")
                 add(f"  serviceaccount {metadata['name']}")
@@ -195,6 +204,11 @@ def as_text(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> st
             f"in namespace {inputs['namespace']}, {values.get('replicaCount', 1)} replica(s), "
             f"leader election {'on' if values.get('leaderElect') else 'off'}"
         )
+        flags = values.get("extraArgs", {})
+        add(
+            f"  --concurrent={values.get('concurrent', 1)} --client-qps={flags.get('client-qps', 50)} "
+            f"--client-burst={flags.get('client-burst', 100)}"
+        )
         env = {entry["name"]: entry.get("value") for entry in values.get("extraEnv", [])}
         rbac = values.get("rbac", {})
         add(
@@ -211,6 +225,8 @@ def as_text(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> st
         adopts = ", ".join(guard["adopts"]) or "none"
         add(f"  secret guard {guard['policy']}: {guard['controller']} updates only Secrets an ExternalSecret wrote; adopts {adopts}")
     add("")
+    out += _admission_lines(run)
+    add("")
     add("warnings")
     out += [f"  {warning}" for warning in run.warnings] or ["  none"]
     add("")
@@ -220,6 +236,27 @@ def as_text(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> st
         add("")
     out += _estimate_lines(estimate(deliveries(run)))
     return "\n".join(out) + "\n"
+
+
+def _admission_lines(run: ProgramRun) -> list[str]:
+    policies = [p for p in run.of_type(ADMISSION_POLICY) if p.inputs["metadata"]["name"] in ADMISSION_GUARD_POLICIES]
+    if not policies:
+        return ["admission guard", "  off (admission.enabled: false)"]
+    selectors = {
+        binding.inputs["spec"]["policyName"]: binding.inputs["spec"]["matchResources"]["namespaceSelector"]
+        for binding in run.of_type(ADMISSION_BINDING)
+    }
+    lines = ["admission guard (ValidatingAdmissionPolicy, denies on CREATE and UPDATE)"]
+    for policy in sorted(policies, key=lambda p: p.inputs["metadata"]["name"]):
+        name, spec = policy.inputs["metadata"]["name"], policy.inputs["spec"]
+        (resources,) = spec["matchConstraints"]["resourceRules"]
+        (selector,) = selectors[name]["matchExpressions"]
+        where = "namespaces labelled" if selector["operator"] == "In" else "cluster scope and namespaces not labelled"
+        lines.append(
+            f"  {name}: {', '.join(resources['resources'])} in {where} {selector['key']}={selector['values'][0]}"
+        )
+        lines += [f"    {validation['message']}" for validation in spec["validations"]]
+    return lines
 
 
 def _estimate_lines(result: dict) -> list[str]:

@@ -5,6 +5,8 @@ from typing import Any
 
 import pulumi
 
+from components.admission import AdmissionGuard, AdmissionGuardArgs
+from components.chart_values import controller_sizing
 from components.cluster import ClusterAccess, ClusterAccessArgs, NewCluster
 from components.crd_check import ExistingOperator
 from components.iam_documents import service_account_subject
@@ -33,6 +35,12 @@ def labels(stack: Stack) -> dict[str, str]:
         "app.kubernetes.io/part-of": PLATFORM,
         "eso-platform/environment": stack.environment,
     }
+
+
+ADMISSION_OFF_WARNING = (
+    "admission.enabled is false: no admission guard keeps SecretStores on IRSA; any namespace editor "
+    "can add a store with long-lived AWS keys, or none, and tenants can read through ClusterSecretStores."
+)
 
 
 def wildcard_warning(service_account: str) -> str:
@@ -113,6 +121,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 chart_version=stack.eso.chart_version,
                 repository=CHART_REPOSITORY,
                 replicas=stack.eso.replicas,
+                sizing=controller_sizing(len(stack.services), stack.eso.concurrency),
                 extra_values=stack.eso.values,
                 labels=common_labels,
                 namespace_provider=cluster.namespace_provider,
@@ -124,6 +133,22 @@ def deploy(stack: Stack) -> dict[str, Any]:
     else:
         ready_for_eso_objects = list(ExistingOperator("eso", k8s_opts).crds)
         operator_output = {"namespace": stack.eso.namespace, "installed": False}
+
+    admitted_after: list[pulumi.Resource] = []
+    if stack.admission.enabled:
+        guard = AdmissionGuard(
+            "admission",
+            AdmissionGuardArgs(
+                service_account_name=stack.irsa.service_account_name,
+                managed_namespaces=sorted(stack.namespaces()),
+                static_credentials_namespaces=list(stack.admission.allow_static_credentials_in),
+                labels=common_labels,
+            ),
+            k8s_opts,
+        )
+        admitted_after = guard.bindings
+    else:
+        pulumi.log.warn(ADMISSION_OFF_WARNING)
 
     specs = role_specs(stack)
     if stack.irsa.mode == "shared-wildcard":
@@ -138,6 +163,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 grants=list(spec.grants),
                 kms_key_arns=list(spec.kms_key_arns),
                 wildcard_service_account=spec.wildcard_service_account,
+                managed_policy_runs=[] if spec.read_policies.inline else list(spec.read_policies.runs),
                 tags={
                     "managed-by": PLATFORM,
                     "eso-platform/environment": stack.environment,
@@ -193,7 +219,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 labels={**common_labels, "eso-platform/namespace": namespace},
                 force_sync=stack.force_sync,
                 namespace_provider=cluster.namespace_provider,
-                wait_for=[*ready_for_eso_objects, role.read_policy],
+                wait_for=[*ready_for_eso_objects, *role.read_grants, *admitted_after],
                 ambiguous_legacy_names=unaliased,
             ),
             k8s_opts,

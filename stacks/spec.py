@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from components.kubeconfig import DeployingIdentity
-from stacks.model import ClusterConfig, EsoConfig, IrsaConfig
+from stacks.model import AdmissionConfig, ClusterConfig, EsoConfig, IrsaConfig
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class Stack:
     cluster: ClusterConfig
     eso: EsoConfig
     irsa: IrsaConfig
+    admission: AdmissionConfig
     force_sync: str
     services: tuple[Service, ...]
     # Who the AWS provider runs as: the kubeconfig reaches the cluster as the same identity.

@@ -64,6 +64,12 @@ def as_pulumi_config(values: dict[str, Any]) -> dict[str, str]:
     return config
 
 
+def crowded_services(count: int, namespace: str = "crowded") -> list[dict[str, str]]:
+    """`count` services with the longest names a service may have (63 characters) in one
+    namespace: the fewest services whose exact grants go past IAM's inline limit."""
+    return [{"name": f"service-{index:03d}-{'x' * 51}", "namespace": namespace} for index in range(count)]
+
+
 RunStack = Callable[..., ProgramRun]
 
 

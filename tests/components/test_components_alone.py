@@ -5,6 +5,7 @@ import json
 import pulumi
 import pytest
 
+from components.admission import AdmissionGuard, AdmissionGuardArgs
 from components.cluster import ClusterAccess, ClusterAccessArgs, NewCluster
 from components.iam_documents import SecretGrant
 from components.irsa import IrsaRole, IrsaRoleArgs
@@ -58,6 +59,51 @@ def test_irsa_role_refuses_a_trust_policy_over_iam_limits():
     subjects = [f"system:serviceaccount:namespace-{i:03d}:eso" for i in range(60)]
     with pytest.raises(ValueError, match="trust policy of role eso-test.team is .* over IAM.s limit of 2048"):
         run(lambda: {"arn": irsa_role(subjects=subjects).role_arn})
+
+
+def test_irsa_role_spreads_grants_over_attached_managed_policies_when_given_runs():
+    grants = [SecretGrant("us-east-1", f"test/app/s{i}") for i in range(3)]
+    runs = [tuple(grants[:2]), (grants[2],)]
+    result = run(lambda: {"arn": irsa_role(grants=grants, managed_policy_runs=runs).role_arn})
+    children = sorted((r.type, r.name) for r in result.resources if r.parent == "irsa-team")
+    assert children == [
+        ("aws:iam/policy:Policy", "irsa-team-read-secrets-1"),
+        ("aws:iam/policy:Policy", "irsa-team-read-secrets-2"),
+        ("aws:iam/role:Role", "irsa-team-role"),
+        ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "irsa-team-read-secrets-1-attachment"),
+        ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "irsa-team-read-secrets-2-attachment"),
+    ]
+    second = result.named("irsa-team-read-secrets-2").inputs
+    assert second["name"] == "eso-test.team-read-secrets-2" and second["path"] == "/eso-platform/"
+    assert json.loads(second["policy"])["Statement"][0]["Resource"] == [
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:test/app/s2-??????"
+    ]
+    attachment = result.named("irsa-team-read-secrets-2-attachment")
+    assert attachment.inputs == {
+        "role": "eso-test.team",
+        "policyArn": "arn:aws:iam::123456789012:policy/eso-platform/eso-test.team-read-secrets-2",
+    }
+    assert "irsa-team-read-secrets-2" in attachment.dependencies
+
+
+def test_irsa_role_refuses_managed_runs_that_are_not_its_grants():
+    grants = [SecretGrant("us-east-1", "test/app/a"), SecretGrant("us-east-1", "test/app/b")]
+    with pytest.raises(ValueError, match="must hold exactly its grants, once"):
+        IrsaRoleArgs("r", PROVIDER_ARN, [], grants, managed_policy_runs=[(grants[0],), (grants[0],)])
+
+
+def test_admission_guard_registers_each_policy_before_its_binding():
+    guard = AdmissionGuardArgs("eso", ["team"], ["legacy"], {"team": "platform"})
+    result = run(lambda: {"bindings": len(AdmissionGuard("admission", guard).bindings)})
+    assert result.outputs == {"bindings": 2}
+    assert result.named("admission").type == "eso-platform:admission:AdmissionGuard"
+    for policy_name in ("eso-platform-tenant-namespaces", "eso-platform-aws-store-auth"):
+        policy = result.named(f"admission-{policy_name}")
+        binding = result.named(f"admission-{policy_name}-binding")
+        assert policy.parent == binding.parent == "admission"
+        assert policy.inputs["metadata"] == {"name": policy_name, "labels": {"team": "platform"}}
+        assert binding.inputs["spec"]["policyName"] == policy_name
+        assert binding.dependencies == (policy.name,)
 
 
 def test_operator_installs_the_pinned_chart_in_its_namespace():

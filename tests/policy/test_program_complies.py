@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import stack_values
 from tests.policy.conftest import dev_values_with_irsa_mode
-from tests.policy.helpers import EXTERNAL_SECRET, RELEASE, ROLE, ROLE_POLICY, WILDCARD_TRUST, findings
+from tests.policy.helpers import ATTACHMENT, EXTERNAL_SECRET, MANAGED_POLICY, RELEASE, ROLE, ROLE_POLICY, WILDCARD_TRUST, findings
 
 # Each guardrail that concerns the program has something to look at in every run below.
 CHECKED_TYPES = {ROLE, ROLE_POLICY, EXTERNAL_SECRET, RELEASE}
@@ -65,3 +65,8 @@ def test_other_program_shapes_pass_every_guardrail(run_stack):
     assert "1m" in intervals
     assert CHECKED_TYPES <= {r.type for r in run.resources}
     assert findings(run) == {}
+
+
+def test_grants_spread_over_managed_policies_pass_every_guardrail(split_run):
+    assert {MANAGED_POLICY, ATTACHMENT} | CHECKED_TYPES <= {r.type for r in split_run.resources}
+    assert findings(split_run) == {}

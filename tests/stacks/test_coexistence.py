@@ -76,6 +76,7 @@ def test_namespaces_and_chart_carry_only_the_projects_label_keys(dev_run):
     assert dev_run.named("tenant-payments-namespace").inputs["metadata"]["labels"] == {
         "eso-platform/environment": "dev",
         "eso-platform/namespace": "payments",
+        "eso-platform/managed": "true",
     }
     assert dev_run.named("eso-chart").inputs["values"]["commonLabels"] == {"eso-platform/environment": "dev"}
 

@@ -11,8 +11,8 @@ import yaml
 import components.tenant
 from stacks.cli import main
 from stacks.engine import ProgramRun, identity_clashes
-from stacks.plan import EXTERNAL_SECRET
-from tests.conftest import PROJECT_ROOT, stack_values
+from stacks.plan import EXTERNAL_SECRET, MANAGED_POLICY
+from tests.conftest import PROJECT_ROOT, crowded_services, stack_values
 
 # URNs that stacks deployed by the previous release hold (its program's registrations, with
 # the engine's parent type chains), recorded before the children were renamed.
@@ -72,12 +72,37 @@ def test_a_deployed_stack_keeps_every_resource_through_aliases(request, stack):
     added = sorted(name for name, deployed in carried.items() if not deployed)
     tenants = [r.name for r in run.of_type("eso-platform:tenant:Tenant")]
     token_grants = [f"{tenant}-token-{role}" for tenant in tenants for role in ("binding", "role")]
+    admission_guard = [
+        "admission",
+        *(
+            f"admission-{policy}{suffix}"
+            for policy in ("eso-platform-aws-store-auth", "eso-platform-tenant-namespaces")
+            for suffix in ("", "-binding")
+        ),
+    ]
+    # Grants spread over managed policies add those policies too; these stacks' grants fit inline.
+    assert run.of_type(MANAGED_POLICY) == []
     assert added == sorted(
-        ["previous-deployment", "secret-guard", "secret-guard-binding", "secret-guard-policy", *token_grants]
+        [
+            "previous-deployment",
+            "secret-guard",
+            "secret-guard-binding",
+            "secret-guard-policy",
+            *token_grants,
+            *admission_guard,
+        ]
     )
     assert run.named("tenant-payments/payments-ledger").aliases == (
         f"urn:pulumi:{stack}::eso-platform::eso-platform:tenant:Tenant${EXTERNAL_SECRET}::tenant-payments-payments-ledger",
     )
+
+
+def test_grants_spread_over_managed_policies_have_unique_identities(run_stack):
+    values = {**stack_values("dev"), "services": crowded_services(90) + crowded_services(90, "busy")}
+    values["secretPathTemplate"] = "{env}/{namespace}/{service}"
+    run = run_stack(values)
+    assert len(run.of_type(MANAGED_POLICY)) >= 4
+    assert_unique_identities(run)
 
 
 def test_the_plan_refuses_a_program_whose_identities_collide(monkeypatch, capsys, tmp_path):

@@ -6,10 +6,12 @@ import json
 import pulumi
 import pytest
 
+from components.iam_documents import AwsIdentity, SecretGrant, compact, permission_policy
 from components.kubeconfig import DeployingIdentity
+from stacks.access import role_specs
 from stacks.engine import RecordingMonitor, run_program
 from stacks.loading import ConfigError, load_stack
-from tests.conftest import Mocks, as_pulumi_config, stack_values
+from tests.conftest import Mocks, as_pulumi_config, crowded_services, stack_values
 
 
 def problems_of(values) -> list[str]:
@@ -96,6 +98,19 @@ def test_committed_stacks_load():
         (dev_with(forceSync="x" * 254), "forceSync: String should have at most 253 characters"),
         (dev_with(environment="Dev"), "environment: 'Dev' is not a DNS-1123 label"),
         (dev_with(cluster="platform-dev"), "cluster: must be a YAML mapping or list, not the text 'platform-dev'"),
+        (dev_with(irsa={"managedPoliciesPerRole": 21}), "irsa.managedPoliciesPerRole: Input should be less than or equal to 20"),
+        (dev_with(irsa={"managedPoliciesPerRole": 0}), "irsa.managedPoliciesPerRole: Input should be greater than or equal to 1"),
+        (dev_with(eso={"concurrency": 0}), "eso.concurrency: Input should be greater than or equal to 1"),
+        (dev_with(eso={"concurrency": 65}), "eso.concurrency: Input should be less than or equal to 64"),
+        (dev_with(eso={"values": {"concurrent": 4}}), "eso: values.concurrent: remove it; set eso.concurrency instead"),
+        (dev_with(eso={"values": {"extraArgs": {"client-qps": 5}}}), "eso: values.extraArgs: remove it"),
+        (dev_with(admission={"enabled": "no"}), "admission.enabled: Input should be a valid boolean"),
+        (dev_with(admission={"enable": False}), "admission.enable: unknown key; did you mean 'enabled'?"),
+        (dev_with(admission={"allowStaticCredentialsIn": ["Legacy"]}), "admission.allowStaticCredentialsIn[0]: 'Legacy' is not a DNS-1123 label"),
+        (dev_with(admission={"allowStaticCredentialsIn": ["legacy", "legacy"]}), "admission: allowStaticCredentialsIn lists legacy more than once"),
+        (dev_with(admission={"enabled": False, "allowStaticCredentialsIn": ["legacy"]}), "admission: allowStaticCredentialsIn has no effect with enabled: false; remove it"),
+        (dev_with(admission={"allowStaticCredentialsIn": ["legacy", "payments"]}), "admission.allowStaticCredentialsIn[1]: 'payments' is a namespace eso-platform manages, where stores authenticate only as its managed ServiceAccount; remove it"),
+        (dev_with(admission="off"), "admission: must be a YAML mapping or list, not the text 'off'"),
     ],
 )
 def test_each_bad_input_names_its_field(values, expected):
@@ -215,13 +230,67 @@ def test_every_problem_is_reported_at_once():
     ]
 
 
-def test_oversized_permission_policy_is_refused_before_deploying():
-    values = dev_with()
-    values["services"] = [{"name": f"service-{i:03d}-{'x' * 40}", "namespace": "crowded"} for i in range(120)]
+def crowded(count: int, **irsa) -> dict:
+    """`count` services with names of one length in namespace crowded."""
+    values = dev_with(irsa={**stack_values("dev")["irsa"], **irsa})
+    values["services"] = crowded_services(count)
+    return values
+
+
+def load(values):
+    config = as_pulumi_config(values)
+    region = config.pop("aws:region")
+    return load_stack({k.removeprefix("eso-platform:"): v for k, v in config.items()}, region)
+
+
+def policies_of_crowded(count: int, **irsa) -> int:
+    (spec,) = role_specs(load(crowded(count, **irsa)))
+    return 0 if spec.read_policies.inline else len(spec.read_policies.runs)
+
+
+def per_policy() -> int:
+    """How many of crowded's grants one managed policy holds (all names are one length)."""
+    (spec,) = role_specs(load(crowded(200)))
+    return len(spec.read_policies.runs[0])
+
+
+def test_grants_past_the_inline_limit_are_spread_over_managed_policies_up_to_the_quota():
+    capacity = per_policy()
+    assert policies_of_crowded(capacity * 2) == 2
+    # Exactly the default quota of 10 is accepted, one grant more is refused with the numbers.
+    assert policies_of_crowded(capacity * 10) == 10
+    values = crowded(capacity * 10 + 1)
+    # The size check's cluster: us-east-1's partition, the longest issuer id.
+    identity = AwsIdentity.from_oidc_provider_arn(
+        "arn:aws:iam::000000000000:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/" + "F" * 32
+    )
+    grants = [SecretGrant("us-east-1", f"dev/app/{service['name']}") for service in values["services"]]
+    document_size = len(compact(permission_policy(identity, grants, [])))
+    assert problems_of(values) == [
+        f"services (namespace crowded): the exact grants of role eso-dev.crowded ({capacity * 10 + 1} secrets, "
+        f"{document_size} characters in one document, over the 10240 of "
+        "inline policies) need 11 managed policies of at most 6144 characters, over irsa.managedPoliciesPerRole = 10; "
+        "raise the IAM quota 'Managed policies per role' (at most 20) and set irsa.managedPoliciesPerRole to 11, "
+        "or move some services to another namespace or stack"
+    ]
+    # A raised quota takes the next policy, up to IAM's highest quota of 20.
+    assert policies_of_crowded(capacity * 10 + 1, managedPoliciesPerRole=11) == 11
+    assert policies_of_crowded(capacity * 20, managedPoliciesPerRole=20) == 20
+    (problem,) = problems_of(crowded(capacity * 20 + 1, managedPoliciesPerRole=20))
+    assert "need 21 managed policies" in problem and "over irsa.managedPoliciesPerRole = 20" in problem
+    assert problem.endswith("; move some services to another namespace or stack")
+
+
+def test_a_namespace_that_fits_inline_keeps_one_inline_policy():
+    assert policies_of_crowded(10) == 0
+
+
+def test_every_oversized_role_is_reported_at_once():
+    values = crowded(per_policy() * 10 + 1)
+    values["services"] += crowded_services(per_policy() * 10 + 1, "busy")
+    values["secretPathTemplate"] = "{env}/{namespace}/{service}"
     problems = problems_of(values)
-    assert len(problems) == 1
-    assert problems[0].startswith("services (namespace crowded): the permission policy of role eso-dev.crowded is ")
-    assert "over IAM's limit of 10240; move some services to another namespace or stack" in problems[0]
+    assert [p.split(":")[0] for p in problems] == ["services (namespace busy)", "services (namespace crowded)"]
 
 
 def test_oversized_shared_trust_policy_is_refused():
