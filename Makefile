@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 FORMAT ?= text
 
-.PHONY: plan test snapshots secrets-baseline benchmark
+.PHONY: plan test snapshots secrets-baseline benchmark e2e
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,3 +28,10 @@ secrets-baseline: $(VENV)/.installed
 
 benchmark: $(VENV)/.installed
 	$(PY) -m stacks.benchmark
+
+# The end-to-end suite: builds its binaries once into ~/.cache/eso-platform/e2e (needs Go), then
+# runs a real kube-apiserver and ESO controller against moto behind the IAM front; see README.
+e2e: $(VENV)/.installed
+	$(PY) -m e2e.build
+	$(PY) -m pytest e2e
+	$(PY) -m e2e.measure --out e2e-measurements.json

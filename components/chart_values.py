@@ -1,9 +1,44 @@
 """Helm values for the external-secrets chart: pure functions, testable without any engine."""
 
 import copy
+import math
+from dataclasses import dataclass
 from typing import Any, Optional
 
 KEEP_ON_UNINSTALL = {"helm.sh/resource-policy": "keep"}
+# Without it, a store with no `auth` falls back to the AWS SDK's default chain, which on EKS
+# ends at the node's instance role. Nothing else in the pod is a credential source: the
+# stack model refuses values that would add one.
+NO_INSTANCE_METADATA = {"name": "AWS_EC2_METADATA_DISABLED", "value": "true"}
+
+# The controller's sizing. Measured with the real controller on 2 cores, a force-sync of 1,000
+# ExternalSecrets took 108 s at --concurrent=1 (about 0.1 s a reconcile, mostly waiting on the
+# Kubernetes API, STS and Secrets Manager) and 44 s at 8: about 23 reconciles a second, what the
+# client's default 50 QPS allows at two API calls a reconcile. So: one worker per 100
+# ExternalSecrets (about 10 s of work each), and 25 QPS of Kubernetes client per worker, never
+# below ESO's defaults.
+EXTERNAL_SECRETS_PER_WORKER = 100
+MAX_DERIVED_CONCURRENCY = 16
+MAX_CONCURRENCY_OVERRIDE = 64
+CLIENT_QPS_PER_WORKER = 25
+DEFAULT_CLIENT_QPS = 50
+BURST_PER_QPS = 2
+
+
+@dataclass(frozen=True)
+class ControllerSizing:
+    concurrent: int
+    client_qps: int
+    client_burst: int
+
+
+def controller_sizing(external_secrets: int, concurrency: Optional[int] = None) -> ControllerSizing:
+    """Workers for `external_secrets` (or the `concurrency` a stack sets), and the client rate
+    that keeps them busy."""
+    if concurrency is None:
+        concurrency = max(1, min(MAX_DERIVED_CONCURRENCY, math.ceil(external_secrets / EXTERNAL_SECRETS_PER_WORKER)))
+    qps = max(DEFAULT_CLIENT_QPS, CLIENT_QPS_PER_WORKER * concurrency)
+    return ControllerSizing(concurrency, qps, BURST_PER_QPS * qps)
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -34,6 +69,7 @@ def operator_values(
     replicas: int,
     labels: dict[str, str],
     extra: dict[str, Any],
+    sizing: Optional[ControllerSizing] = None,
     service_monitor: bool = False,
     monitoring_labels: Optional[dict[str, str]] = None,
 ) -> dict[str, Any]:
@@ -42,6 +78,7 @@ def operator_values(
     The chart's own security contexts are left at their hardened defaults; the stack model
     refuses extra values that would switch them off.
     """
+    sizing = sizing or controller_sizing(0)
     highly_available = replicas > 1
     disruption_budget = {"enabled": highly_available, "minAvailable": 1}
     values = {
@@ -54,6 +91,16 @@ def operator_values(
         "podDisruptionBudget": disruption_budget,
         "webhook": {"replicaCount": replicas, "podDisruptionBudget": dict(disruption_budget)},
         "commonLabels": dict(labels),
+        "concurrent": sizing.concurrent,
+        "extraArgs": {"client-qps": sizing.client_qps, "client-burst": sizing.client_burst},
+        "extraEnv": [dict(NO_INSTANCE_METADATA)],
+        "rbac": {
+            # Each tenant grants the controller tokens for its own ServiceAccount only.
+            "serviceAccountTokenCreate": False,
+            # Otherwise every namespace editor could create a SecretStore of their own.
+            "aggregateToEdit": False,
+            "aggregateToAdmin": False,
+        },
     }
     if service_monitor:
         values["serviceMonitor"] = service_monitor_values(monitoring_labels or {})

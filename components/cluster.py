@@ -1,13 +1,14 @@
 """Access to the EKS cluster in one of three forms: looked up, from another stack, or created."""
 
-import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
+
+from components.kubeconfig import DeployingIdentity, exec_kubeconfig, with_deploying_identity
 
 
 @dataclass(frozen=True)
@@ -24,38 +25,7 @@ class ClusterAccessArgs:
     existing_cluster_name: Optional[str] = None
     stack_reference: Optional[str] = None
     new_cluster: Optional[NewCluster] = None
-
-
-def exec_kubeconfig(cluster_name: str, region: str, endpoint: str, ca_data: str) -> str:
-    """A kubeconfig that authenticates with `aws eks get-token`: it holds no credential."""
-    return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}
-            ],
-            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
-            "current-context": cluster_name,
-            "users": [
-                {
-                    "name": cluster_name,
-                    "user": {
-                        "exec": {
-                            "apiVersion": "client.authentication.k8s.io/v1beta1",
-                            "command": "aws",
-                            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region],
-                        }
-                    },
-                }
-            ],
-        },
-        sort_keys=True,
-    )
-
-
-def _as_text(kubeconfig: Any) -> str:
-    return kubeconfig if isinstance(kubeconfig, str) else json.dumps(kubeconfig, sort_keys=True)
+    identity: DeployingIdentity = DeployingIdentity()
 
 
 class ClusterAccess(pulumi.ComponentResource):
@@ -74,13 +44,15 @@ class ClusterAccess(pulumi.ComponentResource):
             issuer = cluster.identities.apply(lambda ids: ids[0]["oidcs"][0]["issuer"])
             provider = aws.iam.get_open_id_connect_provider_output(url=issuer, opts=pulumi.InvokeOutputOptions(parent=self))
             self.oidc_provider_arn = provider.arn
-            self.kubeconfig = pulumi.Output.all(cluster.endpoint, cluster.certificate_authorities).apply(
-                lambda parts: exec_kubeconfig(args.existing_cluster_name, args.region, parts[0], parts[1][0]["data"])
+            kubeconfig = pulumi.Output.all(cluster.endpoint, cluster.certificate_authorities).apply(
+                lambda parts: exec_kubeconfig(
+                    args.existing_cluster_name, args.region, parts[0], parts[1][0]["data"], args.identity
+                )
             )
         elif args.stack_reference is not None:
             reference = pulumi.StackReference(f"{name}-stack", stack_name=args.stack_reference, opts=child)
             self.oidc_provider_arn = reference.require_output("oidcProviderArn")
-            self.kubeconfig = pulumi.Output.secret(reference.require_output("kubeconfig").apply(_as_text))
+            kubeconfig = reference.require_output("kubeconfig").apply(lambda found: with_deploying_identity(found, args.identity))
         else:
             new = args.new_cluster
             cluster = eks.Cluster(
@@ -91,10 +63,18 @@ class ClusterAccess(pulumi.ComponentResource):
                 min_size=1,
                 max_size=max(new.desired_capacity, 2),
                 create_oidc_provider=True,
+                # pulumi-eks reaches the new cluster through this kubeconfig itself.
+                provider_credential_opts=eks.KubeconfigOptionsArgs(
+                    profile_name=args.identity.profile, role_arn=args.identity.role_arn
+                )
+                if args.identity.get_token_args()
+                else None,
                 opts=child,
             )
             self.oidc_provider_arn = cluster.oidc_provider_arn
-            self.kubeconfig = cluster.kubeconfig_json
+            kubeconfig = cluster.kubeconfig_json.apply(lambda found: with_deploying_identity(found, args.identity))
+        # It names no credential, but it is the way into the cluster: kept out of plain outputs.
+        self.kubeconfig = pulumi.Output.secret(kubeconfig)
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, opts=child)
         self.namespace_provider = k8s.Provider(
             f"{name}-k8s-namespaces", kubeconfig=self.kubeconfig, upsert_existing_objects=True, opts=child

@@ -12,12 +12,45 @@ SECRET_READ_ACTIONS = (
     "secretsmanager:GetSecretValue",
     "secretsmanager:ListSecretVersionIds",
 )
-# IAM quotas, counted without white space: the default trust-policy length and the
-# aggregate size of a role's inline policies.
+# IAM quotas, counted without white space: the default trust-policy length, the
+# aggregate size of a role's inline policies and the size of one customer-managed policy.
 TRUST_POLICY_LIMIT = 2048
 INLINE_POLICY_LIMIT = 10240
+MANAGED_POLICY_LIMIT = 6144
+# Managed policies attached to one role: IAM's default quota, and the highest it can be raised to.
+DEFAULT_MANAGED_POLICIES_PER_ROLE = 10
+MAX_MANAGED_POLICIES_PER_ROLE = 20
 # Secrets Manager appends '-' and six random characters to every secret's ARN.
 SECRET_SUFFIX_PATTERN = "-??????"
+
+
+# Each partition's DNS suffix, as in botocore's endpoints data: the host part of the service
+# names KMS sees in `kms:ViaService`.
+DNS_SUFFIXES = {
+    "aws": "amazonaws.com",
+    "aws-cn": "amazonaws.com.cn",
+    "aws-us-gov": "amazonaws.com",
+    "aws-iso": "c2s.ic.gov",
+    "aws-iso-b": "sc2s.sgov.gov",
+    "aws-iso-e": "cloud.adc-e.uk",
+    "aws-iso-f": "csp.hci.ic.gov",
+    "aws-eusc": "amazonaws.eu",
+}
+
+# Region name prefixes of every partition but `aws`, the more specific first.
+_REGION_PREFIXES = (
+    ("us-gov-", "aws-us-gov"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-isof-", "aws-iso-f"),
+    ("us-iso-", "aws-iso"),
+    ("eu-isoe-", "aws-iso-e"),
+    ("eusc-", "aws-eusc"),
+    ("cn-", "aws-cn"),
+)
+
+
+def partition_of_region(region: str) -> str:
+    return next((partition for prefix, partition in _REGION_PREFIXES if region.startswith(prefix)), "aws")
 
 
 class PolicyTooLargeError(ValueError):
@@ -50,6 +83,17 @@ class AwsIdentity:
 class SecretGrant:
     region: str
     path: str
+
+
+def secrets_manager_service(partition: str, region: str) -> str:
+    """The `kms:ViaService` value of Secrets Manager in `region`."""
+    if partition not in DNS_SUFFIXES:
+        raise ValueError(f"unknown AWS partition {partition!r}; known: {', '.join(DNS_SUFFIXES)}")
+    return f"secretsmanager.{region}.{DNS_SUFFIXES[partition]}"
+
+
+def kms_key_region(key_arn: str) -> str:
+    return key_arn.split(":")[3]
 
 
 def service_account_subject(namespace: str, service_account: str) -> str:
@@ -110,33 +154,95 @@ def permission_policy(
             "Resource": secret_arns,
         }
     ]
-    if kms_key_arns:
+    # KMS keys are regional and Secrets Manager uses a key in the secret's own region: each
+    # region's keys decrypt only through that region's Secrets Manager, only that region's secrets.
+    for region in sorted({grant.region for grant in grants}):
+        keys = sorted({arn for arn in kms_key_arns if kms_key_region(arn) == region})
+        if not keys:
+            continue
         statements.append(
             {
-                "Sid": "DecryptThroughSecretsManager",
+                "Sid": "DecryptThroughSecretsManager" + "".join(part.capitalize() for part in region.split("-")),
                 "Effect": "Allow",
                 "Action": "kms:Decrypt",
-                "Resource": sorted(set(kms_key_arns)),
+                "Resource": keys,
                 # Secrets Manager puts the secret's ARN in the encryption context: a shared
                 # key then decrypts only the secrets this role may read anyway.
                 "Condition": {
-                    "StringEquals": {
-                        "kms:ViaService": sorted(
-                            {f"secretsmanager.{grant.region}.amazonaws.com" for grant in grants}
+                    "StringEquals": {"kms:ViaService": secrets_manager_service(identity.partition, region)},
+                    "StringLike": {
+                        "kms:EncryptionContext:SecretARN": sorted(
+                            {secret_arn_pattern(identity, grant) for grant in grants if grant.region == region}
                         )
                     },
-                    "StringLike": {"kms:EncryptionContext:SecretARN": secret_arns},
                 },
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def compact(document: dict[str, Any]) -> str:
+    """The document as IAM counts it: no white space."""
+    return json.dumps(document, separators=(",", ":"), sort_keys=True)
+
+
 def render(document: dict[str, Any], limit: int, what: str) -> str:
     """The document as IAM stores it (no white space), refused when over `limit` characters."""
-    text = json.dumps(document, separators=(",", ":"), sort_keys=True)
+    text = compact(document)
     if len(text) > limit:
         raise PolicyTooLargeError(
             f"{what} is {len(text)} characters, over IAM's limit of {limit}"
         )
     return text
+
+
+@dataclass(frozen=True)
+class ReadPolicyLayout:
+    """Where a role's read grants live: one inline policy, or consecutive runs of them, one
+    customer-managed policy each. Every run is exact; together they hold every grant once."""
+
+    inline: bool
+    runs: tuple[tuple[SecretGrant, ...], ...]
+
+
+def _fits(identity: AwsIdentity, grants: list[SecretGrant], kms_key_arns: list[str], limit: int) -> bool:
+    return len(compact(permission_policy(identity, grants, kms_key_arns))) <= limit
+
+
+def split_grants(
+    identity: AwsIdentity, grants: list[SecretGrant], kms_key_arns: list[str], limit: int
+) -> list[tuple[SecretGrant, ...]]:
+    """`grants`, in their order, cut into the fewest consecutive runs whose permission policy
+    each fits `limit`.
+
+    Next-fit in a fixed order: with shorter ARNs (another partition) every run can only reach
+    further, so a split computed for the longest ARNs never needs more runs in reality.
+    """
+    runs: list[tuple[SecretGrant, ...]] = []
+    current: list[SecretGrant] = []
+    for grant in grants:
+        if _fits(identity, current + [grant], kms_key_arns, limit):
+            current.append(grant)
+            continue
+        if current:
+            runs.append(tuple(current))
+        if not _fits(identity, [grant], kms_key_arns, limit):
+            raise PolicyTooLargeError(
+                f"the permission policy for the one secret {grant.path} is over IAM's limit of {limit}"
+            )
+        current = [grant]
+    if current:
+        runs.append(tuple(current))
+    return runs
+
+
+def read_policy_layout(
+    identity: AwsIdentity, grants: list[SecretGrant], kms_key_arns: list[str]
+) -> ReadPolicyLayout:
+    """Inline when the whole permission policy fits a role's inline quota, otherwise as many
+    customer-managed policies of at most MANAGED_POLICY_LIMIT characters as it takes."""
+    if _fits(identity, grants, kms_key_arns, INLINE_POLICY_LIMIT):
+        return ReadPolicyLayout(inline=True, runs=(tuple(grants),))
+    return ReadPolicyLayout(
+        inline=False, runs=tuple(split_grants(identity, grants, kms_key_arns, MANAGED_POLICY_LIMIT))
+    )

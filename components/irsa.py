@@ -8,6 +8,7 @@ import pulumi_aws as aws
 
 from components.iam_documents import (
     INLINE_POLICY_LIMIT,
+    MANAGED_POLICY_LIMIT,
     TRUST_POLICY_LIMIT,
     AwsIdentity,
     SecretGrant,
@@ -15,6 +16,8 @@ from components.iam_documents import (
     render,
     trust_policy,
 )
+
+MANAGED_POLICY_PATH = "/eso-platform/"
 
 
 @dataclass(frozen=True)
@@ -27,16 +30,27 @@ class IrsaRoleArgs:
     # Set only in the shared-wildcard mode: trusts this ServiceAccount name in every namespace.
     wildcard_service_account: Optional[str] = None
     tags: dict[str, str] = field(default_factory=dict)
+    # Empty: `grants` go into one inline policy. Otherwise `grants` did not fit inline, and each
+    # run becomes one customer-managed policy attached to the role.
+    managed_policy_runs: list[tuple[SecretGrant, ...]] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.managed_policy_runs:
+            spread = sorted((g for run in self.managed_policy_runs for g in run), key=repr)
+            if spread != sorted(self.grants, key=repr):
+                raise ValueError(f"the managed policies of role {self.role_name} must hold exactly its grants, once")
 
 
 class IrsaRole(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
     role_name: pulumi.Output[str]
-    # What ESO objects should wait for: until it exists the role can read nothing.
-    read_policy: aws.iam.RolePolicy
+    # What ESO objects should wait for: until these exist the role can read nothing (the inline
+    # policy, or every managed policy's attachment).
+    read_grants: list[pulumi.Resource]
 
     def __init__(self, name: str, args: IrsaRoleArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eso-platform:irsa:IrsaRole", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
         identity = pulumi.Output.from_input(args.oidc_provider_arn).apply(AwsIdentity.from_oidc_provider_arn)
         role = aws.iam.Role(
             f"{name}-role",
@@ -51,21 +65,45 @@ class IrsaRole(pulumi.ComponentResource):
             ),
             max_session_duration=3600,
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
-        self.read_policy = aws.iam.RolePolicy(
-            f"{name}-read-secrets",
-            name="read-secrets",
-            role=role.id,
-            policy=identity.apply(
-                lambda ident: render(
-                    permission_policy(ident, args.grants, args.kms_key_arns),
-                    INLINE_POLICY_LIMIT,
-                    f"permission policy of role {args.role_name}",
+
+        def document(grants: list[SecretGrant], limit: int, what: str) -> pulumi.Output[str]:
+            return identity.apply(
+                lambda ident: render(permission_policy(ident, grants, args.kms_key_arns), limit, what)
+            )
+
+        if not args.managed_policy_runs:
+            self.read_grants = [
+                aws.iam.RolePolicy(
+                    f"{name}-read-secrets",
+                    name="read-secrets",
+                    role=role.id,
+                    policy=document(args.grants, INLINE_POLICY_LIMIT, f"permission policy of role {args.role_name}"),
+                    opts=child,
                 )
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+            ]
+        else:
+            self.read_grants = []
+            for number, run in enumerate(args.managed_policy_runs, start=1):
+                policy_name = f"{args.role_name}-read-secrets-{number}"
+                policy = aws.iam.Policy(
+                    f"{name}-read-secrets-{number}",
+                    name=policy_name,
+                    path=MANAGED_POLICY_PATH,
+                    description=f"Part {number} of {len(args.managed_policy_runs)} of the exact secret reads of role {args.role_name}",
+                    policy=document(list(run), MANAGED_POLICY_LIMIT, f"managed policy {policy_name}"),
+                    tags=args.tags,
+                    opts=child,
+                )
+                self.read_grants.append(
+                    aws.iam.RolePolicyAttachment(
+                        f"{name}-read-secrets-{number}-attachment",
+                        role=role.name,
+                        policy_arn=policy.arn,
+                        opts=child,
+                    )
+                )
         self.role_arn = role.arn
         self.role_name = role.name
         self.register_outputs({"roleArn": self.role_arn, "roleName": self.role_name})

@@ -1,7 +1,7 @@
 """Kubernetes objects of a tenant namespace as plain dicts (external-secrets.io/v1 API)."""
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import pulumi
 
@@ -18,6 +18,10 @@ class ExternalSecretSpec:
     refresh_interval: str
     store_name: str
     keys: Optional[tuple[str, ...]] = None
+    # The service's name where it is not the ExternalSecret's (renamedFrom keeps the old one).
+    service: Optional[str] = None
+    # Owner: the Secret goes with the ExternalSecret; Orphan: it stays when the ExternalSecret goes.
+    creation_policy: Literal["Owner", "Orphan"] = "Owner"
 
 
 def store_name(region: str) -> str:
@@ -38,6 +42,57 @@ def service_account(
         },
         # Only ESO requests tokens for this account; no pod should mount one.
         "automountServiceAccountToken": False,
+    }
+
+
+@dataclass(frozen=True)
+class ServiceAccountRef:
+    namespace: str
+    name: str
+
+
+TOKEN_REQUEST_ROLE = "eso-platform-token-request"
+RBAC_API_VERSION = "rbac.authorization.k8s.io/v1"
+
+
+def token_request_role(
+    namespace: pulumi.Input[str], service_account_name: str, labels: dict[str, str]
+) -> dict[str, Any]:
+    """Tokens for the tenant's ServiceAccount and no other: the chart's ClusterRole grants none."""
+    only_the_tenant = [service_account_name]
+    return {
+        "apiVersion": RBAC_API_VERSION,
+        "kind": "Role",
+        "metadata": {"name": TOKEN_REQUEST_ROLE, "namespace": namespace, "labels": dict(labels)},
+        "rules": [
+            {
+                "apiGroups": [""],
+                "resources": ["serviceaccounts/token"],
+                "resourceNames": only_the_tenant,
+                "verbs": ["create"],
+            },
+            # ESO reads the account's role-arn annotation before it requests a token
+            # (providers/v1/aws/auth/auth.go). The chart's ClusterRole also grants that read,
+            # for its informer cache; this keeps the tenant's Role complete on its own.
+            {
+                "apiGroups": [""],
+                "resources": ["serviceaccounts"],
+                "resourceNames": only_the_tenant,
+                "verbs": ["get"],
+            },
+        ],
+    }
+
+
+def token_request_binding(
+    namespace: pulumi.Input[str], controller: ServiceAccountRef, labels: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "apiVersion": RBAC_API_VERSION,
+        "kind": "RoleBinding",
+        "metadata": {"name": TOKEN_REQUEST_ROLE, "namespace": namespace, "labels": dict(labels)},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": TOKEN_REQUEST_ROLE},
+        "subjects": [{"kind": "ServiceAccount", "name": controller.name, "namespace": controller.namespace}],
     }
 
 
@@ -72,7 +127,7 @@ def external_secret(
     body: dict[str, Any] = {
         "refreshInterval": spec.refresh_interval,
         "secretStoreRef": {"name": spec.store_name, "kind": "SecretStore"},
-        "target": {"name": spec.secret_name, "creationPolicy": "Owner"},
+        "target": {"name": spec.secret_name, "creationPolicy": spec.creation_policy},
     }
     if spec.keys is None:
         body["dataFrom"] = [{"extract": {"key": spec.secret_path}}]

@@ -8,9 +8,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.alert_rules import prometheus_rule
-from components.chart_values import operator_values
+from components.chart_values import ControllerSizing, operator_values
 from components.custom_resources import custom_resource
+from components.labels import project_labels
 from components.namespaces import adopted_namespace
+
+RELEASE_NAME = "external-secrets"
+# The chart names the controller's ServiceAccount after the release (it contains the chart's
+# name). The values that could rename it are program-owned, so tenants bind exactly this account.
+CONTROLLER_SERVICE_ACCOUNT = RELEASE_NAME
 
 
 @dataclass(frozen=True)
@@ -20,6 +26,8 @@ class OperatorArgs:
     chart_version: str
     repository: str
     replicas: int = 1
+    # Workers and client rate of the controller; None: ESO's own defaults.
+    sizing: Optional[ControllerSizing] = None
     extra_values: dict[str, Any] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     # Adopts an existing namespace instead of failing; see ClusterAccess.namespace_provider.
@@ -42,13 +50,19 @@ class Operator(pulumi.ComponentResource):
         )
         self.release = k8s.helm.v3.Release(
             f"{name}-chart",
-            name="external-secrets",
+            name=RELEASE_NAME,
             chart=args.chart,
             version=args.chart_version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=args.repository),
             namespace=namespace.metadata.name,
+            # Helm sets app.kubernetes.io/managed-by on every object it renders.
             values=operator_values(
-                args.replicas, args.labels, args.extra_values, args.service_monitor, args.monitoring_labels
+                args.replicas,
+                project_labels(args.labels),
+                args.extra_values,
+                args.sizing,
+                args.service_monitor,
+                args.monitoring_labels,
             ),
             # Wait until the controller and its webhook are ready: ESO objects are
             # rejected by the webhook before then.
@@ -56,7 +70,9 @@ class Operator(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             timeout=600,
-            opts=pulumi.ResourceOptions(parent=self),
+            # Removing the release from the stack (eso.install: false) hands the operator over
+            # instead of stopping every sync; `helm uninstall` remains the way to remove it.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         if args.alerts:
             rule = prometheus_rule(

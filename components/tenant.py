@@ -1,18 +1,24 @@
-"""A tenant namespace: its ServiceAccount for IRSA, a SecretStore per region, an ExternalSecret per service."""
+"""A tenant namespace: its ServiceAccount for IRSA, the controller's token grant for that account
+alone, a SecretStore per region, an ExternalSecret per service."""
 
+import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.admission import MANAGED_NAMESPACE_LABEL
 from components.custom_resources import custom_resource
 from components.namespaces import adopted_namespace
 from components.manifests import (
     ExternalSecretSpec,
+    ServiceAccountRef,
     external_secret,
     secret_store,
     service_account,
+    token_request_binding,
+    token_request_role,
 )
 
 
@@ -23,13 +29,49 @@ class TenantArgs:
     role_arn: pulumi.Input[str]
     regions: list[str]
     external_secrets: list[ExternalSecretSpec]
+    # The operator's controller: granted tokens for this tenant's ServiceAccount only.
+    controller: ServiceAccountRef
     labels: dict[str, str] = field(default_factory=dict)
     force_sync: str = ""
     # Adopts an existing namespace instead of failing; see ClusterAccess.namespace_provider.
     namespace_provider: Optional[pulumi.ProviderResource] = None
     # ESO objects wait for these: the operator's CRDs and webhook, which reject them before
-    # they are ready, and the role's permissions, without which the first sync is denied.
+    # they are ready, the role's permissions, without which the first sync is denied, and the
+    # admission guard, so that it judges them too.
     wait_for: list[pulumi.Resource] = field(default_factory=list)
+    # Names of earlier releases that another tenant's child also had: the engine refuses an
+    # alias two resources claim, and no deployed stack can hold such a name anyway.
+    ambiguous_legacy_names: frozenset[str] = frozenset()
+
+
+# '/' is in no DNS label, so a child's name holds its tenant's namespace and its own name
+# unambiguously: no two (namespace, name) pairs share one, whatever the names contain.
+def store_resource_name(tenant: str, region: str) -> str:
+    return f"{tenant}/{region}"
+
+
+def external_secret_resource_name(tenant: str, external_secret: str) -> str:
+    return f"{tenant}/{external_secret}"
+
+
+# Earlier releases joined with '-': ('payments', 'api-gateway') and ('payments-api',
+# 'gateway') met. Deployed stacks hold these names; aliases carry them over.
+def legacy_store_resource_name(tenant: str, region: str) -> str:
+    return f"{tenant}-store-{region}"
+
+
+def legacy_external_secret_resource_name(tenant: str, external_secret: str) -> str:
+    return f"{tenant}-{external_secret}"
+
+
+def _typed_resource(resource_type: type, name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions):
+    """A manifest of a built-in kind as its pulumi-kubernetes resource: fields become arguments."""
+    arguments = {
+        re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower(): value
+        for key, value in manifest.items()
+        if key not in ("apiVersion", "kind")
+    }
+    return resource_type(name, **arguments, opts=opts)
 
 
 class Tenant(pulumi.ComponentResource):
@@ -39,31 +81,55 @@ class Tenant(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TenantArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eso-platform:tenant:Tenant", name, None, opts)
+        # The label puts the namespace under the admission guard's tenant rules.
         namespace = adopted_namespace(
-            f"{name}-namespace", args.namespace, args.labels, self, args.namespace_provider
+            f"{name}-namespace",
+            args.namespace,
+            {**args.labels, MANAGED_NAMESPACE_LABEL: "true"},
+            self,
+            args.namespace_provider,
         )
         namespace_name = namespace.metadata.name
-        account = service_account(
-            args.service_account_name, namespace_name, args.role_arn, args.labels
-        )
-        k8s.core.v1.ServiceAccount(
+        own = pulumi.ResourceOptions(parent=self)
+        _typed_resource(
+            k8s.core.v1.ServiceAccount,
             f"{name}-service-account",
-            metadata=account["metadata"],
-            automount_service_account_token=account["automountServiceAccountToken"],
-            opts=pulumi.ResourceOptions(parent=self),
+            service_account(args.service_account_name, namespace_name, args.role_arn, args.labels),
+            own,
         )
-        after_operator = pulumi.ResourceOptions(parent=self, depends_on=args.wait_for)
+        token_role = _typed_resource(
+            k8s.rbac.v1.Role,
+            f"{name}-token-role",
+            token_request_role(namespace_name, args.service_account_name, args.labels),
+            own,
+        )
+        token_binding = _typed_resource(
+            k8s.rbac.v1.RoleBinding,
+            f"{name}-token-binding",
+            token_request_binding(namespace_name, args.controller, args.labels),
+            pulumi.ResourceOptions(parent=self, depends_on=[token_role]),
+        )
+
+        def after_operator(legacy_name: str) -> pulumi.ResourceOptions:
+            # Until the binding exists the controller cannot request the account's token.
+            aliases = [] if legacy_name in args.ambiguous_legacy_names else [pulumi.Alias(name=legacy_name)]
+            return pulumi.ResourceOptions(
+                parent=self, depends_on=[*args.wait_for, token_binding], aliases=aliases
+            )
+
         self.store_names = {}
         for region in args.regions:
             store = secret_store(region, namespace_name, args.service_account_name, args.labels)
-            custom_resource(f"{name}-store-{region}", store, after_operator)
+            custom_resource(
+                store_resource_name(name, region), store, after_operator(legacy_store_resource_name(name, region))
+            )
             self.store_names[region] = store["metadata"]["name"]
         for spec in args.external_secrets:
-            labels = {**args.labels, "eso-platform/service": spec.name}
+            labels = {**args.labels, "eso-platform/service": spec.service or spec.name}
             custom_resource(
-                f"{name}-{spec.name}",
+                external_secret_resource_name(name, spec.name),
                 external_secret(spec, namespace_name, labels, args.force_sync),
-                after_operator,
+                after_operator(legacy_external_secret_resource_name(name, spec.name)),
             )
         self.namespace = namespace_name
         self.service_account_name = pulumi.Output.from_input(args.service_account_name)

@@ -39,6 +39,13 @@ IDENTITY_POLICY_TYPES = frozenset(
         "aws:iam/groupPolicy:GroupPolicy",
     }
 )
+# Resources that attach managed policies to a role, and the property holding the policy ARN(s).
+POLICY_ATTACHMENT_PROPS = {
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "policyArn",
+    "aws:iam/policyAttachment:PolicyAttachment": "policyArn",
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": "policyArns",
+    ROLE: "managedPolicyArns",
+}
 KUBERNETES_SECRET_TYPES = frozenset({"kubernetes:core/v1:Secret", "kubernetes:core/v1:SecretPatch"})
 SECRET_VERSION_TYPES = frozenset({"aws:secretsmanager/secretVersion:SecretVersion"})
 # Properties of a SecretVersion that put the secret's value into the program and its state.
@@ -419,6 +426,28 @@ def chart_version_violations(resource_type: str, props: Mapping[str, Any]) -> li
 
 
 # ---------------------------------------------------------------------------------------------
+# 7. Roles get only customer-managed policies
+# ---------------------------------------------------------------------------------------------
+
+AWS_MANAGED_POLICY = re.compile(r"arn:[^:]+:iam::aws:policy/.+")
+
+
+def attached_policy_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Rule 7: no AWS managed policy is attached. A customer-managed policy (aws.iam.Policy) is
+    checked by rule 1 where it is defined; an AWS managed one is AWS's to change, out of reach."""
+    key = POLICY_ATTACHMENT_PROPS.get(resource_type)
+    if key is None or key not in list(props):
+        return []
+    return [
+        f"{key} attaches the AWS managed policy {arn!r}: no rule of this pack can check what it grants, "
+        "and AWS may widen it (SecretsManagerReadWrite reads every secret); attach a customer-managed "
+        "policy (aws.iam.Policy) that names each secret instead"
+        for arn in _as_list(props[key])
+        if isinstance(arn, str) and AWS_MANAGED_POLICY.fullmatch(arn)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
 # The pack's catalogue and the pulumi_policy adapters
 # ---------------------------------------------------------------------------------------------
 
@@ -469,6 +498,12 @@ GUARDRAILS: tuple[Guardrail, ...] = (
         "eso-chart-version-pinned",
         "The external-secrets Helm chart is pinned to an exact semver version.",
         chart_version_violations,
+    ),
+    Guardrail(
+        "attached-policies-are-customer-managed",
+        "Roles get no AWS managed policy (attachments and managedPolicyArns): only customer-managed "
+        "policies, whose documents the read-scope rule checks.",
+        attached_policy_violations,
     ),
 )
 

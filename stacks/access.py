@@ -5,12 +5,19 @@ from dataclasses import dataclass
 from typing import Optional
 
 from components.iam_documents import (
+    DNS_SUFFIXES,
     INLINE_POLICY_LIMIT,
+    MANAGED_POLICY_LIMIT,
+    MAX_MANAGED_POLICIES_PER_ROLE,
     TRUST_POLICY_LIMIT,
     AwsIdentity,
     PolicyTooLargeError,
+    ReadPolicyLayout,
     SecretGrant,
+    compact,
+    partition_of_region,
     permission_policy,
+    read_policy_layout,
     render,
     service_account_subject,
     trust_policy,
@@ -19,12 +26,16 @@ from stacks.spec import Stack
 
 ROLE_NAME_LIMIT = 64
 SHARED_ROLE_KEY = "shared"
-# Longest plausible values of what is only known from the cluster, so that a stack that
-# passes this check also fits IAM's limits in any partition and region.
-_WORST_CASE_IDENTITY_TEMPLATE = (
-    "arn:aws-us-gov:iam::000000000000:oidc-provider/oidc.eks.{region}.amazonaws.com.cn/id/"
-    + "F" * 32
-)
+
+
+def worst_case_identity(stack: Stack) -> AwsIdentity:
+    """The identity of a cluster in the stack region's partition, with the part only the cluster
+    knows (its issuer's id) at its longest: a stack that passes the size check then fits IAM's limits."""
+    partition = partition_of_region(stack.region)
+    return AwsIdentity.from_oidc_provider_arn(
+        f"arn:{partition}:iam::000000000000:oidc-provider/"
+        f"oidc.eks.{stack.region}.{DNS_SUFFIXES[partition]}/id/{'F' * 32}"
+    )
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,8 @@ class RoleSpec:
     grants: tuple[SecretGrant, ...]
     kms_key_arns: tuple[str, ...]
     wildcard_service_account: Optional[str]
+    # Laid out for the worst-case identity's ARNs (the longest issuer), so that it holds for any cluster.
+    read_policies: ReadPolicyLayout
 
 
 def role_name(environment: str, namespace: Optional[str]) -> str:
@@ -51,13 +64,20 @@ def role_name(environment: str, namespace: Optional[str]) -> str:
 
 
 def role_specs(stack: Stack) -> list[RoleSpec]:
-    """One role per namespace with services, or one shared role when the stack opts in."""
+    """One role per namespace with services, or one shared role when the stack opts in.
+
+    Raises PolicyTooLargeError when a single secret's grant is over a managed policy's limit.
+    """
+    identity = worst_case_identity(stack)
     account = stack.irsa.service_account_name
     namespaces = stack.namespaces()
     kms = tuple(sorted(set(stack.irsa.kms_key_arns)))
 
     def grants(services) -> tuple[SecretGrant, ...]:
         return tuple(sorted({SecretGrant(s.region, s.secret_path) for s in services}, key=lambda g: (g.path, g.region)))
+
+    def layout(services) -> ReadPolicyLayout:
+        return read_policy_layout(identity, list(grants(services)), list(kms))
 
     if stack.irsa.mode == "per-namespace":
         return [
@@ -69,6 +89,7 @@ def role_specs(stack: Stack) -> list[RoleSpec]:
                 grants=grants(services),
                 kms_key_arns=kms,
                 wildcard_service_account=None,
+                read_policies=layout(services),
             )
             for namespace, services in namespaces.items()
         ]
@@ -83,6 +104,7 @@ def role_specs(stack: Stack) -> list[RoleSpec]:
             grants=grants(stack.services),
             kms_key_arns=kms,
             wildcard_service_account=account if stack.irsa.mode == "shared-wildcard" else None,
+            read_policies=layout(stack.services),
         )
     ]
 
@@ -93,9 +115,10 @@ def role_for_namespace(specs: list[RoleSpec]) -> dict[str, RoleSpec]:
 
 def policy_size_problems(stack: Stack) -> list[str]:
     """Every role whose documents would be over IAM's limits, as config problems with a fix."""
-    identity = AwsIdentity.from_oidc_provider_arn(_WORST_CASE_IDENTITY_TEMPLATE.format(region=stack.region))
+    identity = worst_case_identity(stack)
+    allowed = stack.irsa.managed_policies_per_role
     problems = []
-    for spec in role_specs(stack):
+    for spec in _role_specs_or_problem(stack, problems):
         where = f"services (namespace {spec.key})" if spec.wildcard_service_account is None and len(spec.namespaces) == 1 else "services"
         try:
             render(
@@ -105,12 +128,28 @@ def policy_size_problems(stack: Stack) -> list[str]:
             )
         except PolicyTooLargeError as error:
             problems.append(f"irsa.mode: {error}; use per-namespace roles or fewer namespaces per stack")
-        try:
-            render(
-                permission_policy(identity, list(spec.grants), list(spec.kms_key_arns)),
-                INLINE_POLICY_LIMIT,
-                f"the permission policy of role {spec.role_name}",
+        needed = len(spec.read_policies.runs)
+        if spec.read_policies.inline or needed <= allowed:
+            continue
+        size = len(compact(permission_policy(identity, list(spec.grants), list(spec.kms_key_arns))))
+        fix = "move some services to another namespace or stack"
+        if allowed < MAX_MANAGED_POLICIES_PER_ROLE:
+            fix = (
+                f"raise the IAM quota 'Managed policies per role' (at most {MAX_MANAGED_POLICIES_PER_ROLE}) "
+                f"and set irsa.managedPoliciesPerRole to {min(needed, MAX_MANAGED_POLICIES_PER_ROLE)}, or {fix}"
             )
-        except PolicyTooLargeError as error:
-            problems.append(f"{where}: {error}; move some services to another namespace or stack")
+        problems.append(
+            f"{where}: the exact grants of role {spec.role_name} ({len(spec.grants)} secrets, "
+            f"{size} characters in one document, over the {INLINE_POLICY_LIMIT} of inline policies) need "
+            f"{needed} managed policies of at most {MANAGED_POLICY_LIMIT} characters, over "
+            f"irsa.managedPoliciesPerRole = {allowed}; {fix}"
+        )
     return problems
+
+
+def _role_specs_or_problem(stack: Stack, problems: list[str]) -> list[RoleSpec]:
+    try:
+        return role_specs(stack)
+    except PolicyTooLargeError as error:
+        problems.append(f"irsa.kmsKeyArns: {error}; list fewer KMS keys")
+        return []

@@ -3,6 +3,7 @@
 `python -m stacks alert-rules`: the opt-in alerts as a Prometheus rule file."""
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -15,7 +16,9 @@ from botocore.exceptions import BotoCoreError
 from components.alert_rules import rule_file
 from stacks import doctor_report
 from stacks.doctor import DoctorError, run_checks
-from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, run_program
+from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, identity_clashes, run_program
+from stacks.identities import clash_problems
+from stacks.lifecycle import secret_changes
 from stacks.plan import as_json, as_text, as_yaml
 from stacks.loading import PROJECT, ConfigError, load_stack
 from stacks.spec import Stack
@@ -59,6 +62,12 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--out", type=Path, help="write the plan to this file instead of standard output")
     plan.add_argument("--account-id", type=_account_id, default=PLACEHOLDER_ACCOUNT, help="placeholder AWS account id")
     plan.add_argument("--oidc-issuer", type=_issuer, help="placeholder OIDC issuer; default derived from the cluster name")
+    plan.add_argument(
+        "--against",
+        type=Path,
+        metavar="PREVIOUS.json",
+        help="a JSON plan of the deployed config, or `pulumi stack output --json`: list the Secrets this change deletes or renames",
+    )
     doctor = commands.add_parser(
         "doctor",
         help="check that AWS holds what a stack needs",
@@ -80,6 +89,22 @@ def parser() -> argparse.ArgumentParser:
         "for `promtool test rules` or a Prometheus without the Operator.",
     )
     return root
+
+
+def previous_outputs(path: Path) -> dict:
+    """The stack outputs of the deployed config: from a JSON plan, or `pulumi stack output --json`."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ValueError(f"cannot be read ({error.strerror or error})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"is not JSON ({error})") from None
+    outputs = document.get("outputs") if isinstance(document, dict) and "resources" in document else document
+    if not isinstance(outputs, dict) or not isinstance(outputs.get("services"), dict):
+        raise ValueError(
+            "holds no `services` outputs; give a plan written with --format json, or `pulumi stack output --json`"
+        )
+    return outputs
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -130,13 +155,32 @@ def _plan(args: argparse.Namespace) -> int:
     except StackFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    cloud = PlaceholderCloud(settings.config.get("aws:region", ""), args.account_id, args.oidc_issuer)
+    previous = None
+    if args.against is not None:
+        try:
+            previous = previous_outputs(args.against)
+        except ValueError as error:
+            print(f"error: --against {args.against}: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    cloud = PlaceholderCloud(settings.config.get("aws:region", ""), args.account_id, args.oidc_issuer, previous)
     try:
         run = run_program(settings.config, stack_name(path), cloud, secret_keys=settings.secret_keys)
     except pulumi.RunError as error:
         print(f"error: {path.name}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    rendered = {"text": as_text, "json": as_json, "yaml": as_yaml}[args.format](run)
+    clashes = identity_clashes(run)
+    if clashes:
+        services = json.loads(settings.config.get("eso-platform:services", "[]"))
+        lines = "".join(f"  - {problem}\n" for problem in clash_problems(clashes, services))
+        print(
+            f"error: {path.name}: the program gives {len(clashes)} resource identit{'y' if len(clashes) == 1 else 'ies'} "
+            f"to more than one resource; `pulumi preview` would stop with \"Duplicate resource URN\":\n{lines}",
+            end="",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    changes = None if previous is None else secret_changes(previous.get("services"), run.outputs.get("services"))
+    rendered = as_yaml(run) if args.format == "yaml" else {"text": as_text, "json": as_json}[args.format](run, changes)
     if args.out is None:
         sys.stdout.write(rendered)
     else:

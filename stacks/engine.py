@@ -21,13 +21,16 @@ from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components.cluster import exec_kubeconfig
+from components.kubeconfig import exec_kubeconfig
 from stacks.loading import PROJECT
 
 PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
 PLACEHOLDER_ACCOUNT = "123456789012"
 PLACEHOLDER_CA = base64.b64encode(b"placeholder certificate authority").decode()
 REDACTED = "[secret]"
+# The organization of a stack on a self-managed backend (`pulumi login --local`, s3://...).
+ORGANIZATION = "organization"
+CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 
 
 def placeholder_issuer(cluster: str, region: str) -> str:
@@ -47,6 +50,8 @@ class Registration:
     custom: bool
     provider: Optional[str] = None
     retain_on_delete: bool = False
+    # The URNs of the resource's aliases: each one a deployed resource it takes over.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass
@@ -70,10 +75,18 @@ class ProgramRun:
 class PlaceholderCloud(pulumi.runtime.Mocks):
     """Answers the program's AWS lookups and fills in what providers would compute."""
 
-    def __init__(self, region: str, account_id: str = PLACEHOLDER_ACCOUNT, oidc_issuer: Optional[str] = None):
+    def __init__(
+        self,
+        region: str,
+        account_id: str = PLACEHOLDER_ACCOUNT,
+        oidc_issuer: Optional[str] = None,
+        previous_outputs: Optional[dict[str, Any]] = None,
+    ):
         self.region = region
         self.account_id = account_id
         self.oidc_issuer = oidc_issuer.removeprefix("https://") if oidc_issuer else None
+        # The stack's own outputs from its last deployment: none for a stack not deployed yet.
+        self.previous_outputs = previous_outputs or {}
 
     def issuer(self, cluster: str) -> str:
         return self.oidc_issuer or placeholder_issuer(cluster, self.region)
@@ -115,15 +128,23 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
         if args.typ == "aws:iam/role:Role":
             outputs["arn"] = f"arn:aws:iam::{self.account_id}:role/{args.inputs['name']}"
             return args.inputs["name"], outputs
+        if args.typ == "aws:iam/policy:Policy":
+            outputs["arn"] = f"arn:aws:iam::{self.account_id}:policy{args.inputs['path']}{args.inputs['name']}"
+            return outputs["arn"], outputs
         if args.typ == "pulumi:pulumi:StackReference":
             stack_name = args.inputs.get("name") or args.resource_id or args.name
+            if stack_name == f"{ORGANIZATION}/{pulumi.get_project()}/{pulumi.get_stack()}":
+                outputs.update(outputs=self.previous_outputs, secretOutputNames=[])
+                return stack_name, outputs
             outputs["outputs"] = {
                 "kubeconfig": self.kubeconfig(stack_name),
                 "oidcProviderArn": self.provider_arn(stack_name),
-                "oidcProviderUrl": f"https://{self.issuer(stack_name)}",
             }
             outputs["secretOutputNames"] = []
             return stack_name, outputs
+        if args.typ == CRD and args.resource_id:
+            outputs["spec"] = {"group": "external-secrets.io", "versions": [{"name": "v1", "served": True, "storage": True}]}
+            return args.resource_id, outputs
         if args.typ == "eks:index:Cluster":
             outputs.update(
                 kubeconfigJson=self.kubeconfig(args.name),
@@ -151,12 +172,37 @@ def _name_of(urn: str) -> Optional[str]:
     return urn.rsplit("::", 1)[-1] if urn else None
 
 
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def _type_chain(urn: str) -> str:
+    return urn.split("::")[2]
+
+
 class RecordingMonitor(mocks.MockMonitor):
-    """The SDK's mock monitor, also keeping each registration's parent, dependencies and inputs."""
+    """The SDK's mock monitor, also keeping each registration's parent, dependencies, inputs and aliases."""
 
     def __init__(self, cloud: PlaceholderCloud):
         super().__init__(cloud)
         self.registrations: list[Registration] = []
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN as the engine makes it: the parent's whole type chain, the stack's excepted
+        (the SDK's mock keeps only the parent's own type)."""
+        if parent and _type_chain(parent) != STACK_TYPE:
+            type_ = f"{_type_chain(parent)}${type_}"
+        return "urn:pulumi:" + "::".join([settings.get_stack(), settings.get_project(), type_, name])
+
+    def _alias_urns(self, request) -> tuple[str, ...]:
+        urns = []
+        for alias in getattr(request, "aliases", []):
+            if alias.urn:
+                urns.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = spec.parentUrn or ("" if spec.noParent else request.parent)
+            urns.append(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
+        return tuple(sorted(urns))
 
     def _record(self, request, urn: str, properties) -> None:
         inputs = rpc.deserialize_properties(properties, keep_unknowns=False)
@@ -172,6 +218,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 custom=getattr(request, "custom", True),
                 provider=request.provider.split("::")[-2] if request.provider else None,
                 retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
+                aliases=self._alias_urns(request),
             )
         )
 
@@ -185,6 +232,17 @@ class RecordingMonitor(mocks.MockMonitor):
         response = super().ReadResource(request)
         self._record(request, response.urn, request.properties)
         return response
+
+
+def identity_clashes(run: ProgramRun) -> dict[str, list[Registration]]:
+    """Each URN that more than one resource claims, as its own URN or as an alias: the real
+    engine stops on these ("Duplicate resource URN", "Duplicate resource alias"); the SDK's
+    mock engine does not."""
+    claims: dict[str, list[Registration]] = {}
+    for resource in run.resources:
+        for urn in {resource.urn, *resource.aliases}:
+            claims.setdefault(urn, []).append(resource)
+    return {urn: claimants for urn, claimants in sorted(claims.items()) if len(claimants) > 1}
 
 
 class _WarningCollector(logging.Handler):
@@ -234,7 +292,9 @@ def record(
     settings.SETTINGS.outputs.clear()
     settings.SETTINGS.rpc_manager.clear()
     settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(cloud, project=project, stack=stack, preview=False, logger=logger, monitor=monitor)
+    pulumi.runtime.set_mocks(
+        cloud, project=project, stack=stack, preview=False, logger=logger, monitor=monitor, organization=ORGANIZATION
+    )
     pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
     outputs: dict[str, Any] = {}
 

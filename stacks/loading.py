@@ -10,9 +10,13 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ValidationError
 
+from components.kubeconfig import DeployingIdentity
 from stacks.access import policy_size_problems
+from stacks.deploying_identity import deploying_identity
+from stacks.regions import region_problems
 from stacks.model import (
     DEFAULT_REFRESH_CLASSES,
+    AdmissionConfig,
     PATH_PLACEHOLDERS,
     ClusterConfig,
     EsoConfig,
@@ -26,7 +30,7 @@ from stacks.model import (
 from stacks.spec import Service, Stack
 
 PROJECT = "eso-platform"
-STRUCTURED_KEYS = ("cluster", "eso", "irsa", "refreshClasses", "services")
+STRUCTURED_KEYS = ("admission", "cluster", "eso", "irsa", "refreshClasses", "services")
 SECRET_PATH_LIMIT = 512
 
 
@@ -49,14 +53,21 @@ def _natural_order(text: str) -> list:
     return [int(part) if index % 2 else part for index, part in enumerate(re.split(r"([0-9]+)", text))]
 
 
-def load_stack(values: Mapping[str, str], aws_region: Optional[str], secret_keys: Iterable[str] = ()) -> Stack:
+def load_stack(
+    values: Mapping[str, str],
+    aws_region: Optional[str],
+    secret_keys: Iterable[str] = (),
+    aws_provider: Mapping[str, str] = {},
+) -> Stack:
     """The stack from its config as Pulumi hands it over: `values` maps each key under
     `eso-platform:` (without the prefix) to its string form, objects as JSON; `secret_keys`
-    are those of its keys Pulumi holds encrypted.
+    are those of its keys Pulumi holds encrypted; `aws_provider` holds those of
+    stacks.deploying_identity.AWS_IDENTITY_KEYS set under `aws:`, in the same form.
 
     Raises ConfigError listing every problem.
     """
     problems: list[str] = []
+    identity = deploying_identity(aws_provider, problems)
     raw = _decode(values, problems)
     config: Optional[StackConfig] = None
     try:
@@ -73,9 +84,15 @@ def load_stack(values: Mapping[str, str], aws_region: Optional[str], secret_keys
         for key in sorted(secret_keys)
     ]
     problems += _cross_check(raw)
+    irsa = _valid(IrsaConfig, raw.get("irsa", {}))
+    problems += region_problems(
+        raw.get("services") if isinstance(raw.get("services"), list) else [],
+        list(irsa.kms_key_arns) if irsa is not None else [],
+        aws_region if aws_region and AWS_REGION_PATTERN.fullmatch(aws_region) else None,
+    )
     if problems or config is None:
         raise ConfigError(problems)
-    stack = _resolve(config, aws_region)
+    stack = _resolve(config, aws_region, identity)
     problems = policy_size_problems(stack)
     if problems:
         raise ConfigError(problems)
@@ -219,17 +236,21 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
     classes = _refresh_classes(raw)
     environment = raw.get("environment") if isinstance(raw.get("environment"), str) else None
     eso = _valid(EsoConfig, raw.get("eso", {}))
+    admission = _valid(AdmissionConfig, raw.get("admission", {}))
     services = raw.get("services")
     if not isinstance(services, list):
         return problems
 
     seen_services: dict[tuple[str, str], int] = {}
     seen_secrets: dict[tuple[str, str], int] = {}
+    seen_external_secrets: dict[tuple[str, str], int] = {}
     seen_paths: dict[str, int] = {}
+    managed: set[str] = set()
     for index, entry in enumerate(services):
         service = _valid(ServiceConfig, entry)
         if service is None:
             continue
+        managed.add(service.namespace)
         where = f"services[{index}]"
         if service.sensitivity_class not in classes:
             problems.append(
@@ -254,7 +275,16 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
             )
             continue
         seen_services[identity] = index
-        target = (service.namespace, service.secret_name or service.name)
+        external_secret = (service.namespace, service.renamed_from or service.name)
+        if external_secret in seen_external_secrets:
+            field = "renamedFrom" if service.renamed_from else "name"
+            problems.append(
+                f"{where}.{field}: ExternalSecret {external_secret[1]!r} in namespace {service.namespace!r} is "
+                f"already services[{seen_external_secrets[external_secret]}]'s; each ExternalSecret belongs to one service"
+            )
+        else:
+            seen_external_secrets[external_secret] = index
+        target = (service.namespace, service.secret_name or service.renamed_from or service.name)
         if target in seen_secrets:
             problems.append(
                 f"{where}.secretName: Secret {target[1]!r} in namespace {service.namespace!r} is already "
@@ -276,10 +306,21 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
                 )
             else:
                 seen_paths[path] = index
+    if admission is not None:
+        problems += _static_credentials_problems(admission, managed)
     return problems
 
 
-def _resolve(config: StackConfig, aws_region: str) -> Stack:
+def _static_credentials_problems(admission: AdmissionConfig, managed: set[str]) -> list[str]:
+    return [
+        f"admission.allowStaticCredentialsIn[{index}]: {namespace!r} is a namespace eso-platform manages, "
+        "where stores authenticate only as its managed ServiceAccount; remove it"
+        for index, namespace in enumerate(admission.allow_static_credentials_in)
+        if namespace in managed
+    ]
+
+
+def _resolve(config: StackConfig, aws_region: str, identity: DeployingIdentity) -> Stack:
     classes = {**DEFAULT_REFRESH_CLASSES, **config.refresh_classes}
     services = tuple(
         Service(
@@ -287,10 +328,13 @@ def _resolve(config: StackConfig, aws_region: str) -> Stack:
             namespace=s.namespace,
             sensitivity_class=s.sensitivity_class,
             secret_path=render_secret_path(config.secret_path_template, config.environment, s.namespace, s.name),
-            secret_name=s.secret_name or s.name,
+            secret_name=s.secret_name or s.renamed_from or s.name,
             refresh_interval=s.refresh_interval or classes[s.sensitivity_class],
             region=s.region or aws_region,
             keys=tuple(s.keys) if s.keys is not None else None,
+            external_secret_name=s.renamed_from or s.name,
+            on_remove=s.on_remove,
+            adopt=s.adopt,
         )
         for s in config.services
     )
@@ -300,6 +344,8 @@ def _resolve(config: StackConfig, aws_region: str) -> Stack:
         cluster=config.cluster,
         eso=config.eso,
         irsa=config.irsa,
+        admission=config.admission,
         force_sync=config.force_sync,
         services=services,
+        deploying_identity=identity,
     )

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from components.chart_values import MAX_CONCURRENCY_OVERRIDE
+from components.iam_documents import DEFAULT_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICIES_PER_ROLE
 from stacks.durations import parse_go_duration
 
 DEFAULT_REFRESH_CLASSES = {"rotating": "10m", "stable": "24h"}
@@ -105,7 +107,7 @@ class ClusterConfig(_Model):
         Annotated[str, AfterValidator(_matching(_STACK_REFERENCE, "acme/eks-cluster/dev"))]
     ] = Field(
         None,
-        description="A stack that exports kubeconfig, oidcProviderArn and oidcProviderUrl.",
+        description="A stack that exports kubeconfig and oidcProviderArn.",
     )
     create: Optional[ClusterCreate] = Field(
         None, description="Create a new EKS cluster (pulumi-eks) with an IAM OIDC provider."
@@ -129,6 +131,22 @@ class ClusterConfig(_Model):
 # Chart values a stack may not set: the program owns them, or they are the chart's hardening.
 # Setting any key under one of these paths, or replacing a parent of one, is refused.
 _HARDENING = "the chart's hardened defaults must stay"
+_NO_AMBIENT_IDENTITY = (
+    "ESO's pods have no AWS identity of their own: an ExternalSecret reads only as its tenant's role"
+)
+_CONTROLLER_ACCOUNT = (
+    "the controller runs as the chart's ServiceAccount external-secrets in eso.namespace, with no AWS "
+    "identity; each tenant's token grant names that account"
+)
+_SHARED_POD = "a container in the controller's pod shares its Kubernetes identity, which can request tenants' tokens"
+_AWS_ENDPOINTS = "it can redirect the STS and Secrets Manager endpoints the controller sends tenants' tokens to"
+_PROGRAM_OBJECTS = (
+    "namespace editors and admins may not create SecretStores; tenants' ESO objects are the program's, "
+    "grant a team its own explicitly"
+)
+_LONG_LIVED_TOKEN = "it adds a long-lived token Secret for the component's ServiceAccount, in place of short-lived ones"
+# kube2iam and kiam hand a pod the role named in this annotation through instance metadata.
+KUBE2IAM_ROLE_ANNOTATION = "iam.amazonaws.com/role"
 PROGRAM_OWNED_VALUES: dict[tuple[str, ...], str] = {
     ("installCRDs",): "the program installs the CRDs",
     ("crds", "annotations"): "it keeps the CRDs, and every synced Secret, when the release is removed",
@@ -145,7 +163,46 @@ PROGRAM_OWNED_VALUES: dict[tuple[str, ...], str] = {
     ("certController", "securityContext"): _HARDENING,
     ("certController", "podSecurityContext"): _HARDENING,
     ("certController", "hostNetwork"): _HARDENING,
-    ("serviceAccount", "annotations"): "the controller has no AWS identity of its own; tenants' roles are used",
+    ("concurrent",): "set eso.concurrency instead (by default it follows the number of ExternalSecrets)",
+    ("rbac", "serviceAccountTokenCreate"): (
+        "the controller may request tokens only for tenant ServiceAccounts, through each tenant's Role"
+    ),
+    ("rbac", "aggregateToEdit"): _PROGRAM_OBJECTS,
+    ("rbac", "aggregateToAdmin"): _PROGRAM_OBJECTS,
+    ("serviceAccount",): _CONTROLLER_ACCOUNT,
+    ("fullnameOverride",): _CONTROLLER_ACCOUNT,
+    ("nameOverride",): _CONTROLLER_ACCOUNT,
+    ("namespaceOverride",): _CONTROLLER_ACCOUNT,
+    ("extraEnv",): _NO_AMBIENT_IDENTITY + " (the program sets AWS_EC2_METADATA_DISABLED=true here)",
+    ("extraArgs",): (
+        "flags change how the controller authenticates and what it reconciles "
+        "(the program sets --client-qps and --client-burst here; they follow eso.concurrency)"
+    ),
+    ("extraVolumes",): _NO_AMBIENT_IDENTITY,
+    ("extraVolumeMounts",): _NO_AMBIENT_IDENTITY,
+    ("extraContainers",): _SHARED_POD,
+    ("extraInitContainers",): _SHARED_POD,
+    ("podSpecExtra",): _SHARED_POD,
+    ("podAnnotations", KUBE2IAM_ROLE_ANNOTATION): _NO_AMBIENT_IDENTITY,
+    ("global", "podAnnotations", KUBE2IAM_ROLE_ANNOTATION): _NO_AMBIENT_IDENTITY,
+    ("hostAliases",): _AWS_ENDPOINTS,
+    ("global", "hostAliases"): _AWS_ENDPOINTS,
+    ("dnsPolicy",): _AWS_ENDPOINTS,
+    ("dnsConfig",): _AWS_ENDPOINTS,
+    ("extraObjects",): "objects installed with the release could grant what the program withholds",
+    ("genericTargets",): "it grants the controller rights over kinds of objects other than Secrets",
+    ("metrics", "listen", "auth"): _LONG_LIVED_TOKEN,
+    ("webhook", "serviceAccount"): _NO_AMBIENT_IDENTITY,
+    ("webhook", "extraEnv"): _NO_AMBIENT_IDENTITY,
+    ("webhook", "extraVolumes"): _NO_AMBIENT_IDENTITY,
+    ("webhook", "extraVolumeMounts"): _NO_AMBIENT_IDENTITY,
+    ("webhook", "podAnnotations", KUBE2IAM_ROLE_ANNOTATION): _NO_AMBIENT_IDENTITY,
+    ("certController", "metrics", "listen", "auth"): _LONG_LIVED_TOKEN,
+    ("certController", "serviceAccount"): _NO_AMBIENT_IDENTITY,
+    ("certController", "extraEnv"): _NO_AMBIENT_IDENTITY,
+    ("certController", "extraVolumes"): _NO_AMBIENT_IDENTITY,
+    ("certController", "extraVolumeMounts"): _NO_AMBIENT_IDENTITY,
+    ("certController", "podAnnotations", KUBE2IAM_ROLE_ANNOTATION): _NO_AMBIENT_IDENTITY,
     ("serviceMonitor", "enabled"): "set eso.monitoring.serviceMonitor instead",
     ("serviceMonitor", "honorLabels"): "the alerts need each ExternalSecret's own namespace label",
     ("serviceMonitor", "additionalLabels"): "set eso.monitoring.labels instead",
@@ -199,11 +256,24 @@ class MonitoringConfig(_Model):
 
 
 class EsoConfig(_Model):
+    install: bool = Field(
+        True,
+        strict=True,
+        description="Install the operator's chart; false manages only roles and tenants on a cluster whose ESO someone else installed.",
+    )
     chart_version: Annotated[str, AfterValidator(_matching(_EXACT_VERSION, "2.9.0 (an exact version)"))] = Field(
         DEFAULT_CHART_VERSION, description="Exact version of the external-secrets Helm chart."
     )
     namespace: DnsLabel = Field("external-secrets", description="Namespace of the operator.")
     replicas: int = Field(1, ge=1, le=10, strict=True, description="Controller replicas; >1 adds leader election and a PDB.")
+    concurrency: Optional[int] = Field(
+        None,
+        ge=1,
+        le=MAX_CONCURRENCY_OVERRIDE,
+        strict=True,
+        description="ExternalSecrets the controller reconciles at once (--concurrent); "
+        "default one per 100 ExternalSecrets, from 1 to 16.",
+    )
     values: dict[str, Any] = Field(
         default_factory=dict, description="Extra chart values, deep-merged over the program's."
     )
@@ -212,8 +282,15 @@ class EsoConfig(_Model):
     )
 
     @model_validator(mode="after")
-    def _leaves_program_values_alone(self) -> "EsoConfig":
+    def _owned_values_and_monitoring(self) -> "EsoConfig":
         problems = program_owned_overrides(self.values)
+        # alerts needs serviceMonitor (see MonitoringConfig), so this covers both.
+        if self.monitoring.service_monitor and not self.install:
+            problems.append(
+                "monitoring.serviceMonitor: true needs install: true; with install: false the chart is "
+                "someone else's: enable serviceMonitor in that release's values, and load "
+                "`python -m stacks alert-rules` into your Prometheus"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -241,6 +318,35 @@ class IrsaConfig(_Model):
         default_factory=list,
         description="Customer-managed KMS keys of the secrets: adds kms:Decrypt via Secrets Manager only.",
     )
+    managed_policies_per_role: int = Field(
+        DEFAULT_MANAGED_POLICIES_PER_ROLE,
+        ge=1,
+        le=MAX_MANAGED_POLICIES_PER_ROLE,
+        strict=True,
+        description="Customer-managed policies a role may hold its grants in when they do not fit "
+        "inline: IAM's quota 'Managed policies per role' (default 10, at most 20).",
+    )
+
+
+class AdmissionConfig(_Model):
+    enabled: bool = Field(
+        True,
+        strict=True,
+        description="Register the admission guard (ValidatingAdmissionPolicies; Kubernetes 1.30 or later).",
+    )
+    allow_static_credentials_in: list[DnsLabel] = Field(
+        default_factory=list,
+        description="Namespaces, none of them managed, where an AWS SecretStore may use auth.secretRef (long-lived keys).",
+    )
+
+    @model_validator(mode="after")
+    def _listed_once_and_only_when_enabled(self) -> "AdmissionConfig":
+        repeated = sorted({ns for ns in self.allow_static_credentials_in if self.allow_static_credentials_in.count(ns) > 1})
+        if repeated:
+            raise ValueError(f"allowStaticCredentialsIn lists {', '.join(repeated)} more than once")
+        if not self.enabled and self.allow_static_credentials_in:
+            raise ValueError("allowStaticCredentialsIn has no effect with enabled: false; remove it")
+        return self
 
 
 class ServiceConfig(_Model):
@@ -253,6 +359,22 @@ class ServiceConfig(_Model):
         None, min_length=1, description="Only these JSON properties; default all of them."
     )
     region: Optional[AwsRegion] = Field(None, description="Region of the secret; default aws:region.")
+    renamed_from: Optional[DnsLabel] = Field(
+        None,
+        description="The name the service was first deployed under: its ExternalSecret and Secret keep that name.",
+    )
+    on_remove: Literal["delete", "keep"] = Field(
+        "delete", description="What removing the service does to its Secret: delete it, or keep it (ESO creationPolicy Orphan)."
+    )
+    adopt: bool = Field(
+        False, strict=True, description="Take over a Secret of the target name that was not created by an ExternalSecret."
+    )
+
+    @model_validator(mode="after")
+    def _not_renamed_from_itself(self) -> "ServiceConfig":
+        if self.renamed_from == self.name:
+            raise ValueError(f"renamedFrom is the service's own name {self.name!r}; remove renamedFrom")
+        return self
 
     @model_validator(mode="after")
     def _unique_keys(self) -> "ServiceConfig":
@@ -270,6 +392,9 @@ class StackConfig(_Model):
     cluster: ClusterConfig = Field(description="Exactly one of name, stackReference or create.")
     eso: EsoConfig = Field(default_factory=EsoConfig, description="The operator's chart.")
     irsa: IrsaConfig = Field(default_factory=IrsaConfig, description="How roles are shared.")
+    admission: AdmissionConfig = Field(
+        default_factory=AdmissionConfig, description="The admission guard that keeps every ESO store on IRSA."
+    )
     secret_path_template: str = Field(
         "{env}/app/{service}", description="Secret path; placeholders {env}, {namespace}, {service}."
     )

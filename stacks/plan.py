@@ -1,23 +1,32 @@
 """What a stack will create, read off a mock-engine run of the real program, in three formats."""
 
 import json
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
+from components.admission import STORE_AUTH_POLICY, TENANT_POLICY
 from stacks.engine import ProgramRun, Registration
 from stacks.estimate import Delivery, estimate
+from stacks.lifecycle import SecretChange
 
 ESO_KIND_PREFIX = "kubernetes:external-secrets.io/v1:"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+TOKEN_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+TOKEN_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
 SECRET_STORE = ESO_KIND_PREFIX + "SecretStore"
 EXTERNAL_SECRET = ESO_KIND_PREFIX + "ExternalSecret"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+MANAGED_POLICY = "aws:iam/policy:Policy"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
-IAM_DOCUMENT_INPUTS = {ROLE: "assumeRolePolicy", ROLE_POLICY: "policy"}
-MANIFEST_ORDER = {SERVICE_ACCOUNT: 0, SECRET_STORE: 1, EXTERNAL_SECRET: 2}
+ADMISSION_POLICY = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
+ADMISSION_BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
+# The Secret guard is a ValidatingAdmissionPolicy too; it has a line of its own under the operator.
+ADMISSION_GUARD_POLICIES = (TENANT_POLICY, STORE_AUTH_POLICY)
+IAM_DOCUMENT_INPUTS = {ROLE: "assumeRolePolicy", ROLE_POLICY: "policy", MANAGED_POLICY: "policy"}
+MANIFEST_ORDER = {SERVICE_ACCOUNT: 0, TOKEN_ROLE: 1, TOKEN_ROLE_BINDING: 2, SECRET_STORE: 3, EXTERNAL_SECRET: 4}
 
 
 def _inputs(resource: Registration) -> dict[str, Any]:
@@ -49,8 +58,8 @@ def deliveries(run: ProgramRun) -> list[Delivery]:
     return found
 
 
-def as_json(run: ProgramRun) -> str:
-    document = {
+def as_json(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> str:
+    document: dict[str, Any] = {
         "stack": run.stack,
         "project": run.project,
         "resources": [
@@ -60,6 +69,8 @@ def as_json(run: ProgramRun) -> str:
         "warnings": run.warnings,
         "estimate": estimate(deliveries(run)),
     }
+    if changes is not None:
+        document["secretChanges"] = [change.as_dict() for change in changes]
     return json.dumps({key: _canonical(value) for key, value in document.items()}, indent=2) + "\n"
 
 
@@ -85,7 +96,10 @@ def kubernetes_objects(run: ProgramRun) -> list[dict[str, Any]]:
 
 
 def as_yaml(run: ProgramRun) -> str:
-    header = f"# eso-platform plan of stack {run.stack}: ServiceAccounts, SecretStores and ExternalSecrets\n"
+    header = (
+        f"# eso-platform plan of stack {run.stack}: ServiceAccounts, the controller's token grants, "
+        "SecretStores and ExternalSecrets\n"
+    )
     return header + yaml.safe_dump_all(kubernetes_objects(run), sort_keys=False, explicit_start=True)
 
 
@@ -109,7 +123,7 @@ def _trust_lines(document: dict[str, Any]) -> list[str]:
 
 
 def _policy_resources(run: ProgramRun, role: Registration) -> list[tuple[str, str]]:
-    policies = [p for p in run.of_type(ROLE_POLICY) if p.parent == role.parent]
+    policies = [p for p in run.of_type(ROLE_POLICY) + run.of_type(MANAGED_POLICY) if p.parent == role.parent]
     rows = []
     for policy in policies:
         for statement in json.loads(policy.inputs["policy"])["Statement"]:
@@ -125,7 +139,7 @@ def _oidc_provider(roles: dict[str, Registration]) -> str:
     return "none (no roles)"
 
 
-def as_text(run: ProgramRun) -> str:
+def as_text(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> str:
     out: list[str] = []
     add = out.append
     roles = _roles_by_name(run)
@@ -148,9 +162,22 @@ def as_text(run: ProgramRun) -> str:
                 add(f"  role {role_arn}")
                 for line in _trust_lines(json.loads(role.inputs["assumeRolePolicy"])):
                     add(f"    trusts {line}")
+                managed = [p for p in run.of_type(MANAGED_POLICY) if p.parent == role.parent]
+                if managed:
+                    add(f"    grants over the inline limit, in {len(managed)} customer-managed policies attached to it")
                 for verb, arn in _policy_resources(run, role):
                     add(f"    {verb} {arn}")
                 add(f"  serviceaccount {metadata['name']}")
+            elif resource.type == TOKEN_ROLE:
+                grants = [
+                    f"{verb} {rule['resources'][0]} of {', '.join(rule['resourceNames'])}"
+                    for rule in inputs["rules"]
+                    for verb in rule["verbs"]
+                ]
+                add(f"  rbac role {metadata['name']}: {'; '.join(grants)}")
+            elif resource.type == TOKEN_ROLE_BINDING:
+                subjects = ", ".join(f"{s['kind']} {s['namespace']}/{s['name']}" for s in inputs["subjects"])
+                add(f"  rbac binding {metadata['name']}: role {inputs['roleRef']['name']} to {subjects}")
             elif resource.type == SECRET_STORE:
                 aws = inputs["spec"]["provider"]["aws"]
                 account = aws["auth"]["jwt"]["serviceAccountRef"]["name"]
@@ -163,9 +190,10 @@ def as_text(run: ProgramRun) -> str:
                     path = spec["data"][0]["remoteRef"]["key"]
                     what = "keys " + ", ".join(entry["secretKey"] for entry in spec["data"])
                 sync = f", force-sync {metadata['annotations']['force-sync']}" if metadata.get("annotations") else ""
+                kept = ", Secret kept on removal" if spec["target"]["creationPolicy"] == "Orphan" else ""
                 add(
                     f"  externalsecret {metadata['name']}: {path} -> Secret {spec['target']['name']} "
-                    f"({what}) every {spec['refreshInterval']} via {spec['secretStoreRef']['name']}{sync}"
+                    f"({what}) every {spec['refreshInterval']} via {spec['secretStoreRef']['name']}{sync}{kept}"
                 )
     add("")
     add("operator")
@@ -177,17 +205,64 @@ def as_text(run: ProgramRun) -> str:
             f"in namespace {inputs['namespace']}, {values.get('replicaCount', 1)} replica(s), "
             f"leader election {'on' if values.get('leaderElect') else 'off'}"
         )
+        flags = values.get("extraArgs", {})
+        add(
+            f"  --concurrent={values.get('concurrent', 1)} --client-qps={flags.get('client-qps', 50)} "
+            f"--client-burst={flags.get('client-burst', 100)}"
+        )
+        env = {entry["name"]: entry.get("value") for entry in values.get("extraEnv", [])}
+        rbac = values.get("rbac", {})
+        add(
+            f"  controller: instance-metadata credentials {'off' if env.get('AWS_EC2_METADATA_DISABLED') == 'true' else 'ON'}, "
+            "tokens for "
+            f"{'tenant ServiceAccounts only' if rbac.get('serviceAccountTokenCreate') is False else 'ANY ServiceAccount'}, "
+            f"ESO objects for namespace editors {'ON' if rbac.get('aggregateToEdit', True) else 'off'}"
+        )
         if values.get("serviceMonitor", {}).get("enabled"):
             add("  ServiceMonitors for the controller's and webhook's metrics (needs the Prometheus Operator's CRDs)")
     for rule in run.of_type(PROMETHEUS_RULE):
         alerts = [r["alert"] for group in rule.inputs["spec"]["groups"] for r in group["rules"]]
         add(f"  PrometheusRule {rule.inputs['metadata']['name']}: alerts {', '.join(alerts)}")
+    operator = run.outputs.get("operator") or {}
+    if operator.get("installed") is False:
+        add(f"  not installed by this stack: the ESO in namespace {operator['namespace']}, its external-secrets.io/v1 CRDs checked at deploy")
+    guard = run.outputs.get("secretGuard")
+    if guard:
+        adopts = ", ".join(guard["adopts"]) or "none"
+        add(f"  secret guard {guard['policy']}: {guard['controller']} updates only Secrets an ExternalSecret wrote; adopts {adopts}")
+    add("")
+    out += _admission_lines(run)
     add("")
     add("warnings")
     out += [f"  {warning}" for warning in run.warnings] or ["  none"]
     add("")
+    if changes is not None:
+        add("kubernetes secrets against the deployed config")
+        out += [f"  {change.action} {change.namespace}/{change.secret} (service {change.service})" for change in changes] or ["  none deleted or renamed"]
+        add("")
     out += _estimate_lines(estimate(deliveries(run)))
     return "\n".join(out) + "\n"
+
+
+def _admission_lines(run: ProgramRun) -> list[str]:
+    policies = [p for p in run.of_type(ADMISSION_POLICY) if p.inputs["metadata"]["name"] in ADMISSION_GUARD_POLICIES]
+    if not policies:
+        return ["admission guard", "  off (admission.enabled: false)"]
+    selectors = {
+        binding.inputs["spec"]["policyName"]: binding.inputs["spec"]["matchResources"]["namespaceSelector"]
+        for binding in run.of_type(ADMISSION_BINDING)
+    }
+    lines = ["admission guard (ValidatingAdmissionPolicy, denies on CREATE and UPDATE)"]
+    for policy in sorted(policies, key=lambda p: p.inputs["metadata"]["name"]):
+        name, spec = policy.inputs["metadata"]["name"], policy.inputs["spec"]
+        (resources,) = spec["matchConstraints"]["resourceRules"]
+        (selector,) = selectors[name]["matchExpressions"]
+        where = "namespaces labelled" if selector["operator"] == "In" else "cluster scope and namespaces not labelled"
+        lines.append(
+            f"  {name}: {', '.join(resources['resources'])} in {where} {selector['key']}={selector['values'][0]}"
+        )
+        lines += [f"    {validation['message']}" for validation in spec["validations"]]
+    return lines
 
 
 def _estimate_lines(result: dict) -> list[str]:

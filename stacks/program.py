@@ -1,19 +1,32 @@
 """The program: a validated stack turned into components, and the stack outputs."""
 
+from collections import Counter
 from typing import Any
 
 import pulumi
 
+from components.admission import AdmissionGuard, AdmissionGuardArgs
+from components.chart_values import controller_sizing
 from components.cluster import ClusterAccess, ClusterAccessArgs, NewCluster
+from components.crd_check import ExistingOperator
+from components.iam_documents import service_account_subject
 from components.irsa import IrsaRole, IrsaRoleArgs
-from components.manifests import ExternalSecretSpec, store_name
-from components.operator import Operator, OperatorArgs
-from components.tenant import Tenant, TenantArgs
+from components.manifests import ExternalSecretSpec, ServiceAccountRef, store_name
+from components.operator import CONTROLLER_SERVICE_ACCOUNT, Operator, OperatorArgs
+from components.secret_guard import SecretGuard, SecretGuardArgs
+from components.tenant import (
+    Tenant,
+    TenantArgs,
+    legacy_external_secret_resource_name,
+    legacy_store_resource_name,
+)
 from stacks.access import role_for_namespace, role_specs
+from stacks.lifecycle import operator_move_problem, operator_removal_warning, secret_changes
 from stacks.model import CHART_NAME, CHART_REPOSITORY
 from stacks.spec import Stack
 
 PLATFORM = "eso-platform"
+PREVIOUS_DEPLOYMENT = "previous-deployment"
 
 
 def labels(stack: Stack) -> dict[str, str]:
@@ -24,12 +37,61 @@ def labels(stack: Stack) -> dict[str, str]:
     }
 
 
+ADMISSION_OFF_WARNING = (
+    "admission.enabled is false: no admission guard keeps SecretStores on IRSA; any namespace editor "
+    "can add a store with long-lived AWS keys, or none, and tenants can read through ClusterSecretStores."
+)
+
+
 def wildcard_warning(service_account: str) -> str:
     return (
         f"irsa.mode shared-wildcard: the role trusts a ServiceAccount named {service_account!r} in ANY "
         "namespace of the cluster, including namespaces created later, and it reads every service "
         "secret of this environment. Prefer per-namespace."
     )
+
+
+def tenant_name(namespace: str) -> str:
+    return f"tenant-{namespace}"
+
+
+def ambiguous_legacy_names(stack: Stack) -> frozenset[str]:
+    """Tenant children's names of earlier releases that two of this stack's children share."""
+    stores: Counter = Counter()
+    external_secrets: Counter = Counter()
+    for namespace, services in stack.namespaces().items():
+        tenant = tenant_name(namespace)
+        stores.update({legacy_store_resource_name(tenant, region) for region in {s.region for s in services}})
+        external_secrets.update(legacy_external_secret_resource_name(tenant, s.external_secret_name) for s in services)
+    return frozenset(name for counts in (stores, external_secrets) for name, count in counts.items() if count > 1)
+
+
+def controller_account(stack: Stack) -> ServiceAccountRef:
+    """The controller's ServiceAccount. The chart names it after the release, and the values that
+    could rename it are refused; an ESO installed by someone else is expected under those names."""
+    return ServiceAccountRef(stack.eso.namespace, CONTROLLER_SERVICE_ACCOUNT)
+
+
+def own_stack_name() -> str:
+    return f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+
+
+def review_previous_deployment(stack: Stack, service_outputs: dict[str, Any]) -> None:
+    """Compares with what this stack last deployed (its own outputs, through a reference to
+    itself): warns of every Secret the change deletes or renames, and refuses to move the operator."""
+    previous = pulumi.StackReference(PREVIOUS_DEPLOYMENT, stack_name=own_stack_name())
+
+    def review(outputs: Any) -> None:
+        outputs = outputs if isinstance(outputs, dict) else {}
+        problem = operator_move_problem(outputs.get("operator"), stack.eso.install, stack.eso.namespace)
+        if problem:
+            raise pulumi.RunError(problem)
+        removal = operator_removal_warning(outputs.get("operator"), stack.eso.install)
+        changes = secret_changes(outputs.get("services"), service_outputs)
+        for warning in ([removal] if removal else []) + [change.message for change in changes]:
+            pulumi.log.warn(warning)
+
+    previous.outputs.apply(review)
 
 
 def _cluster_args(stack: Stack) -> ClusterAccessArgs:
@@ -40,31 +102,56 @@ def _cluster_args(stack: Stack) -> ClusterAccessArgs:
         existing_cluster_name=cluster.name,
         stack_reference=cluster.stack_reference,
         new_cluster=NewCluster(new.version, new.instance_type, new.desired_capacity) if new else None,
+        identity=stack.deploying_identity,
     )
 
 
 def deploy(stack: Stack) -> dict[str, Any]:
     """Registers every resource of `stack` and returns the stack outputs."""
     common_labels = labels(stack)
+    controller = controller_account(stack)
     cluster = ClusterAccess("cluster", _cluster_args(stack))
     k8s_opts = pulumi.ResourceOptions(provider=cluster.provider)
-    operator = Operator(
-        "eso",
-        OperatorArgs(
-            namespace=stack.eso.namespace,
-            chart=CHART_NAME,
-            chart_version=stack.eso.chart_version,
-            repository=CHART_REPOSITORY,
-            replicas=stack.eso.replicas,
-            extra_values=stack.eso.values,
-            labels=common_labels,
-            namespace_provider=cluster.namespace_provider,
-            service_monitor=stack.eso.monitoring.service_monitor,
-            alerts=stack.eso.monitoring.alerts,
-            monitoring_labels=stack.eso.monitoring.labels,
-        ),
-        k8s_opts,
-    )
+    if stack.eso.install:
+        operator = Operator(
+            "eso",
+            OperatorArgs(
+                namespace=stack.eso.namespace,
+                chart=CHART_NAME,
+                chart_version=stack.eso.chart_version,
+                repository=CHART_REPOSITORY,
+                replicas=stack.eso.replicas,
+                sizing=controller_sizing(len(stack.services), stack.eso.concurrency),
+                extra_values=stack.eso.values,
+                labels=common_labels,
+                namespace_provider=cluster.namespace_provider,
+                service_monitor=stack.eso.monitoring.service_monitor,
+                alerts=stack.eso.monitoring.alerts,
+                monitoring_labels=stack.eso.monitoring.labels,
+            ),
+            k8s_opts,
+        )
+        ready_for_eso_objects: list[pulumi.Resource] = [operator.release]
+        operator_output = {"namespace": operator.namespace, "chartVersion": stack.eso.chart_version, "installed": True}
+    else:
+        ready_for_eso_objects = list(ExistingOperator("eso", k8s_opts).crds)
+        operator_output = {"namespace": stack.eso.namespace, "installed": False}
+
+    admitted_after: list[pulumi.Resource] = []
+    if stack.admission.enabled:
+        guard = AdmissionGuard(
+            "admission",
+            AdmissionGuardArgs(
+                service_account_name=stack.irsa.service_account_name,
+                managed_namespaces=sorted(stack.namespaces()),
+                static_credentials_namespaces=list(stack.admission.allow_static_credentials_in),
+                labels=common_labels,
+            ),
+            k8s_opts,
+        )
+        admitted_after = guard.bindings
+    else:
+        pulumi.log.warn(ADMISSION_OFF_WARNING)
 
     specs = role_specs(stack)
     if stack.irsa.mode == "shared-wildcard":
@@ -79,6 +166,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 grants=list(spec.grants),
                 kms_key_arns=list(spec.kms_key_arns),
                 wildcard_service_account=spec.wildcard_service_account,
+                managed_policy_runs=[] if spec.read_policies.inline else list(spec.read_policies.runs),
                 tags={
                     "managed-by": PLATFORM,
                     "eso-platform/environment": stack.environment,
@@ -92,10 +180,26 @@ def deploy(stack: Stack) -> dict[str, Any]:
     namespace_outputs: dict[str, Any] = {}
     service_outputs: dict[str, Any] = {}
     role_of_namespace = role_for_namespace(specs)
+    unaliased = ambiguous_legacy_names(stack)
+    guard_output: dict[str, Any] = {}
+    if stack.services:
+        guard_args = SecretGuardArgs(
+            policy_name=f"{PLATFORM}-secret-guard-{stack.environment}",
+            controller_username=service_account_subject(controller.namespace, controller.name),
+            namespaces=sorted(stack.namespaces()),
+            adoptable=sorted(f"{s.namespace}/{s.secret_name}" for s in stack.services if s.adopt),
+            labels=common_labels,
+        )
+        ready_for_eso_objects.append(SecretGuard("secret-guard", guard_args, k8s_opts).binding)
+        guard_output = {
+            "policy": guard_args.policy_name,
+            "controller": guard_args.controller_username,
+            "adopts": guard_args.adoptable,
+        }
     for namespace, services in stack.namespaces().items():
         role = roles[role_of_namespace[namespace].key]
         tenant = Tenant(
-            f"tenant-{namespace}",
+            tenant_name(namespace),
             TenantArgs(
                 namespace=namespace,
                 service_account_name=stack.irsa.service_account_name,
@@ -103,19 +207,23 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 regions=sorted({service.region for service in services}),
                 external_secrets=[
                     ExternalSecretSpec(
-                        name=service.name,
+                        name=service.external_secret_name,
                         secret_path=service.secret_path,
                         secret_name=service.secret_name,
                         refresh_interval=service.refresh_interval,
                         store_name=store_name(service.region),
                         keys=service.keys,
+                        service=service.name if service.name != service.external_secret_name else None,
+                        creation_policy="Orphan" if service.on_remove == "keep" else "Owner",
                     )
                     for service in services
                 ],
+                controller=controller,
                 labels={**common_labels, "eso-platform/namespace": namespace},
                 force_sync=stack.force_sync,
                 namespace_provider=cluster.namespace_provider,
-                wait_for=[operator.release, role.read_policy],
+                wait_for=[*ready_for_eso_objects, *role.read_grants, *admitted_after],
+                ambiguous_legacy_names=unaliased,
             ),
             k8s_opts,
         )
@@ -130,11 +238,15 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 "region": service.region,
                 "kubernetesSecret": service.secret_name,
                 "refreshInterval": service.refresh_interval,
+                "externalSecret": service.external_secret_name,
+                "onRemove": service.on_remove,
             }
 
+    review_previous_deployment(stack, service_outputs)
     return {
         "environment": stack.environment,
-        "operator": {"namespace": operator.namespace, "chartVersion": stack.eso.chart_version},
+        "operator": operator_output,
+        "secretGuard": guard_output,
         "namespaces": namespace_outputs,
         "services": service_outputs,
     }

@@ -3,6 +3,7 @@
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from stacks.deploying_identity import AWS_IDENTITY_KEYS
 from stacks.loading import PROJECT, ConfigError, load_stack
 from stacks.spec import Stack
 
@@ -19,6 +20,8 @@ def stack_from_pulumi_config() -> Stack:
     try:
         values = project_values()
         secret_keys = [key for key in values if runtime_config.is_config_secret(f"{PROJECT}:{key}")]
-        return load_stack(values, pulumi.Config("aws").get("region"), secret_keys)
+        aws = pulumi.Config("aws")
+        provider = {key: aws.get(key) for key in AWS_IDENTITY_KEYS if aws.get(key) is not None}
+        return load_stack(values, aws.get("region"), secret_keys, aws_provider=provider)
     except ConfigError as error:
         raise pulumi.RunError(str(error)) from None

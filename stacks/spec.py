@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from typing import Optional
 
-from stacks.model import ClusterConfig, EsoConfig, IrsaConfig
+from components.kubeconfig import DeployingIdentity
+from stacks.model import AdmissionConfig, ClusterConfig, EsoConfig, IrsaConfig
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,10 @@ class Service:
     refresh_interval: str
     region: str
     keys: Optional[tuple[str, ...]]
+    # The ExternalSecret's name: renamedFrom, or the service's name.
+    external_secret_name: str
+    on_remove: str
+    adopt: bool
 
 
 @dataclass(frozen=True)
@@ -27,8 +32,11 @@ class Stack:
     cluster: ClusterConfig
     eso: EsoConfig
     irsa: IrsaConfig
+    admission: AdmissionConfig
     force_sync: str
     services: tuple[Service, ...]
+    # Who the AWS provider runs as: the kubeconfig reaches the cluster as the same identity.
+    deploying_identity: DeployingIdentity = DeployingIdentity()
 
     def namespaces(self) -> dict[str, list[Service]]:
         grouped: dict[str, list[Service]] = {}

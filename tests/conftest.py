@@ -8,8 +8,9 @@ from typing import Any, Callable, Optional
 import pytest
 import yaml
 from hypothesis import settings
+from pulumi.runtime import rpc
 
-from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, ProgramRun, run_program
+from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, ProgramRun, RecordingMonitor, run_program
 from stacks.stack_files import read_stack_config, stack_file
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +22,29 @@ class Mocks(PlaceholderCloud):
 
     def __init__(self, account_id: str = PLACEHOLDER_ACCOUNT, oidc_issuer: Optional[str] = None):
         super().__init__(REGION, account_id=account_id, oidc_issuer=oidc_issuer)
+
+
+class RevealingMonitor(RecordingMonitor):
+    """Also keeps each resource's inputs with secret values shown, to assert what a secret holds."""
+
+    def __init__(self, cloud: PlaceholderCloud):
+        super().__init__(cloud)
+        self.revealed: dict[str, dict[str, Any]] = {}
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        self.revealed[request.name] = _revealed(rpc.deserialize_properties(request.object, keep_unknowns=False))
+        return response
+
+
+def _revealed(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return _revealed(value["value"])
+        return {key: _revealed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_revealed(item) for item in value]
+    return value
 
 
 def stack_values(stack: str) -> dict[str, Any]:
@@ -46,6 +70,12 @@ def write_stack_file(path: Path, values: dict[str, Any]) -> Path:
     config = {key if ":" in key else f"eso-platform:{key}": value for key, value in values.items()}
     path.write_text(yaml.safe_dump({"config": config}, sort_keys=True))
     return path
+
+
+def crowded_services(count: int, namespace: str = "crowded") -> list[dict[str, str]]:
+    """`count` services with the longest names a service may have (63 characters) in one
+    namespace: the fewest services whose exact grants go past IAM's inline limit."""
+    return [{"name": f"service-{index:03d}-{'x' * 51}", "namespace": namespace} for index in range(count)]
 
 
 RunStack = Callable[..., ProgramRun]

@@ -16,6 +16,8 @@ from tests.aws.iam_matching import WebIdentityRequest, allow_statements_naming, 
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 GET_SECRET_VALUE = "secretsmanager:GetSecretValue"
 STS_AUDIENCE = "sts.amazonaws.com"
@@ -26,6 +28,8 @@ PLACEHOLDER_THUMBPRINT = "0" * 40
 # IAM quotas the mock does not enforce, counted as IAM counts them (no white space).
 TRUST_POLICY_QUOTA = 2048
 INLINE_POLICIES_QUOTA = 10240
+MANAGED_POLICY_QUOTA = 6144
+ATTACHED_POLICIES_QUOTA = 10
 ROLE_NAME_QUOTA = 64
 
 
@@ -40,7 +44,9 @@ class CreatedRole:
     name: str
     arn: str
     trust: dict[str, Any]
+    # Every identity policy of the role: its inline ones, then its attached managed ones.
     policies: list[dict[str, Any]]
+    inline_count: int = 0
 
 
 @dataclass
@@ -140,6 +146,18 @@ def create_iam(session: boto3.Session, run: ProgramRun, world: World) -> dict[st
         iam.put_role_policy(
             RoleName=policy.inputs["role"], PolicyName=policy.inputs["name"], PolicyDocument=policy.inputs["policy"]
         )
+    policy_arns = set()
+    for policy in run.of_type(MANAGED_POLICY):
+        inputs = policy.inputs
+        policy_arns.add(
+            iam.create_policy(
+                PolicyName=inputs["name"], Path=inputs["path"], PolicyDocument=inputs["policy"], Description=inputs["description"]
+            )["Policy"]["Arn"]
+        )
+    for attachment in run.of_type(POLICY_ATTACHMENT):
+        # The ARN the program attaches is the one IAM minted for a policy of this run.
+        assert attachment.inputs["policyArn"] in policy_arns, attachment.inputs["policyArn"]
+        iam.attach_role_policy(RoleName=attachment.inputs["role"], PolicyArn=attachment.inputs["policyArn"])
     created_roles = {}
     for name, arn in names.items():
         stored = iam.get_role(RoleName=name)["Role"]
@@ -148,7 +166,14 @@ def create_iam(session: boto3.Session, run: ProgramRun, world: World) -> dict[st
             _document(iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"])
             for policy_name in policy_names
         ]
-        created_roles[arn] = CreatedRole(name, stored["Arn"], _document(stored["AssumeRolePolicyDocument"]), policies)
+        for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+            version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
+            policies.append(
+                _document(iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)["PolicyVersion"]["Document"])
+            )
+        created_roles[arn] = CreatedRole(
+            name, stored["Arn"], _document(stored["AssumeRolePolicyDocument"]), policies, len(policy_names)
+        )
     world.roles.update(created_roles)
     return created_roles
 

@@ -26,12 +26,14 @@ DEFAULT_KEY = "PLACEHOLDER"
 
 @dataclass
 class Account:
-    """A moto account holding everything the dev stack (plus a KMS key) needs."""
+    """A moto account holding everything the dev stack (plus a KMS key per region) needs."""
 
     session: boto3.Session
     stack_file: Path
     issuer: str
+    # The key in aws:region; key_arns has it and one in each other region holding secrets.
     key_arn: str
+    key_arns: tuple[str, ...]
     values: dict[str, Any]
 
     def secrets(self) -> dict[str, tuple[str, tuple[str, ...]]]:
@@ -47,10 +49,17 @@ def create_account(session: boto3.Session, directory: Path, irsa_mode: str = "pe
     issuer = session.client("eks").create_cluster(
         name=CLUSTER, roleArn=f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/eks-cluster", resourcesVpcConfig={}
     )["cluster"]["identity"]["oidc"]["issuer"]
-    key_arn = session.client("kms").create_key(Description="eso-platform doctor test")["KeyMetadata"]["Arn"]
     values = stack_values("dev")
-    values["irsa"] = {**values["irsa"], "mode": irsa_mode, "kmsKeyArns": [key_arn]}
-    account = Account(session, write_stack_file(directory / "Pulumi.doctor.yaml", values), issuer, key_arn, values)
+    home = values["aws:region"]
+    regions = sorted({service.get("region", home) for service in values["services"]})
+    key_arns = {
+        region: session.client("kms", region_name=region).create_key(Description="eso-platform doctor test")["KeyMetadata"]["Arn"]
+        for region in regions
+    }
+    values["irsa"] = {**values["irsa"], "mode": irsa_mode, "kmsKeyArns": sorted(key_arns.values())}
+    account = Account(
+        session, write_stack_file(directory / "Pulumi.doctor.yaml", values), issuer, key_arns[home], tuple(sorted(key_arns.values())), values
+    )
     # The roles exactly as the program registers them for this cluster's issuer.
     run = run_program(as_pulumi_config(values), "doctor", Mocks(oidc_issuer=issuer))
     create_iam(session, run, World())
@@ -95,7 +104,8 @@ def test_a_healthy_account_passes_every_check(capsys, account):
     assert sorted(c["subject"] for c in checks if c["check"] == "secret") == sorted(
         f"{path} ({region})" for path, (region, _) in account.secrets().items()
     )
-    assert [c["subject"] for c in checks if c["check"] == "kms-key"] == [account.key_arn]
+    assert [c["subject"] for c in checks if c["check"] == "kms-key"] == list(account.key_arns)
+    assert {arn.split(":")[3] for arn in account.key_arns} == {"us-east-1", "us-west-2"}
     (cluster,) = [c for c in checks if c["check"] == "cluster"]
     assert cluster["detail"] == f"issuer {account.issuer}"
 

@@ -15,7 +15,11 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from stacks.engine import PLACEHOLDER_ACCOUNT
 from tests.aws.iam_matching import is_allowed
 from tests.aws.moto_world import (
+    ATTACHED_POLICIES_QUOTA,
     INLINE_POLICIES_QUOTA,
+    MANAGED_POLICY,
+    MANAGED_POLICY_QUOTA,
+    POLICY_ATTACHMENT,
     PLACEHOLDER_SECRET_STRING,
     ROLE,
     ROLE_NAME_QUOTA,
@@ -36,7 +40,7 @@ from tests.aws.moto_world import (
     service_secrets,
     subject,
 )
-from tests.conftest import stack_values
+from tests.conftest import crowded_services, stack_values
 
 SERVICE_ACCOUNT = "external-secret-operator"
 SECRET_ARN = r"arn:aws:secretsmanager:{region}:123456789012:secret:{name}-[A-Za-z0-9]{{6}}"
@@ -334,3 +338,45 @@ def test_a_validated_shared_stack_with_many_namespaces_is_accepted_by_iam(aws, r
     )
     assert len(run.of_type(ROLE)) == 1  # the loader accepted the stack
     create_iam(aws, run, World())
+
+
+# Exact grants past the inline limit ---------------------------------------------------------
+
+
+def crowded_values(count: int) -> dict:
+    """prod (with its KMS keys, whose conditions list every ARN again) and `count` services with the
+    longest names there are in namespace crowded. Every region of prod's keys keeps a secret."""
+    values = stack_values("prod")
+    values["services"] = crowded_services(count)
+    values["services"] += [
+        {"name": "web", "namespace": "frontend"},
+        {"name": "reports", "namespace": "frontend", "region": "eu-west-1"},
+        {"name": "ledger", "namespace": "crowded", "region": "us-west-2"},
+    ]
+    return values
+
+
+def test_split_grants_are_accepted_by_iam_and_together_read_exactly_the_namespace_secrets(aws, run_stack):
+    run = run_stack(crowded_values(40), stack="prod")
+    world = _world(aws, run)
+    iam = aws.client("iam")
+    crowded = next(role for role in world.roles.values() if role.name == "eso-prod.crowded")
+    attached = iam.list_attached_role_policies(RoleName="eso-prod.crowded")["AttachedPolicies"]
+    assert 2 <= len(attached) == len(run.of_type(MANAGED_POLICY)) == len(run.of_type(POLICY_ATTACHMENT))
+    assert len(attached) <= ATTACHED_POLICIES_QUOTA
+    assert crowded.inline_count == 0 and len(crowded.policies) == len(attached)
+    for policy in crowded.policies:
+        assert compact_length(policy) <= MANAGED_POLICY_QUOTA
+        # No managed policy alone reads everything: the grants really are spread.
+        assert len(policy["Statement"][0]["Resource"]) < 41
+    frontend = next(role for role in world.roles.values() if role.name == "eso-prod.frontend")
+    assert frontend.inline_count == 1 and len(frontend.policies) == 1
+    # The union of the attached policies reads every secret of the namespace and nothing else,
+    # adversarial look-alikes included; the other role is untouched by the split.
+    assert coverage_problems(world, expected_reads(run)) == []
+    # Negative control: without one of its policies the role misses exactly that policy's secrets.
+    remaining = copy.deepcopy(crowded.policies)
+    removed = remaining.pop()
+    own = expected_reads(run)[crowded.arn]
+    unreadable = [ref for ref in own if not is_allowed(remaining, "secretsmanager:GetSecretValue", world.secrets[ref])]
+    assert len(unreadable) == len(removed["Statement"][0]["Resource"]) > 0

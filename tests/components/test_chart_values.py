@@ -1,6 +1,8 @@
 """The operator's Helm values."""
 
-from components.chart_values import deep_merge, operator_values
+import pytest
+
+from components.chart_values import ControllerSizing, controller_sizing, deep_merge, operator_values
 
 
 def test_deep_merge_merges_mappings_and_replaces_the_rest_without_mutating():
@@ -24,3 +26,48 @@ def test_crds_are_kept_and_extra_values_merge_over():
     assert values["crds"] == {"annotations": {"helm.sh/resource-policy": "keep"}, "createPushSecret": False}
     assert values["webhook"]["port"] == 10251 and values["webhook"]["replicaCount"] == 1
     assert values["commonLabels"] == {"team": "platform"}
+
+
+@pytest.mark.parametrize(
+    "external_secrets, expected",
+    [
+        (0, ControllerSizing(1, 50, 100)),
+        (1, ControllerSizing(1, 50, 100)),
+        (100, ControllerSizing(1, 50, 100)),
+        (101, ControllerSizing(2, 50, 100)),
+        (200, ControllerSizing(2, 50, 100)),
+        (201, ControllerSizing(3, 75, 150)),
+        (1000, ControllerSizing(10, 250, 500)),
+        (1600, ControllerSizing(16, 400, 800)),
+        (100_000, ControllerSizing(16, 400, 800)),
+    ],
+)
+def test_concurrency_follows_the_number_of_external_secrets_within_bounds(external_secrets, expected):
+    assert controller_sizing(external_secrets) == expected
+
+
+def test_a_stack_concurrency_overrides_the_derived_one_and_sets_the_client_rate():
+    assert controller_sizing(1000, 1) == ControllerSizing(1, 50, 100)
+    assert controller_sizing(5, 32) == ControllerSizing(32, 800, 1600)
+
+
+def test_sizing_becomes_the_controller_flags():
+    values = operator_values(1, {}, {}, controller_sizing(1000))
+    assert values["concurrent"] == 10
+    assert values["extraArgs"] == {"client-qps": 250, "client-burst": 500}
+    assert operator_values(1, {}, {})["concurrent"] == 1
+
+
+def test_the_controller_has_no_instance_metadata_credentials_and_no_token_rights_of_its_own():
+    values = operator_values(2, {}, {"resources": {"requests": {"cpu": "50m"}}})
+    assert values["extraEnv"] == [{"name": "AWS_EC2_METADATA_DISABLED", "value": "true"}]
+    assert values["rbac"] == {
+        "serviceAccountTokenCreate": False,
+        "aggregateToEdit": False,
+        "aggregateToAdmin": False,
+    }
+    # No AWS identity rides in on anything else the program sets.
+    assert "serviceAccount" not in values and "extraVolumes" not in values
+    assert [entry["name"] for entry in values["extraEnv"] if entry["name"].startswith("AWS_")] == [
+        "AWS_EC2_METADATA_DISABLED"
+    ]

@@ -5,10 +5,12 @@ import json
 import pulumi
 import pytest
 
+from components.admission import AdmissionGuard, AdmissionGuardArgs
 from components.cluster import ClusterAccess, ClusterAccessArgs, NewCluster
 from components.iam_documents import SecretGrant
 from components.irsa import IrsaRole, IrsaRoleArgs
-from components.manifests import ExternalSecretSpec
+from components.kubeconfig import DeployingIdentity
+from components.manifests import ExternalSecretSpec, ServiceAccountRef
 from components.operator import Operator, OperatorArgs
 from components.tenant import Tenant, TenantArgs
 from stacks.engine import record
@@ -59,6 +61,51 @@ def test_irsa_role_refuses_a_trust_policy_over_iam_limits():
         run(lambda: {"arn": irsa_role(subjects=subjects).role_arn})
 
 
+def test_irsa_role_spreads_grants_over_attached_managed_policies_when_given_runs():
+    grants = [SecretGrant("us-east-1", f"test/app/s{i}") for i in range(3)]
+    runs = [tuple(grants[:2]), (grants[2],)]
+    result = run(lambda: {"arn": irsa_role(grants=grants, managed_policy_runs=runs).role_arn})
+    children = sorted((r.type, r.name) for r in result.resources if r.parent == "irsa-team")
+    assert children == [
+        ("aws:iam/policy:Policy", "irsa-team-read-secrets-1"),
+        ("aws:iam/policy:Policy", "irsa-team-read-secrets-2"),
+        ("aws:iam/role:Role", "irsa-team-role"),
+        ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "irsa-team-read-secrets-1-attachment"),
+        ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "irsa-team-read-secrets-2-attachment"),
+    ]
+    second = result.named("irsa-team-read-secrets-2").inputs
+    assert second["name"] == "eso-test.team-read-secrets-2" and second["path"] == "/eso-platform/"
+    assert json.loads(second["policy"])["Statement"][0]["Resource"] == [
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:test/app/s2-??????"
+    ]
+    attachment = result.named("irsa-team-read-secrets-2-attachment")
+    assert attachment.inputs == {
+        "role": "eso-test.team",
+        "policyArn": "arn:aws:iam::123456789012:policy/eso-platform/eso-test.team-read-secrets-2",
+    }
+    assert "irsa-team-read-secrets-2" in attachment.dependencies
+
+
+def test_irsa_role_refuses_managed_runs_that_are_not_its_grants():
+    grants = [SecretGrant("us-east-1", "test/app/a"), SecretGrant("us-east-1", "test/app/b")]
+    with pytest.raises(ValueError, match="must hold exactly its grants, once"):
+        IrsaRoleArgs("r", PROVIDER_ARN, [], grants, managed_policy_runs=[(grants[0],), (grants[0],)])
+
+
+def test_admission_guard_registers_each_policy_before_its_binding():
+    guard = AdmissionGuardArgs("eso", ["team"], ["legacy"], {"team": "platform"})
+    result = run(lambda: {"bindings": len(AdmissionGuard("admission", guard).bindings)})
+    assert result.outputs == {"bindings": 2}
+    assert result.named("admission").type == "eso-platform:admission:AdmissionGuard"
+    for policy_name in ("eso-platform-tenant-namespaces", "eso-platform-aws-store-auth"):
+        policy = result.named(f"admission-{policy_name}")
+        binding = result.named(f"admission-{policy_name}-binding")
+        assert policy.parent == binding.parent == "admission"
+        assert policy.inputs["metadata"] == {"name": policy_name, "labels": {"team": "platform"}}
+        assert binding.inputs["spec"]["policyName"] == policy_name
+        assert binding.dependencies == (policy.name,)
+
+
 def test_operator_installs_the_pinned_chart_in_its_namespace():
     result = run(
         lambda: {
@@ -84,6 +131,7 @@ def test_operator_installs_the_pinned_chart_in_its_namespace():
     assert release.inputs["namespace"] == "eso-system"
     assert release.inputs["version"] == "2.9.0"
     assert release.inputs["skipAwait"] is False and release.inputs["atomic"] is True
+    assert release.retain_on_delete  # eso.install: false hands it over, running
     assert release.inputs["values"]["leaderElect"] is True
 
 
@@ -100,6 +148,7 @@ def test_tenant_registers_account_stores_and_external_secrets():
                     ExternalSecretSpec("api", "test/app/api", "api", "10m", "aws-secretsmanager-us-east-1"),
                     ExternalSecretSpec("db", "test/app/db", "db", "1h", "aws-secretsmanager-eu-west-1", ("URL",)),
                 ],
+                controller=ServiceAccountRef("eso-system", "external-secrets"),
                 force_sync="now",
             ),
         )
@@ -112,32 +161,50 @@ def test_tenant_registers_account_stores_and_external_secrets():
     }
     children = sorted(r.name for r in result.resources if r.parent == "tenant-team")
     assert children == [
-        "tenant-team-api",
-        "tenant-team-db",
         "tenant-team-namespace",
         "tenant-team-service-account",
-        "tenant-team-store-eu-west-1",
-        "tenant-team-store-us-east-1",
+        "tenant-team-token-binding",
+        "tenant-team-token-role",
+        "tenant-team/api",
+        "tenant-team/db",
+        "tenant-team/eu-west-1",
+        "tenant-team/us-east-1",
     ]
-    db = result.named("tenant-team-db").inputs
+    binding = result.named("tenant-team-token-binding").inputs
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "external-secrets", "namespace": "eso-system"}]
+    assert result.named("tenant-team-token-role").inputs["rules"][0]["resourceNames"] == ["eso"]
+    for store in ("tenant-team/eu-west-1", "tenant-team/api"):
+        assert "tenant-team-token-binding" in result.named(store).dependencies
+    db = result.named("tenant-team/db").inputs
     assert db["metadata"]["annotations"] == {"force-sync": "now"}
     assert db["metadata"]["labels"]["eso-platform/service"] == "db"
     assert db["spec"]["data"][0]["remoteRef"] == {"key": "test/app/db", "property": "URL"}
 
 
+DEPLOYER = DeployingIdentity(profile="platform", role_arn="arn:aws:iam::123456789012:role/deployer")
+
+
 @pytest.mark.parametrize(
     "args, created",
     [
-        (ClusterAccessArgs("us-east-1", existing_cluster_name="platform"), []),
-        (ClusterAccessArgs("us-east-1", stack_reference="org/cluster/dev"), ["pulumi:pulumi:StackReference"]),
-        (ClusterAccessArgs("us-east-1", new_cluster=NewCluster("1.31", "t3.medium", 2)), ["eks:index:Cluster"]),
+        (ClusterAccessArgs("us-east-1", existing_cluster_name="platform", identity=DEPLOYER), []),
+        (ClusterAccessArgs("us-east-1", stack_reference="org/cluster/dev", identity=DEPLOYER), ["pulumi:pulumi:StackReference"]),
+        (ClusterAccessArgs("us-east-1", new_cluster=NewCluster("1.31", "t3.medium", 2), identity=DEPLOYER), ["eks:index:Cluster"]),
     ],
 )
 def test_cluster_access_in_each_form(args, created):
-    result = run(lambda: {"oidc": ClusterAccess("cluster", args).oidc_provider_arn})
+    def build():
+        access = ClusterAccess("cluster", args)
+        return {"oidc": access.oidc_provider_arn, "kubeconfig": access.kubeconfig, "secret": pulumi.Output.is_secret(access.kubeconfig)}
+
+    result = run(build)
     assert result.outputs["oidc"].startswith("arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/")
+    assert result.outputs["secret"] is True
+    (user,) = json.loads(result.outputs["kubeconfig"])["users"]
+    assert user["user"]["exec"]["args"][-4:] == ["--profile", "platform", "--role-arn", DEPLOYER.role_arn]
     types = sorted(r.type for r in result.resources if r.parent == "cluster")
     assert types == sorted(created + ["pulumi:providers:kubernetes", "pulumi:providers:kubernetes"])
     adopting = result.named("cluster-k8s-namespaces")
     assert adopting.inputs["upsertExistingObjects"] == "true"
+    assert adopting.inputs["kubeconfig"] == result.named("cluster-k8s").inputs["kubeconfig"] == "[secret]"
     assert "upsertExistingObjects" not in result.named("cluster-k8s").inputs

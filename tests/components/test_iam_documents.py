@@ -1,17 +1,27 @@
 """Trust and permission documents, without any engine."""
 
 import json
+import re
 
 import pytest
+from botocore.loaders import Loader
 
 from components.iam_documents import (
+    DNS_SUFFIXES,
     INLINE_POLICY_LIMIT,
+    MANAGED_POLICY_LIMIT,
     AwsIdentity,
     PolicyTooLargeError,
+    ReadPolicyLayout,
     SecretGrant,
+    compact,
+    partition_of_region,
     permission_policy,
+    read_policy_layout,
     render,
     secret_arn_pattern,
+    secrets_manager_service,
+    split_grants,
     trust_policy,
 )
 
@@ -66,24 +76,69 @@ def test_wildcard_trust_is_string_like_on_sub_only():
     }
 
 
-def test_permission_names_each_secret_in_its_region_and_kms_only_via_secrets_manager():
+def test_each_regions_keys_decrypt_only_through_that_regions_secrets_manager_and_secrets():
+    mrk_eu, mrk_us = (f"arn:aws:kms:{region}:111122223333:key/mrk-1" for region in ("eu-west-1", "us-east-1"))
+    single_us = "arn:aws:kms:us-east-1:111122223333:key/k2"
     document = permission_policy(
         IDENTITY,
-        [SecretGrant("eu-west-1", "prod/app/b"), SecretGrant("us-east-1", "prod/app/a")],
-        ["arn:aws:kms:eu-west-1:111122223333:key/k1"],
+        [SecretGrant("eu-west-1", "prod/app/b"), SecretGrant("us-east-1", "prod/app/a"), SecretGrant("us-east-1", "prod/app/c")],
+        [single_us, mrk_eu, mrk_us, "arn:aws:kms:ap-south-1:111122223333:key/no-secret-there"],
     )
-    read, decrypt = document["Statement"]
-    assert read["Resource"] == [
-        "arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/app/b-??????",
-        "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/app/a-??????",
-    ]
+    read, eu, us = document["Statement"]
+    arn_of = "arn:aws:secretsmanager:{}:111122223333:secret:prod/app/{}-??????"
+    assert read["Resource"] == [arn_of.format("eu-west-1", "b"), arn_of.format("us-east-1", "a"), arn_of.format("us-east-1", "c")]
     assert "secretsmanager:GetSecretValue" in read["Action"]
     assert not any(action.endswith("*") for action in read["Action"])
-    assert decrypt["Condition"]["StringLike"] == {"kms:EncryptionContext:SecretARN": read["Resource"]}
-    assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == [
-        "secretsmanager.eu-west-1.amazonaws.com",
-        "secretsmanager.us-east-1.amazonaws.com",
-    ]
+    assert eu == {
+        "Sid": "DecryptThroughSecretsManagerEuWest1",
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": [mrk_eu],
+        "Condition": {
+            "StringEquals": {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"},
+            "StringLike": {"kms:EncryptionContext:SecretARN": [arn_of.format("eu-west-1", "b")]},
+        },
+    }
+    assert us["Sid"] == "DecryptThroughSecretsManagerUsEast1"
+    assert us["Resource"] == [single_us, mrk_us]
+    assert us["Condition"] == {
+        "StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"},
+        "StringLike": {"kms:EncryptionContext:SecretARN": [arn_of.format("us-east-1", "a"), arn_of.format("us-east-1", "c")]},
+    }
+    assert "ap-south-1" not in json.dumps(document)
+
+
+@pytest.mark.parametrize(
+    "partition, region, via_service",
+    [
+        ("aws", "us-east-1", "secretsmanager.us-east-1.amazonaws.com"),
+        ("aws-cn", "cn-north-1", "secretsmanager.cn-north-1.amazonaws.com.cn"),
+        ("aws-us-gov", "us-gov-west-1", "secretsmanager.us-gov-west-1.amazonaws.com"),
+    ],
+)
+def test_via_service_uses_the_partitions_dns_suffix(partition, region, via_service):
+    identity = AwsIdentity.from_oidc_provider_arn(
+        f"arn:{partition}:iam::111122223333:oidc-provider/oidc.eks.{region}.{DNS_SUFFIXES[partition]}/id/ABC"
+    )
+    key = f"arn:{partition}:kms:{region}:111122223333:key/k1"
+    read, decrypt = permission_policy(identity, [SecretGrant(region, "prod/app/a")], [key])["Statement"]
+    assert read["Resource"] == [f"arn:{partition}:secretsmanager:{region}:111122223333:secret:prod/app/a-??????"]
+    assert decrypt["Resource"] == [key]
+    assert decrypt["Condition"]["StringEquals"] == {"kms:ViaService": via_service}
+
+
+def test_partitions_and_their_dns_suffixes_are_botocores():
+    partitions = Loader().load_data("endpoints")["partitions"]
+    assert DNS_SUFFIXES == {p["partition"]: p["dnsSuffix"] for p in partitions}
+    for partition in partitions:
+        for region in partition["regions"]:
+            assert re.fullmatch(partition["regionRegex"], region)
+            assert partition_of_region(region) == partition["partition"], region
+
+
+def test_an_unknown_partition_is_refused_rather_than_guessed():
+    with pytest.raises(ValueError, match="unknown AWS partition 'aws-mars'"):
+        secrets_manager_service("aws-mars", "mars-north-1")
 
 
 def test_render_is_compact_and_refuses_oversized_documents():
@@ -92,3 +147,82 @@ def test_render_is_compact_and_refuses_oversized_documents():
     assert json.loads(text) == document and " " not in text
     with pytest.raises(PolicyTooLargeError, match=rf"^policy of role r is {len(text)} characters, over IAM's limit of 100$"):
         render(document, 100, "policy of role r")
+
+
+KMS = ["arn:aws:kms:eu-west-1:111122223333:key/k1"]
+
+
+def size(grants, kms=()) -> int:
+    return len(compact(permission_policy(IDENTITY, list(grants), list(kms))))
+
+
+def exactly(target: int, with_kms: bool) -> tuple[list[SecretGrant], list[str]]:
+    """Grants (and KMS keys) whose permission policy is exactly `target` characters: whole
+    grants up to about 200 characters short, then the last path padded. With KMS each path
+    counts twice, so an odd remainder goes into the key's id."""
+
+    def last(padding: int) -> SecretGrant:
+        return SecretGrant("eu-west-1", "prod/app/z" + "z" * padding)
+
+    def keys(extra: int) -> list[str]:
+        return [KMS[0] + "1" * extra] if with_kms else []
+
+    grants: list[SecretGrant] = []
+    while size(grants + [last(0)], keys(0)) + 200 < target:
+        grants.append(SecretGrant("eu-west-1", f"prod/app/service-{len(grants):03d}"))
+    per_character = size(grants + [last(1)], keys(0)) - size(grants + [last(0)], keys(0))
+    padding, odd = divmod(target - size(grants + [last(0)], keys(0)), per_character)
+    result = grants + [last(padding)], keys(odd)
+    assert size(*result) == target
+    return result
+
+
+@pytest.mark.parametrize("with_kms", [False, True], ids=["no-kms", "kms"])
+def test_grants_stay_inline_exactly_up_to_the_inline_limit(with_kms):
+    grants, kms = exactly(INLINE_POLICY_LIMIT, with_kms)
+    assert read_policy_layout(IDENTITY, grants, kms) == ReadPolicyLayout(inline=True, runs=(tuple(grants),))
+    grants, kms = exactly(INLINE_POLICY_LIMIT + 1, with_kms)
+    layout = read_policy_layout(IDENTITY, grants, kms)
+    assert not layout.inline and len(layout.runs) == 2
+    assert [grant for run in layout.runs for grant in run] == grants
+
+
+@pytest.mark.parametrize("with_kms", [False, True], ids=["no-kms", "kms"])
+def test_a_managed_policy_holds_exactly_up_to_its_limit(with_kms):
+    grants, kms = exactly(MANAGED_POLICY_LIMIT, with_kms)
+    assert split_grants(IDENTITY, grants, kms, MANAGED_POLICY_LIMIT) == [tuple(grants)]
+    grants, kms = exactly(MANAGED_POLICY_LIMIT + 1, with_kms)
+    assert split_grants(IDENTITY, grants, kms, MANAGED_POLICY_LIMIT) == [tuple(grants[:-1]), (grants[-1],)]
+
+
+def test_split_runs_are_exact_full_and_in_order():
+    grants = [SecretGrant("eu-west-1" if i % 3 else "us-east-1", f"prod/app/service-{i:04d}") for i in range(400)]
+    runs = split_grants(IDENTITY, grants, KMS, MANAGED_POLICY_LIMIT)
+    assert [grant for run in runs for grant in run] == grants
+    for index, run in enumerate(runs):
+        document = permission_policy(IDENTITY, list(run), KMS)
+        assert len(compact(document)) <= MANAGED_POLICY_LIMIT
+        # Each run names exactly its own secrets, in reads and in its key region's KMS condition alike.
+        arns = sorted(secret_arn_pattern(IDENTITY, grant) for grant in run)
+        assert document["Statement"][0]["Resource"] == arns
+        (decrypt,) = document["Statement"][1:]
+        assert decrypt["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"] == [
+            arn for arn in arns if ":eu-west-1:" in arn
+        ]
+        if index + 1 < len(runs):
+            # Full: the next grant would not have fitted.
+            assert size(list(run) + [runs[index + 1][0]], KMS) > MANAGED_POLICY_LIMIT
+
+
+def test_a_split_for_longer_arns_never_needs_fewer_runs_than_reality():
+    grants = [SecretGrant("us-east-1", f"prod/app/{'s' * (i % 50)}-{i:04d}") for i in range(500)]
+    gov = AwsIdentity.from_oidc_provider_arn("arn:aws-us-gov:iam::111122223333:oidc-provider/x/id/1")
+    assert len(split_grants(gov, grants, [], MANAGED_POLICY_LIMIT)) >= len(
+        split_grants(IDENTITY, grants, [], MANAGED_POLICY_LIMIT)
+    )
+
+
+def test_a_grant_that_cannot_fit_any_policy_is_refused():
+    keys = [f"arn:aws:kms:eu-west-1:111122223333:key/{index:040d}" for index in range(200)]
+    with pytest.raises(PolicyTooLargeError, match="the permission policy for the one secret prod/app/a is over IAM's limit of 6144"):
+        split_grants(IDENTITY, [SecretGrant("eu-west-1", "prod/app/a")], keys, MANAGED_POLICY_LIMIT)

@@ -1,6 +1,15 @@
 """Tenant manifests, checked against the external-secrets.io/v1 field names and enums."""
 
-from components.manifests import ExternalSecretSpec, external_secret, secret_store, service_account, store_name
+from components.manifests import (
+    ExternalSecretSpec,
+    ServiceAccountRef,
+    external_secret,
+    secret_store,
+    service_account,
+    store_name,
+    token_request_binding,
+    token_request_role,
+)
 
 SPEC = ExternalSecretSpec("api", "dev/app/api", "api-env", "10m", store_name("us-east-1"))
 
@@ -39,3 +48,17 @@ def test_store_and_account():
     account = service_account("eso-sa", "team", "arn:aws:iam::1:role/r", {"l": "v"})
     assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/r"}
     assert account["automountServiceAccountToken"] is False
+
+
+def test_token_role_names_only_the_tenant_account_and_the_binding_only_the_controller():
+    role = token_request_role("team", "eso-sa", {"l": "v"})
+    assert role["apiVersion"] == "rbac.authorization.k8s.io/v1" and role["kind"] == "Role"
+    assert role["metadata"] == {"name": "eso-platform-token-request", "namespace": "team", "labels": {"l": "v"}}
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["serviceaccounts/token"], "resourceNames": ["eso-sa"], "verbs": ["create"]},
+        {"apiGroups": [""], "resources": ["serviceaccounts"], "resourceNames": ["eso-sa"], "verbs": ["get"]},
+    ]
+    binding = token_request_binding("team", ServiceAccountRef("eso-system", "external-secrets"), {})
+    assert binding["metadata"]["namespace"] == "team"
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "external-secrets", "namespace": "eso-system"}]

@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from stacks.engine import ProgramRun, run_program
-from tests.conftest import Mocks, as_pulumi_config, stack_values
+from tests.conftest import Mocks, as_pulumi_config, crowded_services, stack_values
 
 
 def dev_values_with_irsa_mode(mode: str) -> dict:
@@ -18,3 +18,11 @@ def dev_values_with_irsa_mode(mode: str) -> dict:
 def wildcard_run() -> ProgramRun:
     """dev in irsa mode shared-wildcard: one role trusting the ServiceAccount name in any namespace."""
     return run_program(as_pulumi_config(dev_values_with_irsa_mode("shared-wildcard")), "test", Mocks())
+
+
+@pytest.fixture(scope="session")
+def split_run() -> ProgramRun:
+    """prod with a namespace whose exact grants are past the inline limit: managed policies."""
+    values = copy.deepcopy(stack_values("prod"))
+    values["services"] += crowded_services(40)
+    return run_program(as_pulumi_config(values), "prod", Mocks())

@@ -10,6 +10,8 @@ from stacks.engine import ProgramRun, Registration
 # Type tokens and policy names, not secrets: the pragmas tell detect-secrets so.
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"  # pragma: allowlist secret
 RELEASE = "kubernetes:helm.sh/v3:Release"
 K8S_SECRET = "kubernetes:core/v1:Secret"  # pragma: allowlist secret
@@ -23,8 +25,9 @@ K8S_SECRET_DATA = "no-literal-kubernetes-secret-data"  # pragma: allowlist secre
 SECRET_VERSION_VALUE = "no-secret-values-in-secret-versions"  # pragma: allowlist secret
 REFRESH = "external-secret-refresh-interval"
 CHART_PINNED = "eso-chart-version-pinned"
+CUSTOMER_MANAGED = "attached-policies-are-customer-managed"
 
-MANDATORY = {READ_SCOPE, TRUST, K8S_SECRET_DATA, SECRET_VERSION_VALUE, REFRESH, CHART_PINNED}
+MANDATORY = {READ_SCOPE, TRUST, K8S_SECRET_DATA, SECRET_VERSION_VALUE, REFRESH, CHART_PINNED, CUSTOMER_MANAGED}
 ADVISORY = {WILDCARD_TRUST}
 
 

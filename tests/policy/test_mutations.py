@@ -11,7 +11,10 @@ from policy.rules import violations
 from stacks.engine import record
 from tests.conftest import Mocks
 from tests.policy.helpers import (
+    ATTACHMENT,
     CHART_PINNED,
+    CUSTOMER_MANAGED,
+    MANAGED_POLICY,
     EXTERNAL_SECRET,
     K8S_SECRET,
     K8S_SECRET_DATA,
@@ -402,3 +405,43 @@ def test_other_external_secret_kinds_and_versions_are_checked(type_token, path):
 
     assert list(violations(type_token, props("30s"))) == [REFRESH]
     assert violations(type_token, props("1h")) == {}
+
+
+# --- 7. Attached managed policies -----------------------------------------------------------
+
+
+def test_a_widened_managed_policy_of_the_program_fires(split_run):
+    policy = first_of(split_run, MANAGED_POLICY)
+
+    def widen(document):
+        document["Statement"][0]["Resource"].append(ARN_PREFIX + "prod/app/*")
+
+    found = fired(policy, mutated(policy, lambda inputs: edit_document(inputs, "policy", widen)))
+    assert list(found) == [READ_SCOPE]
+
+
+@pytest.mark.parametrize(
+    "policy_arn",
+    [
+        "arn:aws:iam::aws:policy/SecretsManagerReadWrite",
+        "arn:aws-us-gov:iam::aws:policy/AdministratorAccess",
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    ],
+)
+def test_attaching_an_aws_managed_policy_fires(split_run, policy_arn):
+    attachment = first_of(split_run, ATTACHMENT)
+    found = fired(attachment, mutated(attachment, lambda inputs: inputs.update(policyArn=policy_arn)))
+    assert list(found) == [CUSTOMER_MANAGED]
+    assert policy_arn in found[CUSTOMER_MANAGED][0]
+    role = first_of(split_run, ROLE)
+    found = fired(role, mutated(role, lambda inputs: inputs.update(managedPolicyArns=[policy_arn])))
+    assert list(found) == [CUSTOMER_MANAGED]
+
+
+def test_customer_managed_attachments_pass(split_run):
+    attachment = first_of(split_run, ATTACHMENT)
+    assert attachment.inputs["policyArn"].startswith("arn:aws:iam::123456789012:policy/eso-platform/")
+    assert fired(attachment, attachment.inputs) == {}
+    # An account's own policy named like an AWS one is still the account's.
+    own = "arn:aws:iam::123456789012:policy/SecretsManagerReadWrite"
+    assert fired(attachment, mutated(attachment, lambda inputs: inputs.update(policyArn=own))) == {}

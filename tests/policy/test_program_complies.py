@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import stack_values
 from tests.policy.conftest import dev_values_with_irsa_mode
-from tests.policy.helpers import EXTERNAL_SECRET, RELEASE, ROLE, ROLE_POLICY, WILDCARD_TRUST, findings
+from tests.policy.helpers import ATTACHMENT, EXTERNAL_SECRET, MANAGED_POLICY, RELEASE, ROLE, ROLE_POLICY, WILDCARD_TRUST, findings
 
 # Each guardrail that concerns the program has something to look at in every run below.
 CHECKED_TYPES = {ROLE, ROLE_POLICY, EXTERNAL_SECRET, RELEASE}
@@ -55,7 +55,10 @@ def test_other_program_shapes_pass_every_guardrail(run_stack):
     values["secretPathTemplate"] = "{env}/{namespace}/{service}"
     values["irsa"] = {
         **values["irsa"],
-        "kmsKeyArns": ["arn:aws:kms:us-east-1:123456789012:key/0b7c6f1e-3f1a-4c55-9a3e-5d2c1e8f9a10"],
+        "kmsKeyArns": [
+            "arn:aws:kms:us-east-1:123456789012:key/0b7c6f1e-3f1a-4c55-9a3e-5d2c1e8f9a10",
+            "arn:aws:kms:us-west-2:123456789012:key/mrk-4c1f0e2b9d7a4e6f8a3b5c7d9e1f2a3b",
+        ],
     }
     values["services"][0]["refreshInterval"] = "1m"
     values["eso"] = {**values["eso"], "monitoring": {"serviceMonitor": True, "alerts": True}}
@@ -65,3 +68,8 @@ def test_other_program_shapes_pass_every_guardrail(run_stack):
     assert "1m" in intervals
     assert CHECKED_TYPES <= {r.type for r in run.resources}
     assert findings(run) == {}
+
+
+def test_grants_spread_over_managed_policies_pass_every_guardrail(split_run):
+    assert {MANAGED_POLICY, ATTACHMENT} | CHECKED_TYPES <= {r.type for r in split_run.resources}
+    assert findings(split_run) == {}

@@ -80,7 +80,11 @@ def test_yaml_snapshot_holds_only_the_tenant_objects():
     ]
     assert sum(1 for k in kinds if k[0] == "SecretStore") == 6
     assert sum(1 for k in kinds if k[0] == "ExternalSecret") == 7
-    assert {o["apiVersion"] for o in objects if o["kind"] != "ServiceAccount"} == {"external-secrets.io/v1"}
+    tenants = ("backend", "frontend", "payments", "search")
+    for kind in ("Role", "RoleBinding"):
+        assert [k for k in kinds if k[0] == kind] == [(kind, ns, "eso-platform-token-request") for ns in tenants]
+    assert {o["apiVersion"] for o in objects if o["kind"] in ("SecretStore", "ExternalSecret")} == {"external-secrets.io/v1"}
+    assert {o["apiVersion"] for o in objects if o["kind"] in ("Role", "RoleBinding")} == {"rbac.authorization.k8s.io/v1"}
     assert all(list(o)[:3] == ["apiVersion", "kind", "metadata"] for o in objects)
 
 

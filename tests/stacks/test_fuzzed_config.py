@@ -10,11 +10,13 @@ from stacks.access import role_specs
 from stacks.loading import ConfigError, load_stack
 from stacks.stack_files import as_pulumi_string
 from tests.conftest import Mocks, as_pulumi_config, stack_values
+from tests.stacks.test_identities import assert_unique_identities
 
 TOP_LEVEL = ["environment", "cluster", "eso", "irsa", "secretPathTemplate", "refreshClasses", "forceSync", "services"]
-SERVICE_KEYS = ["name", "namespace", "class", "refreshInterval", "secretName", "keys", "region"]
+SERVICE_KEYS = ["name", "namespace", "class", "refreshInterval", "secretName", "keys", "region", "renamedFrom",
+                "onRemove", "adopt"]
 NESTED_KEYS = ["name", "stackReference", "create", "version", "instanceType", "desiredCapacity", "chartVersion",
-               "namespace", "replicas", "values", "mode", "serviceAccountName", "kmsKeyArns", "rotating", "stable"]
+               "namespace", "replicas", "values", "install", "mode", "serviceAccountName", "kmsKeyArns", "rotating", "stable"]
 PROBLEM = re.compile(rf"^(aws:region|eso-platform:.+|({'|'.join(TOP_LEVEL)})\b.*?): \S")
 
 texts = st.one_of(
@@ -71,7 +73,12 @@ dns = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,4})?", fullmatch=True)
 valid_services = st.lists(
     st.fixed_dictionaries(
         {"name": dns, "namespace": st.sampled_from(["alpha", "beta", "alpha-beta", "gamma"])},
-        optional={"class": st.sampled_from(["rotating", "stable"]), "region": st.sampled_from(["us-east-1", "eu-west-1"])},
+        optional={
+            "class": st.sampled_from(["rotating", "stable"]),
+            "region": st.sampled_from(["us-east-1", "eu-west-1"]),
+            "onRemove": st.sampled_from(["delete", "keep"]),
+            "adopt": st.booleans(),
+        },
     ),
     min_size=1,
     max_size=8,
@@ -84,6 +91,7 @@ valid_services = st.lists(
 def test_any_valid_service_list_deploys_with_exact_grants(run_stack, service_list, mode):
     raw = {**stack_values("dev"), "services": service_list, "irsa": {"mode": mode}}
     run = run_stack(raw, mocks=Mocks())
+    assert_unique_identities(run)
     registered = {r.inputs["name"]: json.loads(run.named(r.name.removesuffix("-role") + "-read-secrets").inputs["policy"])
                   for r in run.of_type("aws:iam/role:Role")}
     config = as_pulumi_config(raw)
@@ -94,3 +102,21 @@ def test_any_valid_service_list_deploys_with_exact_grants(run_stack, service_lis
         assert granted == expected
         owners = {s.namespace for s in stack.services if s.secret_path in {g.path for g in spec.grants}}
         assert owners == set(spec.namespaces)
+
+
+# Names built from a few shared words, so that namespace and service names run into each
+# other ('a' + 'b-c' and 'a-b' + 'c') as often as possible.
+words = st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=3).map("-".join)
+overlapping_services = st.lists(
+    st.fixed_dictionaries({"name": words, "namespace": words}, optional={"region": st.sampled_from(["us-east-1", "eu-west-1"])}),
+    min_size=2,
+    max_size=8,
+    unique_by=lambda s: (s["namespace"], s["name"]),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(overlapping_services)
+def test_names_that_run_into_each_other_keep_unique_identities(run_stack, service_list):
+    raw = {**stack_values("dev"), "services": service_list, "secretPathTemplate": "{env}/{namespace}/{service}"}
+    assert_unique_identities(run_stack(raw, mocks=Mocks()))

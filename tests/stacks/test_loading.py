@@ -1,13 +1,17 @@
 """Bad stack config: every problem named by its field, all at once, before any resource exists."""
 
 import copy
+import json
 
 import pulumi
 import pytest
 
+from components.iam_documents import AwsIdentity, SecretGrant, compact, permission_policy
+from components.kubeconfig import DeployingIdentity
+from stacks.access import role_specs
 from stacks.engine import RecordingMonitor, run_program
 from stacks.loading import ConfigError, load_stack
-from tests.conftest import Mocks, as_pulumi_config, stack_values
+from tests.conftest import Mocks, as_pulumi_config, crowded_services, stack_values
 
 
 def problems_of(values) -> list[str]:
@@ -66,7 +70,7 @@ def test_committed_stacks_load():
         (dev_with(eso={"values": {"crds": None}}), "eso: values.crds: remove it; it keeps the CRDs"),
         (dev_with(eso={"values": {"webhook": {"podSecurityContext": {"enabled": False}}}}), "values.webhook.podSecurityContext: remove it"),
         (dev_with(eso={"values": {"global": {"compatibility": {"openshift": {}}}}}), "values.global.compatibility: remove it"),
-        (dev_with(eso={"values": {"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "x"}}}}), "values.serviceAccount.annotations: remove it; the controller has no AWS identity"),
+        (dev_with(eso={"values": {"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "x"}}}}), "values.serviceAccount: remove it; the controller runs as the chart's ServiceAccount external-secrets"),
         (dev_with(eso={"replicas": True}), "eso.replicas: Input should be a valid integer"),
         (dev_with(eso={"replicas": "2"}), "eso.replicas: Input should be a valid integer"),
         (dev_with(**{"aws:region": "*"}), "aws:region: '*' is not an AWS region like us-east-1"),
@@ -94,11 +98,69 @@ def test_committed_stacks_load():
         (dev_with(forceSync="x" * 254), "forceSync: String should have at most 253 characters"),
         (dev_with(environment="Dev"), "environment: 'Dev' is not a DNS-1123 label"),
         (dev_with(cluster="platform-dev"), "cluster: must be a YAML mapping or list, not the text 'platform-dev'"),
+        (dev_with(irsa={"managedPoliciesPerRole": 21}), "irsa.managedPoliciesPerRole: Input should be less than or equal to 20"),
+        (dev_with(irsa={"managedPoliciesPerRole": 0}), "irsa.managedPoliciesPerRole: Input should be greater than or equal to 1"),
+        (dev_with(eso={"concurrency": 0}), "eso.concurrency: Input should be greater than or equal to 1"),
+        (dev_with(eso={"concurrency": 65}), "eso.concurrency: Input should be less than or equal to 64"),
+        (dev_with(eso={"values": {"concurrent": 4}}), "eso: values.concurrent: remove it; set eso.concurrency instead"),
+        (dev_with(eso={"values": {"extraArgs": {"client-qps": 5}}}), "eso: values.extraArgs: remove it"),
+        (dev_with(admission={"enabled": "no"}), "admission.enabled: Input should be a valid boolean"),
+        (dev_with(admission={"enable": False}), "admission.enable: unknown key; did you mean 'enabled'?"),
+        (dev_with(admission={"allowStaticCredentialsIn": ["Legacy"]}), "admission.allowStaticCredentialsIn[0]: 'Legacy' is not a DNS-1123 label"),
+        (dev_with(admission={"allowStaticCredentialsIn": ["legacy", "legacy"]}), "admission: allowStaticCredentialsIn lists legacy more than once"),
+        (dev_with(admission={"enabled": False, "allowStaticCredentialsIn": ["legacy"]}), "admission: allowStaticCredentialsIn has no effect with enabled: false; remove it"),
+        (dev_with(admission={"allowStaticCredentialsIn": ["legacy", "payments"]}), "admission.allowStaticCredentialsIn[1]: 'payments' is a namespace eso-platform manages, where stores authenticate only as its managed ServiceAccount; remove it"),
+        (dev_with(admission="off"), "admission: must be a YAML mapping or list, not the text 'off'"),
     ],
 )
 def test_each_bad_input_names_its_field(values, expected):
     problems = problems_of(values)
     assert any(expected in problem for problem in problems), problems
+
+
+@pytest.mark.parametrize(
+    "values, path, reason",
+    [
+        ({"serviceAccount": {"name": "node-role-account"}}, "serviceAccount", "the controller runs as the chart's ServiceAccount external-secrets"),
+        ({"serviceAccount": {"create": False}}, "serviceAccount", "the controller runs as the chart's ServiceAccount external-secrets"),
+        ({"fullnameOverride": "eso"}, "fullnameOverride", "each tenant's token grant names that account"),
+        ({"namespaceOverride": "kube-system"}, "namespaceOverride", "each tenant's token grant names that account"),
+        ({"extraEnv": [{"name": "AWS_EC2_METADATA_DISABLED", "value": "false"}]}, "extraEnv", "AWS_EC2_METADATA_DISABLED=true"),
+        ({"extraEnv": [{"name": "AWS_ROLE_ARN", "value": "arn:aws:iam::123456789012:role/node"}]}, "extraEnv", "no AWS identity of their own"),
+        ({"extraArgs": {"enable-cluster-store-reconciler": "true"}}, "extraArgs", "flags change how the controller authenticates"),
+        ({"extraVolumes": [{"name": "aws", "secret": {"secretName": "aws-credentials"}}]}, "extraVolumes", "no AWS identity of their own"),
+        ({"extraVolumeMounts": [{"name": "aws", "mountPath": "/.aws"}]}, "extraVolumeMounts", "no AWS identity of their own"),
+        ({"extraContainers": [{"name": "proxy", "image": "x"}]}, "extraContainers", "shares its Kubernetes identity"),
+        ({"extraInitContainers": [{"name": "init", "image": "x"}]}, "extraInitContainers", "shares its Kubernetes identity"),
+        ({"podSpecExtra": {"serviceAccountName": "other"}}, "podSpecExtra", "shares its Kubernetes identity"),
+        ({"podAnnotations": {"iam.amazonaws.com/role": "node"}}, "podAnnotations.iam.amazonaws.com/role", "no AWS identity of their own"),
+        ({"global": {"podAnnotations": {"iam.amazonaws.com/role": "node"}}}, "global.podAnnotations.iam.amazonaws.com/role", "no AWS identity of their own"),
+        ({"hostAliases": [{"ip": "10.0.0.1", "hostnames": ["sts.us-east-1.amazonaws.com"]}]}, "hostAliases", "redirect the STS and Secrets Manager endpoints"),
+        ({"dnsConfig": {"nameservers": ["10.0.0.1"]}}, "dnsConfig", "redirect the STS and Secrets Manager endpoints"),
+        ({"rbac": {"serviceAccountTokenCreate": True}}, "rbac.serviceAccountTokenCreate", "tokens only for tenant ServiceAccounts"),
+        ({"rbac": {"aggregateToEdit": True}}, "rbac.aggregateToEdit", "namespace editors and admins may not create SecretStores"),
+        ({"rbac": {"aggregateToAdmin": True}}, "rbac.aggregateToAdmin", "namespace editors and admins may not create SecretStores"),
+        ({"rbac": None}, "rbac", "tokens only for tenant ServiceAccounts"),
+        ({"extraObjects": [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding"}]}, "extraObjects", "could grant what the program withholds"),
+        ({"genericTargets": {"enabled": True}}, "genericTargets", "rights over kinds of objects other than Secrets"),
+        ({"metrics": {"listen": {"auth": {"enabled": True}}}}, "metrics.listen.auth", "long-lived token Secret"),
+        ({"certController": {"metrics": {"listen": {"auth": {"enabled": True}}}}}, "certController.metrics.listen.auth", "long-lived token Secret"),
+        ({"webhook": {"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "x"}}}}, "webhook.serviceAccount", "no AWS identity of their own"),
+        ({"certController": {"extraEnv": [{"name": "AWS_ACCESS_KEY_ID", "value": "x"}]}}, "certController.extraEnv", "no AWS identity of their own"),
+    ],
+)
+def test_chart_values_that_would_give_eso_an_identity_are_refused_with_the_reason(values, path, reason):
+    problems = problems_of(dev_with(eso={"values": values}))
+    assert any(problem.startswith(f"eso: values.{path}: remove it;") and reason in problem for problem in problems), problems
+
+
+def test_chart_values_that_change_no_identity_are_accepted():
+    values = dev_with(eso={"values": {"podAnnotations": {"prometheus.io/scrape": "true"}, "podLabels": {"team": "platform"},
+                                      "deploymentAnnotations": {"owner": "platform"}, "rbac": {"aggregateToView": False},
+                                      "metrics": {"service": {"enabled": True}}}})
+    config = as_pulumi_config(values)
+    region = config.pop("aws:region")
+    load_stack({k.removeprefix("eso-platform:"): v for k, v in config.items()}, region)
 
 
 def test_missing_required_keys_are_named_with_their_purpose():
@@ -168,13 +230,67 @@ def test_every_problem_is_reported_at_once():
     ]
 
 
-def test_oversized_permission_policy_is_refused_before_deploying():
-    values = dev_with()
-    values["services"] = [{"name": f"service-{i:03d}-{'x' * 40}", "namespace": "crowded"} for i in range(120)]
+def crowded(count: int, **irsa) -> dict:
+    """`count` services with names of one length in namespace crowded."""
+    values = dev_with(irsa={**stack_values("dev")["irsa"], **irsa})
+    values["services"] = crowded_services(count)
+    return values
+
+
+def load(values):
+    config = as_pulumi_config(values)
+    region = config.pop("aws:region")
+    return load_stack({k.removeprefix("eso-platform:"): v for k, v in config.items()}, region)
+
+
+def policies_of_crowded(count: int, **irsa) -> int:
+    (spec,) = role_specs(load(crowded(count, **irsa)))
+    return 0 if spec.read_policies.inline else len(spec.read_policies.runs)
+
+
+def per_policy() -> int:
+    """How many of crowded's grants one managed policy holds (all names are one length)."""
+    (spec,) = role_specs(load(crowded(200)))
+    return len(spec.read_policies.runs[0])
+
+
+def test_grants_past_the_inline_limit_are_spread_over_managed_policies_up_to_the_quota():
+    capacity = per_policy()
+    assert policies_of_crowded(capacity * 2) == 2
+    # Exactly the default quota of 10 is accepted, one grant more is refused with the numbers.
+    assert policies_of_crowded(capacity * 10) == 10
+    values = crowded(capacity * 10 + 1)
+    # The size check's cluster: us-east-1's partition, the longest issuer id.
+    identity = AwsIdentity.from_oidc_provider_arn(
+        "arn:aws:iam::000000000000:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/" + "F" * 32
+    )
+    grants = [SecretGrant("us-east-1", f"dev/app/{service['name']}") for service in values["services"]]
+    document_size = len(compact(permission_policy(identity, grants, [])))
+    assert problems_of(values) == [
+        f"services (namespace crowded): the exact grants of role eso-dev.crowded ({capacity * 10 + 1} secrets, "
+        f"{document_size} characters in one document, over the 10240 of "
+        "inline policies) need 11 managed policies of at most 6144 characters, over irsa.managedPoliciesPerRole = 10; "
+        "raise the IAM quota 'Managed policies per role' (at most 20) and set irsa.managedPoliciesPerRole to 11, "
+        "or move some services to another namespace or stack"
+    ]
+    # A raised quota takes the next policy, up to IAM's highest quota of 20.
+    assert policies_of_crowded(capacity * 10 + 1, managedPoliciesPerRole=11) == 11
+    assert policies_of_crowded(capacity * 20, managedPoliciesPerRole=20) == 20
+    (problem,) = problems_of(crowded(capacity * 20 + 1, managedPoliciesPerRole=20))
+    assert "need 21 managed policies" in problem and "over irsa.managedPoliciesPerRole = 20" in problem
+    assert problem.endswith("; move some services to another namespace or stack")
+
+
+def test_a_namespace_that_fits_inline_keeps_one_inline_policy():
+    assert policies_of_crowded(10) == 0
+
+
+def test_every_oversized_role_is_reported_at_once():
+    values = crowded(per_policy() * 10 + 1)
+    values["services"] += crowded_services(per_policy() * 10 + 1, "busy")
+    values["secretPathTemplate"] = "{env}/{namespace}/{service}"
     problems = problems_of(values)
-    assert len(problems) == 1
-    assert problems[0].startswith("services (namespace crowded): the permission policy of role eso-dev.crowded is ")
-    assert "over IAM's limit of 10240; move some services to another namespace or stack" in problems[0]
+    assert [p.split(":")[0] for p in problems] == ["services (namespace busy)", "services (namespace crowded)"]
 
 
 def test_oversized_shared_trust_policy_is_refused():
@@ -196,3 +312,124 @@ def test_bad_config_stops_the_program_before_any_resource_with_run_error():
     assert "  - services[3].refreshInterval: '10 minutes' is not a duration like 10m or 1h30m" in message
     assert "Traceback" not in message
     assert monitor.registrations == []
+
+
+KEY_US_EAST_1 = "arn:aws:kms:us-east-1:123456789012:key/0b7c6f1e-3f1a-4c55-9a3e-5d2c1e8f9a10"
+MRK = "mrk-4c1f0e2b9d7a4e6f8a3b5c7d9e1f2a3b"
+
+
+def prod_with_keys(keys: list[str]):
+    values = copy.deepcopy(stack_values("prod"))
+    values["irsa"]["kmsKeyArns"] = keys
+    return values
+
+
+def test_kms_keys_must_cover_every_region_that_holds_secrets():
+    problems = problems_of(prod_with_keys([KEY_US_EAST_1]))
+    assert problems == [
+        "irsa.kmsKeyArns: no key in eu-west-1, where services[4] (payments-ledger-replica) keep their secrets: "
+        "KMS keys are regional, so those secrets would not decrypt; add the ARN of the key in eu-west-1 that encrypts them",
+        "irsa.kmsKeyArns: no key in us-west-2, where services[3] (payments-ledger) keep their secrets: "
+        "KMS keys are regional, so those secrets would not decrypt; add the ARN of the key in us-west-2 that encrypts them",
+    ]
+
+
+def test_the_default_region_holds_secrets_too():
+    problems = problems_of(prod_with_keys([f"arn:aws:kms:{region}:123456789012:key/{MRK}" for region in ("us-west-2", "eu-west-1")]))
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        "irsa.kmsKeyArns: no key in us-east-1, where services[0] (backend-api), services[1] (backend-worker), "
+        "services[2] (payments) and 2 more keep their secrets"
+    )
+    assert problems[0].endswith(f"add the replica of each multi-Region key that encrypts them there, e.g. arn:aws:kms:us-east-1:123456789012:key/{MRK}")
+
+
+def test_a_multi_region_key_covers_only_the_regions_whose_replicas_are_listed():
+    primary = f"arn:aws:kms:us-east-1:123456789012:key/{MRK}"
+    problems = problems_of(prod_with_keys([primary, f"arn:aws:kms:us-west-2:123456789012:key/{MRK}"]))
+    assert problems == [
+        "irsa.kmsKeyArns: no key in eu-west-1, where services[4] (payments-ledger-replica) keep their secrets: "
+        "KMS keys are regional, so those secrets would not decrypt; add the replica of each multi-Region key that "
+        f"encrypts them there, e.g. arn:aws:kms:eu-west-1:123456789012:key/{MRK}"
+    ]
+    config = as_pulumi_config(prod_with_keys([primary] + [f"arn:aws:kms:{r}:123456789012:key/{MRK}" for r in ("us-west-2", "eu-west-1")]))
+    region = config.pop("aws:region")
+    stack = load_stack({k.removeprefix("eso-platform:"): v for k, v in config.items()}, region)
+    assert len(stack.irsa.kms_key_arns) == 3
+
+
+def test_no_kms_keys_means_the_aws_managed_key_and_needs_none_per_region():
+    config = as_pulumi_config(prod_with_keys([]))
+    region = config.pop("aws:region")
+    assert load_stack({k.removeprefix("eso-platform:"): v for k, v in config.items()}, region).irsa.kms_key_arns == []
+
+
+@pytest.mark.parametrize(
+    "keys, expected",
+    [
+        (
+            [KEY_US_EAST_1, f"arn:aws:kms:us-west-2:123456789012:key/{MRK}", f"arn:aws:kms:eu-west-1:123456789012:key/{MRK}",
+             "arn:aws:kms:ap-south-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
+            "irsa.kmsKeyArns[3]: arn:aws:kms:ap-south-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab is in "
+            "ap-south-1, where no service keeps a secret, so no role may use it; remove it or correct its region",
+        ),
+        (
+            ["arn:aws-cn:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
+            "irsa.kmsKeyArns[0]: arn:aws-cn:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab names "
+            "partition aws-cn, but us-east-1 is in aws",
+        ),
+    ],
+)
+def test_kms_keys_must_be_usable_where_they_are(keys, expected):
+    assert expected in problems_of(prod_with_keys(keys))
+
+
+def test_a_secret_in_another_partition_is_refused():
+    problems = problems_of(with_service(3, region="cn-north-1"))
+    assert problems == [
+        "services[3].region: cn-north-1 is in partition aws-cn, but aws:region us-east-1 is in aws; "
+        "a role reads only its own partition's secrets"
+    ]
+
+
+DEPLOYER = "arn:aws:iam::123456789012:role/deployer"
+
+
+def load_dev_with_provider(provider: dict[str, str]):
+    config = as_pulumi_config(stack_values("dev"))
+    region = config.pop("aws:region")
+    return load_stack({k.removeprefix("eso-platform:"): v for k, v in config.items()}, region, aws_provider=provider)
+
+
+def test_the_aws_providers_profile_role_and_files_become_the_deploying_identity():
+    stack = load_dev_with_provider(
+        {
+            "profile": "platform",
+            "assumeRoles": json.dumps([{"roleArn": DEPLOYER, "sessionName": "pulumi"}]),
+            "sharedConfigFiles": json.dumps(["/etc/aws/config"]),
+            "sharedCredentialsFiles": json.dumps(["/etc/aws/credentials"]),
+        }
+    )
+    assert stack.deploying_identity == DeployingIdentity("platform", DEPLOYER, "/etc/aws/config", "/etc/aws/credentials")
+    assert load_dev_with_provider({}).deploying_identity == DeployingIdentity()
+
+
+@pytest.mark.parametrize(
+    "provider, expected",
+    [
+        ({"assumeRoles": json.dumps([{"roleArn": DEPLOYER}, {"roleArn": DEPLOYER + "-2"}])},
+         "aws:assumeRoles: lists 2 roles, but `aws eks get-token` assumes one; chain them in an AWS CLI profile"),
+        ({"assumeRoles": json.dumps([{"roleArn": DEPLOYER, "externalId": "x"}])},
+         "aws:assumeRoles[0].externalId: `aws eks get-token` cannot pass an external ID; put it in an AWS CLI profile"),
+        ({"assumeRoles": json.dumps([{"sessionName": "x"}])}, "aws:assumeRoles[0].roleArn: required, an IAM role ARN"),
+        ({"assumeRoles": "deployer"}, "aws:assumeRoles: must be a YAML list"),
+        ({"assumeRole": json.dumps({"roleArn": DEPLOYER})}, "aws:assumeRole: pulumi-aws 7 reads aws:assumeRoles, a list"),
+        ({"accessKey": "[secret]"}, "aws:accessKey: the kubeconfig's `aws eks get-token` cannot use static access keys"),
+        ({"assumeRoleWithWebIdentity": json.dumps({"roleArn": DEPLOYER})}, "aws:assumeRoleWithWebIdentity: the kubeconfig's"),
+        ({"sharedConfigFiles": json.dumps(["/a", "/b"])}, "aws:sharedConfigFiles: lists 2 files, but the AWS CLI reads one"),
+    ],
+)
+def test_provider_identities_the_kubeconfig_cannot_carry_are_refused(provider, expected):
+    with pytest.raises(ConfigError) as raised:
+        load_dev_with_provider(provider)
+    assert any(expected in problem for problem in raised.value.problems), raised.value.problems

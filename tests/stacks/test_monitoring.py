@@ -63,6 +63,10 @@ def test_a_service_monitor_alone_deploys_no_rule(run_stack):
         (with_monitoring(servicemonitor=True), "eso.monitoring.servicemonitor: unknown key; did you mean 'serviceMonitor'?"),
         (dev_with(eso={"values": {"serviceMonitor": {"enabled": True}}}), "eso: values.serviceMonitor.enabled: remove it; set eso.monitoring.serviceMonitor instead"),
         (dev_with(eso={"values": {"serviceMonitor": {"honorLabels": False}}}), "eso: values.serviceMonitor.honorLabels: remove it; the alerts need each ExternalSecret's own namespace label"),
+        (
+            dev_with(eso={"install": False, "monitoring": {"serviceMonitor": True, "alerts": True}}),
+            "eso: monitoring.serviceMonitor: true needs install: true; with install: false the chart is someone else's",
+        ),
     ],
 )
 def test_bad_monitoring_config_is_named(values, expected):

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from stacks.engine import ProgramRun
-from tests.conftest import Mocks, stack_values
+from stacks.engine import ProgramRun, run_program
+from tests.conftest import Mocks, RevealingMonitor, as_pulumi_config, stack_values
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -16,6 +16,9 @@ SECRET_STORE = "kubernetes:external-secrets.io/v1:SecretStore"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 RELEASE = "kubernetes:helm.sh/v3:Release"
+K8S_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+K8S_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+CONTROLLER = {"kind": "ServiceAccount", "name": "external-secrets", "namespace": "external-secrets"}
 ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 
 
@@ -33,6 +36,11 @@ def readable(run: ProgramRun, role: str) -> list[str]:
 
 def arn(path: str, region: str = "us-east-1") -> str:
     return f"arn:aws:secretsmanager:{region}:123456789012:secret:{path}-??????"
+
+
+def cluster_references(run: ProgramRun) -> list:
+    """Stack references other than the stack's reference to its own last deployment."""
+    return [r for r in run.of_type("pulumi:pulumi:StackReference") if r.name != "previous-deployment"]
 
 
 def dev_with(**changes):
@@ -103,7 +111,7 @@ def test_service_accounts_carry_their_namespace_role(dev_run):
 
 
 def test_secret_stores_use_jwt_auth_per_region(dev_run):
-    store = dev_run.named("tenant-payments-store-us-west-2").inputs
+    store = dev_run.named("tenant-payments/us-west-2").inputs
     assert store["apiVersion"] == "external-secrets.io/v1"
     assert store["metadata"] == {
         "name": "aws-secretsmanager-us-west-2",
@@ -127,7 +135,7 @@ def test_secret_stores_use_jwt_auth_per_region(dev_run):
 
 
 def test_external_secrets_follow_class_override_keys_and_region(dev_run):
-    api = dev_run.named("tenant-backend-backend-api").inputs
+    api = dev_run.named("tenant-backend/backend-api").inputs
     assert api["spec"]["refreshInterval"] == "10m"  # rotating
     assert api["spec"]["target"] == {"name": "backend-api-env", "creationPolicy": "Owner"}
     assert api["spec"]["data"] == [
@@ -135,12 +143,12 @@ def test_external_secrets_follow_class_override_keys_and_region(dev_run):
         {"secretKey": "API_KEY", "remoteRef": {"key": "dev/app/backend-api", "property": "API_KEY"}},
     ]
     assert "dataFrom" not in api["spec"] and "annotations" not in api["metadata"]
-    worker = dev_run.named("tenant-backend-backend-worker").inputs["spec"]
+    worker = dev_run.named("tenant-backend/backend-worker").inputs["spec"]
     assert worker["refreshInterval"] == "24h"  # stable, the default class
     assert worker["dataFrom"] == [{"extract": {"key": "dev/app/backend-worker"}}]
     assert worker["target"]["name"] == "backend-worker"
-    assert dev_run.named("tenant-payments-payments").inputs["spec"]["refreshInterval"] == "30m"  # override
-    ledger = dev_run.named("tenant-payments-payments-ledger").inputs["spec"]
+    assert dev_run.named("tenant-payments/payments").inputs["spec"]["refreshInterval"] == "30m"  # override
+    ledger = dev_run.named("tenant-payments/payments-ledger").inputs["spec"]
     assert ledger["secretStoreRef"] == {"name": "aws-secretsmanager-us-west-2", "kind": "SecretStore"}
 
 
@@ -149,6 +157,7 @@ def test_every_eso_object_waits_for_the_operator_release_and_its_role_policy(dev
         namespace = resource.inputs["metadata"]["namespace"]
         assert "eso-chart" in resource.dependencies, resource.name
         assert f"irsa-{namespace}-read-secrets" in resource.dependencies, resource.name
+        assert f"tenant-{namespace}-token-binding" in resource.dependencies, resource.name
 
 
 def test_namespaces_are_adopted_and_never_deleted(dev_run):
@@ -171,6 +180,8 @@ def test_outputs_name_roles_stores_and_secrets(dev_run):
         "region": "us-east-1",
         "kubernetesSecret": "backend-api-env",
         "refreshInterval": "10m",
+        "externalSecret": "backend-api",
+        "onRemove": "delete",
     }
     assert sorted(outputs["services"]) == [
         "backend/backend-api",
@@ -179,7 +190,7 @@ def test_outputs_name_roles_stores_and_secrets(dev_run):
         "payments/payments",
         "payments/payments-ledger",
     ]
-    assert outputs["operator"] == {"namespace": "external-secrets", "chartVersion": "2.9.0"}
+    assert outputs["operator"] == {"namespace": "external-secrets", "chartVersion": "2.9.0", "installed": True}
 
 
 def test_prod_runs_two_replicas_with_leader_election_and_kms(prod_run):
@@ -191,22 +202,33 @@ def test_prod_runs_two_replicas_with_leader_election_and_kms(prod_run):
     assert values["podDisruptionBudget"] == {"enabled": True, "minAvailable": 1}
     assert values["crds"]["annotations"] == {"helm.sh/resource-policy": "keep"}
     assert values["resources"] == {"requests": {"cpu": "50m", "memory": "64Mi"}}
-    decrypt = permission(prod_run, "irsa-payments")["Statement"][1]
-    assert decrypt["Action"] == "kms:Decrypt"
-    assert decrypt["Resource"] == ["arn:aws:kms:us-east-1:123456789012:key/0b7c6f1e-3f1a-4c55-9a3e-5d2c1e8f9a10"]
-    assert decrypt["Condition"] == {
-        "StringEquals": {
-            "kms:ViaService": [
-                "secretsmanager.eu-west-1.amazonaws.com",
-                "secretsmanager.us-east-1.amazonaws.com",
-                "secretsmanager.us-west-2.amazonaws.com",
-            ]
-        },
-        "StringLike": {"kms:EncryptionContext:SecretARN": readable(prod_run, "irsa-payments")},
+    mrk = "mrk-4c1f0e2b9d7a4e6f8a3b5c7d9e1f2a3b"
+    keys = {
+        "us-east-1": "arn:aws:kms:us-east-1:123456789012:key/0b7c6f1e-3f1a-4c55-9a3e-5d2c1e8f9a10",
+        "us-west-2": f"arn:aws:kms:us-west-2:123456789012:key/{mrk}",
+        "eu-west-1": f"arn:aws:kms:eu-west-1:123456789012:key/{mrk}",
     }
+    decrypts = permission(prod_run, "irsa-payments")["Statement"][1:]
+    assert [d["Sid"] for d in decrypts] == [
+        "DecryptThroughSecretsManagerEuWest1",
+        "DecryptThroughSecretsManagerUsEast1",
+        "DecryptThroughSecretsManagerUsWest2",
+    ]
+    for decrypt, region in zip(decrypts, ("eu-west-1", "us-east-1", "us-west-2")):
+        assert decrypt["Action"] == "kms:Decrypt"
+        assert decrypt["Resource"] == [keys[region]]
+        assert decrypt["Condition"] == {
+            "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"},
+            "StringLike": {
+                "kms:EncryptionContext:SecretARN": [a for a in readable(prod_run, "irsa-payments") if f":{region}:" in a]
+            },
+        }
+    # A namespace with secrets in one region is granted only that region's key.
+    (backend_decrypt,) = permission(prod_run, "irsa-backend")["Statement"][1:]
+    assert backend_decrypt["Resource"] == [keys["us-east-1"]]
     assert len(readable(prod_run, "irsa-payments")) == 3
-    assert prod_run.named("tenant-payments-payments").inputs["spec"]["refreshInterval"] == "2h"
-    assert prod_run.named("tenant-search-search").inputs["spec"]["refreshInterval"] == "72h"
+    assert prod_run.named("tenant-payments/payments").inputs["spec"]["refreshInterval"] == "2h"
+    assert prod_run.named("tenant-search/search").inputs["spec"]["refreshInterval"] == "72h"
 
 
 def test_dev_keeps_single_replica_without_leader_election(dev_run):
@@ -263,16 +285,12 @@ def test_existing_cluster_is_looked_up_by_name(run_stack):
     assert statement["Principal"]["Federated"] == f"arn:aws:iam::210987654321:oidc-provider/{ISSUER}"
     assert f"{ISSUER}:sub" in statement["Condition"]["StringEquals"]
     assert readable(run, "irsa-frontend") == ["arn:aws:secretsmanager:us-east-1:210987654321:secret:dev/app/web-??????"]
-    kubeconfig = json.loads(run.named("cluster-k8s").inputs["kubeconfig"])
-    assert kubeconfig["users"][0]["user"]["exec"]["args"] == [
-        "eks", "get-token", "--cluster-name", "platform-dev", "--region", "us-east-1"
-    ]
-    assert not run.of_type("pulumi:pulumi:StackReference") and not run.of_type("eks:index:Cluster")
+    assert cluster_references(run) == [] and not run.of_type("eks:index:Cluster")
 
 
 def test_cluster_from_a_stack_reference(run_stack):
     run = run_stack(dev_with(cluster={"stackReference": "acme/eks-cluster/dev"}), mocks=Mocks(oidc_issuer=ISSUER))
-    (reference,) = run.of_type("pulumi:pulumi:StackReference")
+    (reference,) = cluster_references(run)
     assert reference.inputs["name"] == "acme/eks-cluster/dev"
     statement = trust(run, "irsa-payments")["Statement"][0]
     assert statement["Principal"]["Federated"] == f"arn:aws:iam::123456789012:oidc-provider/{ISSUER}"
@@ -305,3 +323,113 @@ def test_prefix_sharing_names_never_cross_namespaces(run_stack, mode):
         assert readable(run, "irsa-team-a-ops") == [arn("dev/app/api-v2-admin")]
     else:
         assert readable(run, "irsa-shared") == [arn("dev/app/api"), arn("dev/app/api-v2"), arn("dev/app/api-v2-admin")]
+
+
+CLUSTER_FORMS = {
+    "name": {"name": "platform-dev"},
+    "stackReference": {"stackReference": "acme/eks-cluster/dev"},
+    "create": {"create": {"version": "1.31"}},
+}
+DEPLOYER = "arn:aws:iam::123456789012:role/deployer"
+
+
+def run_revealing(values: dict) -> tuple[ProgramRun, RevealingMonitor]:
+    mocks = Mocks()
+    monitor = RevealingMonitor(mocks)
+    return run_program(as_pulumi_config(values), "test", mocks, monitor=monitor), monitor
+
+
+def get_token_exec(monitor: RevealingMonitor, provider: str) -> dict:
+    (user,) = json.loads(monitor.revealed[provider]["kubeconfig"])["users"]
+    return user["user"]["exec"]
+
+
+@pytest.mark.parametrize("form", CLUSTER_FORMS)
+def test_the_cluster_is_reached_as_the_aws_providers_profile_and_role_in_every_form(form):
+    values = dev_with(cluster=CLUSTER_FORMS[form])
+    values["aws:profile"] = "platform"
+    values["aws:assumeRoles"] = [{"roleArn": DEPLOYER, "sessionName": "pulumi"}]
+    run, monitor = run_revealing(values)
+    for provider in ("cluster-k8s", "cluster-k8s-namespaces"):
+        assert run.named(provider).inputs["kubeconfig"] == "[secret]"
+        command = get_token_exec(monitor, provider)
+        assert command["command"] == "aws"
+        assert command["args"][:2] == ["eks", "get-token"]
+        assert command["args"][-4:] == ["--profile", "platform", "--role-arn", DEPLOYER]
+        assert "env" not in command
+    if form == "create":
+        (cluster,) = run.of_type("eks:index:Cluster")
+        assert cluster.inputs["providerCredentialOpts"] == {"profileName": "platform", "roleArn": DEPLOYER}
+
+
+@pytest.mark.parametrize("form", CLUSTER_FORMS)
+def test_without_provider_identity_config_the_default_chain_is_used_and_the_kubeconfig_stays_hidden(form):
+    run, monitor = run_revealing(dev_with(cluster=CLUSTER_FORMS[form]))
+    for provider in ("cluster-k8s", "cluster-k8s-namespaces"):
+        assert run.named(provider).inputs["kubeconfig"] == "[secret]"
+        args = get_token_exec(monitor, provider)["args"]
+        assert "--profile" not in args and "--role-arn" not in args
+        assert args[args.index("--region") + 1] == "us-east-1"
+    if form == "create":
+        assert "providerCredentialOpts" not in run.of_type("eks:index:Cluster")[0].inputs
+
+
+def may_create_token(run: ProgramRun, subject: dict, namespace: str, account: str) -> bool:
+    """Whether the program's Roles and RoleBindings let `subject` request a token for `account`,
+    as the API server's RBAC authorizer decides: a binding in that namespace, to a Role whose
+    rule names the verb, the subresource and, when it lists any, the object's name."""
+    rules = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs["rules"] for r in run.of_type(K8S_ROLE)}
+    for binding in run.of_type(K8S_ROLE_BINDING):
+        if binding.inputs["metadata"]["namespace"] != namespace or subject not in binding.inputs["subjects"]:
+            continue
+        for rule in rules.get((namespace, binding.inputs["roleRef"]["name"]), []):
+            names = rule.get("resourceNames") or [account]
+            if "" in rule["apiGroups"] and "serviceaccounts/token" in rule["resources"] and "create" in rule["verbs"] and account in names:
+                return True
+    return False
+
+
+def test_the_controller_may_request_tokens_only_for_tenant_service_accounts(prod_run):
+    values = prod_run.named("eso-chart").inputs["values"]
+    # The chart's ClusterRole grants no token requests at all with this value.
+    assert values["rbac"]["serviceAccountTokenCreate"] is False
+    tenants = ("backend", "frontend", "payments", "search")
+    for namespace in tenants:
+        assert may_create_token(prod_run, CONTROLLER, namespace, "external-secret-operator")
+        assert not may_create_token(prod_run, CONTROLLER, namespace, "default")
+        assert not may_create_token(prod_run, {**CONTROLLER, "namespace": "default"}, namespace, "external-secret-operator")
+    for namespace in ("default", "kube-system", "external-secrets", "unmanaged"):
+        assert not may_create_token(prod_run, CONTROLLER, namespace, "external-secret-operator")
+    for role in prod_run.of_type(K8S_ROLE):
+        assert role.name.endswith("-token-role")
+        for rule in role.inputs["rules"]:
+            assert rule["resourceNames"] == ["external-secret-operator"] and "*" not in rule["verbs"] + rule["resources"]
+
+
+def test_each_tenant_grants_the_controller_its_own_account_token_and_nothing_else(dev_run):
+    role = dev_run.named("tenant-payments-token-role").inputs
+    assert role["metadata"]["namespace"] == "payments"
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["serviceaccounts/token"], "resourceNames": ["external-secret-operator"], "verbs": ["create"]},
+        {"apiGroups": [""], "resources": ["serviceaccounts"], "resourceNames": ["external-secret-operator"], "verbs": ["get"]},
+    ]
+    binding = dev_run.named("tenant-payments-token-binding")
+    assert binding.inputs["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
+    assert binding.inputs["subjects"] == [CONTROLLER]
+    assert "tenant-payments-token-role" in binding.dependencies
+    assert binding.provider == "cluster-k8s"
+
+
+def test_a_custom_operator_namespace_is_the_bound_subject(run_stack):
+    run = run_stack(dev_with(eso={"namespace": "eso-system"}))
+    for binding in run.of_type(K8S_ROLE_BINDING):
+        assert binding.inputs["subjects"] == [{**CONTROLLER, "namespace": "eso-system"}]
+    assert run.named("eso-chart").inputs["namespace"] == "eso-system"
+
+
+def test_the_controller_has_no_ambient_aws_identity(dev_run):
+    values = dev_run.named("eso-chart").inputs["values"]
+    assert values["extraEnv"] == [{"name": "AWS_EC2_METADATA_DISABLED", "value": "true"}]
+    assert values["rbac"]["aggregateToEdit"] is False and values["rbac"]["aggregateToAdmin"] is False
+    assert "serviceAccount" not in values
+    assert dev_run.named("eso-chart").inputs["name"] == "external-secrets"

@@ -1,0 +1,195 @@
+"""ESO as its chart makes it: rendered with the program's values, its CRDs and RBAC applied,
+and the controller run as a process with the rendered Deployment's arguments.
+
+The controller authenticates with a TokenRequest token of the chart's own ServiceAccount, so
+it has exactly the chart's RBAC; the harness's administrator identity is never lent to it.
+"""
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import requests
+import yaml
+
+from e2e.build import crd_bundle, eso_chart
+from e2e.kube import Kube
+from e2e.processes import LOOPBACK, Process, free_port, wait_until
+
+RELEASE = "external-secrets"
+KUBERNETES_VERSION = "v1.36.3"
+# Rendered objects the harness applies: CRDs first, then the controller's identity and RBAC.
+APPLIED_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+NAMESPACED_KINDS = ("ServiceAccount", "Role", "RoleBinding")
+# Out of cluster, controller-runtime cannot find a namespace for the lease (it reads the pod's
+# mounted namespace file), and one process needs no election.
+DROPPED_ARGS = ("--enable-leader-election",)
+
+
+def render(helm: Path, namespace: str, values: dict[str, Any], workdir: Path) -> list[dict[str, Any]]:
+    """`helm template` of the chart with exactly `values`, webhook and cert-controller left out."""
+    values_file = workdir / "values.json"
+    values_file.write_text(json.dumps(values, indent=2))
+    rendered = subprocess.run(
+        [
+            str(helm), "template", RELEASE, str(eso_chart()),
+            "--namespace", namespace,
+            "--kube-version", KUBERNETES_VERSION,
+            "-f", str(values_file),
+            "--set", "webhook.create=false",
+            "--set", "certController.create=false",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    (workdir / "rendered.yaml").write_text(rendered)
+    return [document for document in yaml.safe_load_all(rendered) if document]
+
+
+def crds(rendered: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found = [d for d in rendered if d["kind"] == "CustomResourceDefinition"]
+    if found:
+        return found
+    return [d for d in yaml.safe_load_all(crd_bundle().read_text()) if d and d["kind"] == "CustomResourceDefinition"]
+
+
+def controller_deployment(rendered: list[dict[str, Any]]) -> dict[str, Any]:
+    deployments = [
+        d for d in rendered
+        if d["kind"] == "Deployment" and d["metadata"]["labels"].get("app.kubernetes.io/name") == RELEASE
+    ]
+    if len(deployments) != 1:
+        raise RuntimeError(f"expected one controller Deployment in the rendered chart, found {len(deployments)}")
+    return deployments[0]
+
+
+def controller_service_account(rendered: list[dict[str, Any]]) -> str:
+    return controller_deployment(rendered)["spec"]["template"]["spec"]["serviceAccountName"]
+
+
+@dataclass
+class Controller:
+    namespace: str
+    service_account: str
+    args: list[str]
+    metrics_url: str
+    live_url: str
+    process: Process
+    env: dict[str, str] = field(default_factory=dict)
+
+    def restart(self, env: Optional[dict[str, str]] = None) -> None:
+        """Stops the process and starts it again, with `env` in place of its environment if given."""
+        self.process.stop()
+        if env is not None:
+            self.env = env
+        self.process = Process(self.process.name, self.process.argv, self.process.log_path, self.env).start()
+        wait_until(self.live, 120, "external-secrets controller live after restart", interval=0.5)
+
+    def live(self) -> bool:
+        if not self.process.alive():
+            raise RuntimeError(f"external-secrets exited:\n{self.process.log_tail()}")
+        return requests.get(self.live_url, timeout=2).status_code == 200
+
+    def credentials(self) -> str:
+        """The controller's bearer token: what it authenticates to the API server with."""
+        return json.loads(Path(self.env["KUBECONFIG"]).read_text())["users"][0]["user"]["token"]
+
+    def peak_rss_kib(self) -> Optional[int]:
+        try:
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        except (OSError, AssertionError):
+            return None
+        return None
+
+
+def _args(deployment: dict[str, Any], metrics_port: int, live_port: int) -> list[str]:
+    """The rendered arguments, with the listening addresses moved to free loopback ports."""
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    addresses = {"--metrics-addr": f"{LOOPBACK}:{metrics_port}", "--live-addr": f"{LOOPBACK}:{live_port}"}
+    args = []
+    for arg in container.get("args", []):
+        flag = arg.split("=", 1)[0]
+        if flag not in DROPPED_ARGS and flag not in addresses:
+            args.append(arg)
+    return args + [f"{flag}={address}" for flag, address in addresses.items()]
+
+
+def _container_env(deployment: dict[str, Any], namespace: str) -> dict[str, str]:
+    env = {}
+    for entry in deployment["spec"]["template"]["spec"]["containers"][0].get("env", []):
+        if "value" in entry:
+            env[entry["name"]] = str(entry["value"])
+        elif entry.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
+            env[entry["name"]] = namespace
+    return env
+
+
+def install(admin: Kube, rendered: list[dict[str, Any]], namespace: str) -> None:
+    """Applies the chart's CRDs, waits for them, then its ServiceAccount and RBAC."""
+    for crd in crds(rendered):
+        admin.apply(crd)
+    for crd in crds(rendered):
+        name = crd["metadata"]["name"]
+
+        def established() -> bool:
+            status = admin.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)["status"]
+            return any(c["type"] == "Established" and c["status"] == "True" for c in status.get("conditions", []))
+
+        wait_until(established, 60, f"CRD {name} established")
+    for kind in APPLIED_KINDS:
+        for document in (d for d in rendered if d["kind"] == kind):
+            if kind in NAMESPACED_KINDS:
+                document["metadata"].setdefault("namespace", namespace)
+            admin.apply(document)
+
+
+def _kubeconfig(path: Path, server: str, ca_cert: str, token: str) -> Path:
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "e2e", "cluster": {"server": server, "certificate-authority": ca_cert}}],
+        "users": [{"name": "controller", "user": {"token": token}}],
+        "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": "controller"}}],
+        "current-context": "e2e",
+    }
+    path.write_text(json.dumps(config))
+    path.chmod(0o600)
+    return path
+
+
+def start(
+    binary: Path,
+    admin: Kube,
+    rendered: list[dict[str, Any]],
+    namespace: str,
+    aws_endpoint: str,
+    workdir: Path,
+) -> Controller:
+    deployment = controller_deployment(rendered)
+    account = controller_service_account(rendered)
+    token = admin.token(namespace, account)
+    kubeconfig = _kubeconfig(workdir / "controller.kubeconfig", admin.server, admin.ca_cert, token)
+    metrics_port, live_port = free_port(), free_port()
+    args = _args(deployment, metrics_port, live_port)
+    env = {
+        # Only what a pod would have: no AWS credentials of any kind, and the cluster by kubeconfig.
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(workdir),
+        "KUBECONFIG": str(kubeconfig),
+        "AWS_SECRETSMANAGER_ENDPOINT": aws_endpoint,
+        "AWS_STS_ENDPOINT": aws_endpoint,
+        **_container_env(deployment, namespace),
+    }
+    process = Process("external-secrets", [str(binary), *args], workdir / "logs" / "external-secrets.log", env).start()
+    controller = Controller(
+        namespace, account, args, f"http://{LOOPBACK}:{metrics_port}/metrics", f"http://{LOOPBACK}:{live_port}/healthz", process, env
+    )
+    wait_until(controller.live, 120, "external-secrets controller live", interval=0.5)
+    return controller
+

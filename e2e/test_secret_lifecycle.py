@@ -1,0 +1,112 @@
+"""No Secret lost by accident, proven with the real controller, API server and garbage collector."""
+
+import threading
+import time
+
+import pytest
+
+from e2e.kube import Kube
+from e2e.processes import wait_until
+
+pytestmark = pytest.mark.timeout(300)
+
+
+class SecretPresence:
+    """Polls a Secret every 50 ms; remembers each time it was absent or empty, and every UID seen."""
+
+    def __init__(self, admin: Kube, namespace: str, name: str):
+        self.admin, self.namespace, self.name = admin, namespace, name
+        self.gaps = 0
+        self.uids: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            secret = self.admin.get("v1", "Secret", self.name, self.namespace)
+            if secret is None or not secret.get("data"):
+                self.gaps += 1
+            else:
+                self.uids.add(secret["metadata"]["uid"])
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def _ready(harness, plan):
+    harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
+
+
+def test_a_rename_with_renamed_from_keeps_the_secret_with_no_gap(harness, generated_stack):
+    plan = generated_stack("ren", {"services": [{"name": "billing", "namespace": "ren"}]})
+    harness.deploy(plan)
+    _ready(harness, plan)
+    renamed = generated_stack("ren", {"services": [{"name": "invoicing", "namespace": "ren", "renamedFrom": "billing"}]})
+    assert [d.name for d in renamed.deliveries()] == ["billing"], "the ExternalSecret keeps its name"
+    with SecretPresence(harness.admin, "ren", "billing") as presence:
+        expected = harness.deploy(renamed)
+        harness.wait_for_data("ren", "billing", expected[("ren", "billing")])
+        time.sleep(1)
+    assert presence.gaps == 0 and len(presence.uids) == 1
+
+
+def test_on_remove_keep_leaves_the_secret_and_delete_removes_it(harness, generated_stack):
+    services = [{"name": "kept", "namespace": "rmv", "onRemove": "keep"}, {"name": "dropped", "namespace": "rmv"}]
+    plan = generated_stack("rmv", {"services": services})
+    expected = harness.deploy(plan)
+    _ready(harness, plan)
+    wait_until(lambda: not harness.secret("rmv", "kept")["metadata"].get("ownerReferences"), 60, "kept Secret orphaned")
+    assert harness.secret("rmv", "dropped")["metadata"]["ownerReferences"][0]["kind"] == "ExternalSecret"
+    remaining = generated_stack("rmv", {"services": [{"name": "other", "namespace": "rmv"}]})
+    harness.deploy(remaining)
+    _ready(harness, remaining)
+    wait_until(lambda: harness.secret("rmv", "dropped") is None, 60, "the garbage collector deletes the dropped Secret")
+    assert harness.secret_data("rmv", "kept") == expected[("rmv", "kept")]
+
+
+def _hand_made(harness, namespace: str, name: str, annotations=None) -> dict:
+    harness.admin.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    secret = {
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace, "annotations": annotations or {}},
+        "stringData": {"hand": "made-by-a-person"},
+    }
+    harness.admin.apply(secret)
+    return harness.secret_data(namespace, name)
+
+
+def test_a_hand_made_secret_is_refused_unless_the_service_adopts_it(harness, generated_stack):
+    before = _hand_made(harness, "hnd", "legacy")
+    plan = generated_stack("hnd", {"services": [{"name": "legacy", "namespace": "hnd"}]})
+    harness.deploy(plan)
+    messages = harness.wait_for_failure("hnd", "legacy", "eso-platform refuses to overwrite Secret hnd/legacy", timeout=90)
+    assert messages
+    assert harness.secret_data("hnd", "legacy") == before
+
+    adopting = generated_stack("hnd", {"forceSync": "adopt", "services": [{"name": "legacy", "namespace": "hnd", "adopt": True}]})
+    expected = harness.deploy(adopting)
+    _ready(harness, adopting)
+    assert harness.secret_data("hnd", "legacy") == expected[("hnd", "legacy")]
+    assert harness.secret("hnd", "legacy")["metadata"]["ownerReferences"][0]["kind"] == "ExternalSecret"
+
+
+def test_the_adopt_annotation_lets_a_one_off_migration_through(harness, generated_stack):
+    _hand_made(harness, "ann", "tagged", {"eso-platform/adopt": "true"})
+    plan = generated_stack("ann", {"services": [{"name": "tagged", "namespace": "ann"}]})
+    expected = harness.deploy(plan)
+    _ready(harness, plan)
+    assert harness.secret_data("ann", "tagged") == expected[("ann", "tagged")]
+
+
+def test_a_stack_that_does_not_install_eso_uses_the_running_one(harness, generated_stack):
+    plan = generated_stack("ext", {"eso": {"install": False}, "services": [{"name": "app", "namespace": "ext"}]})
+    assert not plan.installs_operator
+    expected = harness.deploy(plan)
+    _ready(harness, plan)
+    assert harness.secret_data("ext", "app") == expected[("ext", "app")]

@@ -1,0 +1,225 @@
+"""The program's plan, made real: IAM in moto and objects in the API server, as `pulumi up` would.
+
+Nothing the program produces is written here by hand: roles, policies and Kubernetes objects
+are read off `python -m stacks plan <stack> --format json`, the mock-engine run of the real
+`__main__.py`. What the harness adds is what the program never creates: the OIDC provider
+(the cluster's), the secrets' values (the application team's) and the namespaces' existence.
+"""
+
+import json
+import secrets as random_source
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import yaml
+from botocore.exceptions import ClientError
+
+from components.manifests import FORCE_SYNC_ANNOTATION as FORCE_SYNC
+from e2e.aws_front import moto_client
+from e2e.kube import Kube
+from stacks.plan import EXTERNAL_SECRET, RELEASE, ROLE, ROLE_POLICY, SECRET_STORE
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+NAMESPACE = "kubernetes:core/v1:Namespace"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+STS_AUDIENCE = "sts.amazonaws.com"
+PART_OF = "app.kubernetes.io/part-of=eso-platform"
+ESO_API = "external-secrets.io/v1"
+# Placeholder thumbprint: the front verifies tokens against the cluster's JWKS instead.
+THUMBPRINT = "0" * 40
+# Keys of an extracted secret with no `keys` in its service entry.
+EXTRACTED_KEYS = ("first", "second")
+
+
+def run_plan(stack: str | Path, issuer: str) -> dict[str, Any]:
+    """The program's plan, as the CLI prints it, for the API server's issuer."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "stacks", "plan", str(stack), "--format", "json", "--oidc-issuer", issuer],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"plan of {stack} failed ({completed.returncode}):\n{completed.stderr}")
+    return json.loads(completed.stdout)
+
+
+def write_stack(directory: Path, name: str, config: dict[str, Any]) -> Path:
+    """A stack file for a generated stack, keyed as Pulumi keys it."""
+    path = directory / f"Pulumi.{name}.yaml"
+    keyed = {key if ":" in key else f"eso-platform:{key}": value for key, value in config.items()}
+    path.write_text(yaml.safe_dump({"config": keyed}, sort_keys=False))
+    return path
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One planned ExternalSecret and where its secret lives."""
+
+    namespace: str
+    name: str
+    secret_name: str
+    secret_path: str
+    region: str
+    keys: Optional[tuple[str, ...]]
+
+
+class Plan:
+    def __init__(self, document: dict[str, Any]):
+        self.document = document
+        self.resources = document["resources"]
+
+    def of_type(self, type_token: str) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r["type"] == type_token]
+
+    @property
+    def installs_operator(self) -> bool:
+        return bool(self.of_type(RELEASE))
+
+    @property
+    def chart_values(self) -> dict[str, Any]:
+        return self.of_type(RELEASE)[0]["inputs"]["values"]
+
+    @property
+    def operator_namespace(self) -> str:
+        return self.of_type(RELEASE)[0]["inputs"]["namespace"]
+
+    def kubernetes_objects(self) -> list[dict[str, Any]]:
+        """Every Kubernetes object the program registers, the Helm release aside, namespaces first
+        and ExternalSecrets last, as their dependencies order them."""
+        order = {NAMESPACE: 0, SECRET_STORE: 2, EXTERNAL_SECRET: 3}
+        found = [
+            r for r in self.resources
+            if r["type"].startswith("kubernetes:") and r["type"] != RELEASE and "kind" in r["inputs"]
+        ]
+        found.sort(key=lambda r: order.get(r["type"], 1))
+        return [r["inputs"] for r in found]
+
+    def deliveries(self) -> list[Delivery]:
+        regions = {
+            (s["inputs"]["metadata"]["namespace"], s["inputs"]["metadata"]["name"]): s["inputs"]["spec"]["provider"]["aws"]["region"]
+            for s in self.of_type(SECRET_STORE)
+        }
+        found = []
+        for resource in self.of_type(EXTERNAL_SECRET):
+            metadata, spec = resource["inputs"]["metadata"], resource["inputs"]["spec"]
+            if "dataFrom" in spec:
+                path, keys = spec["dataFrom"][0]["extract"]["key"], None
+            else:
+                path = spec["data"][0]["remoteRef"]["key"]
+                keys = tuple(entry["remoteRef"]["property"] for entry in spec["data"])
+            found.append(
+                Delivery(
+                    namespace=metadata["namespace"],
+                    name=metadata["name"],
+                    secret_name=spec["target"]["name"],
+                    secret_path=path,
+                    region=regions[(metadata["namespace"], spec["secretStoreRef"]["name"])],
+                    keys=keys,
+                )
+            )
+        return found
+
+    def oidc_provider_urls(self) -> set[str]:
+        urls = set()
+        for role in self.of_type(ROLE):
+            for statement in role["inputs"]["assumeRolePolicy"]["Statement"]:
+                urls.add(statement["Principal"]["Federated"].split(":oidc-provider/", 1)[1])
+        return urls
+
+
+
+
+def create_iam(plan: Plan, moto_url: str) -> None:
+    """The OIDC provider and every planned role, inline policy, managed policy and attachment."""
+    iam = moto_client("iam", moto_url)
+    existing = {p["Arn"].split(":oidc-provider/", 1)[1] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]}
+    for url in plan.oidc_provider_urls() - existing:
+        iam.create_open_id_connect_provider(Url=f"https://{url}", ClientIDList=[STS_AUDIENCE], ThumbprintList=[THUMBPRINT])
+    for role in plan.of_type(ROLE):
+        inputs = role["inputs"]
+        trust = json.dumps(inputs["assumeRolePolicy"])
+        try:
+            iam.create_role(RoleName=inputs["name"], AssumeRolePolicyDocument=trust, Description=inputs.get("description", ""))
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "EntityAlreadyExists":
+                raise
+            iam.update_assume_role_policy(RoleName=inputs["name"], PolicyDocument=trust)
+    for policy in plan.of_type(ROLE_POLICY):
+        inputs = policy["inputs"]
+        iam.put_role_policy(RoleName=inputs["role"], PolicyName=inputs["name"], PolicyDocument=_text(inputs["policy"]))
+    arns = {}
+    for policy in plan.of_type(MANAGED_POLICY):
+        inputs = policy["inputs"]
+        try:
+            arns[policy["name"]] = iam.create_policy(PolicyName=inputs["name"], PolicyDocument=_text(inputs["policy"]))["Policy"]["Arn"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "EntityAlreadyExists":
+                raise
+            account = moto_client("sts", moto_url).get_caller_identity()["Account"]
+            arns[policy["name"]] = f"arn:aws:iam::{account}:policy/{inputs['name']}"
+            iam.create_policy_version(PolicyArn=arns[policy["name"]], PolicyDocument=_text(inputs["policy"]), SetAsDefault=True)
+    for attachment in plan.of_type(POLICY_ATTACHMENT):
+        inputs = attachment["inputs"]
+        iam.attach_role_policy(RoleName=inputs["role"], PolicyArn=inputs["policyArn"])
+
+
+def _text(document: Any) -> str:
+    return document if isinstance(document, str) else json.dumps(document)
+
+
+def secret_value(delivery: Delivery) -> dict[str, str]:
+    """Fresh, meaningless test values: nothing here is a credential."""
+    keys = delivery.keys or EXTRACTED_KEYS
+    return {key: f"e2e-{key}-{random_source.token_hex(6)}" for key in keys}
+
+
+def put_secret(moto_url: str, region: str, path: str, value: dict[str, str]) -> str:
+    client = moto_client("secretsmanager", moto_url, region)
+    try:
+        return client.create_secret(Name=path, SecretString=json.dumps(value))["ARN"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceExistsException":
+            raise
+        return client.put_secret_value(SecretId=path, SecretString=json.dumps(value))["ARN"]
+
+
+def seed_secrets(plan: Plan, moto_url: str) -> dict[tuple[str, str], dict[str, str]]:
+    """A value at every planned path; returns the expected Kubernetes Secret data by (namespace, Secret)."""
+    by_path: dict[tuple[str, str], dict[str, str]] = {}
+    expected = {}
+    for delivery in plan.deliveries():
+        where = (delivery.region, delivery.secret_path)
+        if where not in by_path:
+            by_path[where] = secret_value(delivery)
+            put_secret(moto_url, delivery.region, delivery.secret_path, by_path[where])
+        value = by_path[where]
+        keys = delivery.keys or tuple(value)
+        expected[(delivery.namespace, delivery.secret_name)] = {key: value[key] for key in keys}
+    return expected
+
+
+def apply_kubernetes(admin: Kube, plan: Plan, prune: bool = True) -> None:
+    """Server-side apply of the planned objects; with `prune`, ESO objects of the platform that the
+    plan no longer has are deleted, as `pulumi up` deletes what a program stops registering."""
+    objects = plan.kubernetes_objects()
+    for manifest in objects:
+        admin.apply(manifest)
+    if prune:
+        wanted = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects}
+        for kind in ("ExternalSecret", "SecretStore"):
+            for found in admin.list(ESO_API, kind, selector=PART_OF):
+                key = (kind, found["metadata"]["namespace"], found["metadata"]["name"])
+                if key not in wanted:
+                    admin.delete(ESO_API, kind, found["metadata"]["name"], found["metadata"]["namespace"])
+
+
+def deliveries_by_namespace(deliveries: Iterable[Delivery]) -> dict[str, list[Delivery]]:
+    grouped: dict[str, list[Delivery]] = {}
+    for delivery in deliveries:
+        grouped.setdefault(delivery.namespace, []).append(delivery)
+    return grouped

@@ -1,0 +1,86 @@
+"""The admission guard's policies judged as the API server judges them, with a pure-Python CEL.
+
+What is modelled, from the ValidatingAdmissionPolicy documentation: a policy concerns a
+request when a resource rule names the object's group, version, resource and operation; its
+binding applies when the namespace's labels match the binding's namespace selector, and always
+for cluster-scoped objects; validations run in order and the first one that is not `true`
+(false, or an error, since the policies fail closed) denies. Only the `object` variable is
+bound: the policies use no other.
+
+cel-python (CEL's reference semantics) evaluates the expressions; the API server's own CEL
+is proven against them in the end-to-end suite.
+"""
+
+import re
+from typing import Any, Mapping, Optional
+
+import celpy
+
+PLURALS = {"SecretStore": "secretstores", "ClusterSecretStore": "clustersecretstores", "ExternalSecret": "externalsecrets"}  # pragma: allowlist secret
+_RULE = re.compile(r"eso-platform admission rule ([a-z-]+): ")
+_ENVIRONMENT = celpy.Environment()
+
+
+def _concerns(policy: Mapping[str, Any], obj: Mapping[str, Any], operation: str) -> bool:
+    group, version = obj["apiVersion"].split("/")
+    return any(
+        group in rule["apiGroups"]
+        and version in rule["apiVersions"]
+        and PLURALS[obj["kind"]] in rule["resources"]
+        and operation in rule["operations"]
+        for rule in policy["spec"]["matchConstraints"]["resourceRules"]
+    )
+
+
+def _selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    for expression in selector.get("matchExpressions", []):
+        present = expression["key"] in labels and labels[expression["key"]] in expression["values"]
+        if present != (expression["operator"] == "In"):
+            return False
+    return all(labels.get(key) == value for key, value in selector.get("matchLabels", {}).items())
+
+
+def _binds(binding: Mapping[str, Any], obj: Mapping[str, Any], namespace_labels: Mapping[str, Mapping[str, str]]) -> bool:
+    namespace = obj["metadata"].get("namespace")
+    if namespace is None:
+        return True
+    selector = binding["spec"].get("matchResources", {}).get("namespaceSelector", {})
+    return _selects(selector, namespace_labels.get(namespace, {}))
+
+
+def evaluate(expression: str, obj: Mapping[str, Any]) -> Any:
+    program = _ENVIRONMENT.program(_ENVIRONMENT.compile(expression))
+    return program.evaluate({"object": celpy.json_to_cel(obj)})
+
+
+def first_denial(policy: Mapping[str, Any], obj: Mapping[str, Any]) -> Optional[str]:
+    """The rule name of the policy's first validation that does not admit `obj`, or None."""
+    for validation in policy["spec"]["validations"]:
+        try:
+            result = evaluate(validation["expression"], obj)
+        except celpy.CELEvalError as error:
+            result = error
+        # cel-python returns some evaluation errors as values rather than raising them.
+        admitted = isinstance(result, celpy.celtypes.BoolType) and bool(result)
+        if not admitted:
+            return _RULE.match(validation["message"]).group(1)
+    return None
+
+
+def denials(
+    manifests: list[Mapping[str, Any]],
+    obj: Mapping[str, Any],
+    namespace_labels: Mapping[str, Mapping[str, str]],
+    operation: str = "CREATE",
+) -> list[str]:
+    """The rules that deny `obj`, one per bound policy that denies it."""
+    policies = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "ValidatingAdmissionPolicy"}
+    found = []
+    for binding in (m for m in manifests if m["kind"] == "ValidatingAdmissionPolicyBinding"):
+        assert binding["spec"]["validationActions"] == ["Deny"]
+        policy = policies[binding["spec"]["policyName"]]
+        if _concerns(policy, obj, operation) and _binds(binding, obj, namespace_labels):
+            rule = first_denial(policy, obj)
+            if rule is not None:
+                found.append(rule)
+    return found

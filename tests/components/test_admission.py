@@ -1,0 +1,226 @@
+"""The admission guard: its manifests, and what its CEL admits and denies."""
+
+import copy
+
+import pytest
+
+from components.admission import (
+    MANAGED_NAMESPACE_LABEL,
+    RULE_PREFIX,
+    STORE_AUTH_POLICY,
+    TENANT_POLICY,
+    guard_manifests,
+    store_auth_rules,
+    tenant_rules,
+)
+from components.manifests import ExternalSecretSpec, external_secret, secret_store
+from tests.components.admission_evaluation import denials, evaluate
+
+ACCOUNT = "external-secret-operator"
+MANAGED = {"backend": {MANAGED_NAMESPACE_LABEL: "true"}, "payments": {MANAGED_NAMESPACE_LABEL: "true"}}
+# `stripped` is managed, but someone removed its label.
+LABELS = {**MANAGED, "legacy": {}, "other": {"team": "other"}, "tricky": {MANAGED_NAMESPACE_LABEL: "false"}, "stripped": {}}
+GUARD = guard_manifests(
+    ACCOUNT, ["legacy"], ["backend", "payments", "stripped"], {"app.kubernetes.io/part-of": "eso-platform"}
+)
+STATIC_KEYS = {
+    "accessKeyIDSecretRef": {"name": "aws-keys", "key": "id"},
+    "secretAccessKeySecretRef": {"name": "aws-keys", "key": "key"},
+}
+
+
+def store(namespace, auth=None, kind="SecretStore", provider=None):
+    manifest = secret_store("us-east-1", namespace, ACCOUNT, {})
+    manifest["kind"] = kind
+    if namespace is None:
+        del manifest["metadata"]["namespace"]
+    if auth is not None:
+        manifest["spec"]["provider"]["aws"]["auth"] = auth
+    if provider is not None:
+        manifest["spec"]["provider"] = provider
+    return manifest
+
+
+def without_auth(namespace, kind="SecretStore"):
+    manifest = store(namespace, kind=kind)
+    del manifest["spec"]["provider"]["aws"]["auth"]
+    return manifest
+
+
+def jwt(name=ACCOUNT, namespace=None):
+    reference = {"name": name}
+    if namespace:
+        reference["namespace"] = namespace
+    return {"jwt": {"serviceAccountRef": reference}}
+
+
+def external(namespace, keys=None, store_kind="SecretStore"):
+    spec = ExternalSecretSpec("api", "dev/app/api", "api", "1h", "aws-secretsmanager-us-east-1", keys)
+    manifest = external_secret(spec, namespace, {})
+    if store_kind is None:
+        del manifest["spec"]["secretStoreRef"]["kind"]
+    else:
+        manifest["spec"]["secretStoreRef"]["kind"] = store_kind
+    return manifest
+
+
+def with_source_store(manifest, field, kind):
+    changed = copy.deepcopy(manifest)
+    changed["spec"].setdefault(field, [{"extract": {"key": "dev/app/api"}}] if field == "dataFrom" else [
+        {"secretKey": "K", "remoteRef": {"key": "dev/app/api"}}
+    ])
+    changed["spec"][field][0]["sourceRef"] = {"storeRef": {"name": "shared", "kind": kind}}
+    return changed
+
+
+VAULT = {"vault": {"server": "https://vault.example", "auth": {"tokenSecretRef": {"name": "t", "key": "k"}}}}
+
+ADMITTED = {
+    "the program's SecretStore": store("backend"),
+    "the program's ExternalSecret (all keys)": external("backend"),
+    "the program's ExternalSecret (some keys)": external("backend", keys=("A", "B")),
+    "an ExternalSecret whose store kind is left to its SecretStore default": external("backend", store_kind=None),
+    "a data sourceRef naming a SecretStore": with_source_store(external("backend", keys=("A",)), "data", "SecretStore"),
+    "the managed account named with its own namespace": store("backend", jwt(namespace="backend")),
+    "IRSA with any account outside managed namespaces": store("other", jwt(name="app")),
+    "static keys where the stack allows them": store("legacy", {"secretRef": STATIC_KEYS}),
+    "a ClusterSecretStore borrowing an unmanaged account": store(None, jwt(name="app", namespace="other"), "ClusterSecretStore"),
+    "a ClusterSecretStore with IRSA in the ExternalSecret's namespace": store(None, jwt(name="app"), "ClusterSecretStore"),
+    "another provider outside managed namespaces": store("other", provider=VAULT),
+    "an ExternalSecret outside managed namespaces reading a ClusterSecretStore": external("other", store_kind="ClusterSecretStore"),
+}
+
+DENIED = {
+    "static keys in a managed namespace": (store("backend", {"secretRef": STATIC_KEYS}), "tenant-store-no-static-credentials"),
+    "static keys beside IRSA in a managed namespace": (
+        store("backend", {**jwt(), "secretRef": STATIC_KEYS}),
+        "tenant-store-no-static-credentials",
+    ),
+    "another provider in a managed namespace": (store("payments", provider=VAULT), "tenant-store-aws-only"),
+    "no auth in a managed namespace": (without_auth("backend"), "tenant-store-managed-service-account"),
+    "empty auth in a managed namespace": (store("backend", {}), "tenant-store-managed-service-account"),
+    "jwt without an account": (store("backend", {"jwt": {}}), "tenant-store-managed-service-account"),
+    "the default account": (store("backend", jwt(name="default")), "tenant-store-managed-service-account"),
+    "another namespace's managed account": (
+        store("backend", jwt(namespace="payments")),
+        "tenant-store-managed-service-account",
+    ),
+    "an ExternalSecret reading a ClusterSecretStore": (
+        external("backend", store_kind="ClusterSecretStore"),
+        "tenant-external-secret-namespaced-store",
+    ),
+    "a data sourceRef naming a ClusterSecretStore": (
+        with_source_store(external("backend", keys=("A",)), "data", "ClusterSecretStore"),
+        "tenant-external-secret-namespaced-store",
+    ),
+    "a dataFrom sourceRef naming a ClusterSecretStore": (
+        with_source_store(external("payments"), "dataFrom", "ClusterSecretStore"),
+        "tenant-external-secret-namespaced-store",
+    ),
+    "static keys in an unlisted namespace": (store("other", {"secretRef": STATIC_KEYS}), "aws-store-static-credentials"),
+    "static keys where the managed label is not 'true'": (
+        store("tricky", {"secretRef": STATIC_KEYS}),
+        "aws-store-static-credentials",
+    ),
+    "static keys in a ClusterSecretStore": (
+        store(None, {"secretRef": STATIC_KEYS}, "ClusterSecretStore"),
+        "aws-store-static-credentials",
+    ),
+    "no auth outside managed namespaces": (without_auth("legacy"), "aws-store-irsa"),
+    "empty auth outside managed namespaces": (store("other", {}), "aws-store-irsa"),
+    "a ClusterSecretStore without auth": (without_auth(None, "ClusterSecretStore"), "aws-store-irsa"),
+    "the program's SecretStore in a managed namespace that lost its label": (store("stripped"), "managed-namespace-unlabelled"),
+    "an ExternalSecret in a managed namespace that lost its label": (
+        external("stripped", store_kind="ClusterSecretStore"),
+        "managed-namespace-unlabelled",
+    ),
+    "a ClusterSecretStore borrowing a managed account": (
+        store(None, jwt(namespace="payments"), "ClusterSecretStore"),
+        "cluster-store-tenant-account",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ADMITTED))
+def test_the_guard_admits(case):
+    assert denials(GUARD, ADMITTED[case], LABELS) == []
+
+
+@pytest.mark.parametrize("case", sorted(DENIED))
+@pytest.mark.parametrize("operation", ["CREATE", "UPDATE"])
+def test_the_guard_denies_with_exactly_one_rule(case, operation):
+    manifest, rule = DENIED[case]
+    # One policy denies, never two, so the API server's message names this rule.
+    assert denials(GUARD, manifest, LABELS, operation) == [rule]
+
+
+def test_deletes_are_not_judged():
+    manifest, _ = DENIED["static keys in a managed namespace"]
+    assert denials(GUARD, manifest, LABELS, "DELETE") == []
+
+
+def test_without_listed_namespaces_static_keys_are_denied_everywhere():
+    guard = guard_manifests(ACCOUNT, [], ["backend"], {})
+    assert denials(guard, ADMITTED["static keys where the stack allows them"], LABELS) == ["aws-store-static-credentials"]
+    assert "lists no namespace" in str(guard)
+
+
+def test_manifests_bind_each_policy_to_one_side_of_the_label():
+    kinds = [(m["kind"], m["metadata"]["name"]) for m in GUARD]
+    assert kinds == [
+        ("ValidatingAdmissionPolicy", TENANT_POLICY),
+        ("ValidatingAdmissionPolicyBinding", TENANT_POLICY),
+        ("ValidatingAdmissionPolicy", STORE_AUTH_POLICY),
+        ("ValidatingAdmissionPolicyBinding", STORE_AUTH_POLICY),
+    ]
+    for manifest in GUARD:
+        assert manifest["apiVersion"] == "admissionregistration.k8s.io/v1"
+        assert manifest["metadata"]["labels"] == {"app.kubernetes.io/part-of": "eso-platform"}
+    tenant, tenant_binding, auth, auth_binding = GUARD
+    assert tenant["spec"]["matchConstraints"] == {
+        "resourceRules": [
+            {
+                "apiGroups": ["external-secrets.io"],
+                "apiVersions": ["v1"],
+                "resources": ["secretstores", "externalsecrets"],
+                "operations": ["CREATE", "UPDATE"],
+            }
+        ],
+        "matchPolicy": "Equivalent",
+    }
+    assert auth["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == [
+        "secretstores",
+        "clustersecretstores",
+        "externalsecrets",
+    ]
+    assert tenant["spec"]["failurePolicy"] == auth["spec"]["failurePolicy"] == "Fail"
+    selector = {"key": MANAGED_NAMESPACE_LABEL, "values": ["true"]}
+    assert tenant_binding["spec"] == {
+        "policyName": TENANT_POLICY,
+        "validationActions": ["Deny"],
+        "matchResources": {"namespaceSelector": {"matchExpressions": [{**selector, "operator": "In"}]}},
+    }
+    assert auth_binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"] == [{**selector, "operator": "NotIn"}]
+
+
+def test_each_message_names_its_rule():
+    rules = tenant_rules(ACCOUNT) + store_auth_rules(["legacy"], ["backend"])
+    assert len({rule.name for rule in rules}) == len(rules) == 8
+    for rule in rules:
+        validation = rule.validation()
+        assert validation["message"].startswith(f"{RULE_PREFIX} {rule.name}: ")
+        assert validation["reason"] == "Forbidden"
+    assert f"'{ACCOUNT}'" in tenant_rules(ACCOUNT)[2].message
+    assert "(legacy)" in store_auth_rules(["legacy"], [])[0].message
+    # Without managed namespaces there is nothing to borrow and no label to lose.
+    assert [rule.name for rule in store_auth_rules([], [])] == ["aws-store-static-credentials", "aws-store-irsa"]
+
+
+def test_the_evaluator_is_not_vacuous():
+    # A rule that is false, and an expression that errors, both deny; a true one admits.
+    assert evaluate("has(object.spec)", {"spec": {}}) and not evaluate("has(object.spec.x)", {"spec": {}})
+    broken = copy.deepcopy(GUARD)
+    broken[0]["spec"]["validations"][0]["expression"] = "object.spec.nothing == 'x'"
+    assert denials(broken, store("backend"), LABELS) == ["tenant-store-no-static-credentials"]
+    broken[0]["spec"]["validations"][0]["expression"] = "false"
+    assert denials(broken, store("backend"), LABELS) == ["tenant-store-no-static-credentials"]

@@ -1,0 +1,299 @@
+"""No Secret lost by accident: renames, secretName changes, removals, adoption, and the
+operator's namespace, through the real program and the plan command."""
+
+import copy
+import json
+
+import pulumi
+import pytest
+import yaml
+
+from stacks.cli import main
+from stacks.engine import PlaceholderCloud, ProgramRun
+from stacks.loading import ConfigError, load_stack
+from stacks.plan import EXTERNAL_SECRET
+from tests.conftest import PROJECT_ROOT, REGION, as_pulumi_config, stack_values
+
+
+
+def dev_with_services(change) -> dict:
+    values = copy.deepcopy(stack_values("dev"))
+    change(values["services"])
+    return values
+
+
+def after(run_stack, previous: ProgramRun, values: dict) -> ProgramRun:
+    """The program on `values`, as a stack whose last deployment was `previous`."""
+    deployed = json.loads(json.dumps(previous.outputs))
+    return run_stack(values, stack="dev", mocks=PlaceholderCloud(REGION, previous_outputs=deployed))
+
+
+def rename_worker(services, renamed_from=True):
+    worker = next(s for s in services if s["name"] == "backend-worker")
+    worker["name"] = "backend-jobs"
+    if renamed_from:
+        worker["renamedFrom"] = "backend-worker"
+
+
+def test_renamed_from_keeps_the_external_secret_and_its_secret_and_churns_nothing_else(run_stack, dev_run):
+    run = after(run_stack, dev_run, dev_with_services(rename_worker))
+    assert run.warnings == []
+    before = {r.urn: r for r in dev_run.resources}
+    changed = sorted(r.name for r in run.resources if r.urn not in before or before[r.urn].inputs != r.inputs)
+    assert changed == ["irsa-backend-read-secrets", "tenant-backend/backend-worker"]
+    worker = run.named("tenant-backend/backend-worker").inputs
+    assert worker["metadata"]["name"] == "backend-worker"
+    assert worker["metadata"]["labels"]["eso-platform/service"] == "backend-jobs"
+    assert worker["spec"]["target"] == {"name": "backend-worker", "creationPolicy": "Owner"}
+    assert worker["spec"]["dataFrom"] == [{"extract": {"key": "dev/app/backend-jobs"}}]
+    assert run.outputs["services"]["backend/backend-jobs"] == {
+        "secretPath": "dev/app/backend-jobs",
+        "region": "us-east-1",
+        "kubernetesSecret": "backend-worker",
+        "refreshInterval": "24h",
+        "externalSecret": "backend-worker",
+        "onRemove": "delete",
+    }
+
+
+def test_a_rename_without_renamed_from_is_a_warned_gap_or_deletion(run_stack, dev_run):
+    def rename_api(services):
+        services[0]["name"] = "backend-gateway"  # secretName stays backend-api-env
+
+    gap = after(run_stack, dev_run, dev_with_services(rename_api))
+    assert gap.warnings == [
+        "Secret backend/backend-api-env passes from ExternalSecret backend-api to backend-gateway: it is deleted "
+        "with backend-api and written again only after, a gap in which pods cannot read it; if service "
+        "backend/backend-gateway is backend/backend-api renamed, set renamedFrom: backend-api on it"
+    ]
+    deleted = after(run_stack, dev_run, dev_with_services(lambda services: rename_worker(services, renamed_from=False)))
+    assert deleted.warnings == [
+        "Secret backend/backend-worker will be deleted: service backend/backend-worker is removed (onRemove: "
+        "delete); to keep the Secret, deploy onRemove: keep on the service first, then remove it"
+    ]
+
+
+def test_secret_name_changes_and_removals_warn_before_they_happen(run_stack, dev_run):
+    def change(services):
+        services[4].update(secretName="web-env")
+        del services[2]
+
+    run = after(run_stack, dev_run, dev_with_services(change))
+    assert run.warnings == [
+        "Secret frontend/web will be deleted and frontend/web-env is written instead: service frontend/web changes "
+        "its secretName",
+        "Secret payments/payments will be deleted: service payments/payments is removed (onRemove: delete); to "
+        "keep the Secret, deploy onRemove: keep on the service first, then remove it",
+    ]
+
+
+def test_on_remove_keep_orphans_the_secret_and_its_removal_keeps_it(run_stack, dev_run):
+    def keep(services):
+        services[2]["onRemove"] = "keep"
+
+    kept = after(run_stack, dev_run, dev_with_services(keep))
+    assert kept.named("tenant-payments/payments").inputs["spec"]["target"] == {
+        "name": "payments",
+        "creationPolicy": "Orphan",
+    }
+    assert kept.warnings == []
+    assert kept.named("tenant-payments/payments-ledger").inputs["spec"]["target"]["creationPolicy"] == "Owner"
+    removed = after(run_stack, kept, dev_with_services(lambda services: services.pop(2)))
+    assert removed.warnings == [
+        "Secret payments/payments stays but is no longer updated: service payments/payments is removed with onRemove: keep"
+    ]
+
+
+def guard(run: ProgramRun) -> dict:
+    return run.named("secret-guard-policy").inputs["spec"]
+
+
+def test_the_guard_lets_the_controller_update_only_what_an_external_secret_wrote(dev_run):
+    spec = guard(dev_run)
+    assert spec["matchConditions"] == [
+        {
+            "name": "external-secrets-controller",
+            "expression": "request.userInfo.username == 'system:serviceaccount:external-secrets:external-secrets'",
+        }
+    ]
+    assert spec["matchConstraints"]["resourceRules"] == [
+        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": ["secrets"]}
+    ]
+    adopted = next(v for v in spec["variables"] if v["name"] == "adoptedByConfig")
+    assert adopted["expression"] == "(request.namespace + '/' + request.name) in []"
+    binding = dev_run.named("secret-guard-binding").inputs["spec"]
+    assert binding["policyName"] == "eso-platform-secret-guard-dev"
+    assert binding["matchResources"]["namespaceSelector"]["matchExpressions"] == [
+        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["backend", "frontend", "payments"]}
+    ]
+    for external_secret in dev_run.of_type(EXTERNAL_SECRET):
+        assert "secret-guard-binding" in external_secret.dependencies, external_secret.name
+
+
+def test_adopt_lists_the_service_secret_for_the_guard(run_stack):
+    def adopt(services):
+        services[0]["adopt"] = True
+
+    run = run_stack(dev_with_services(adopt))
+    adopted = next(v for v in guard(run)["variables"] if v["name"] == "adoptedByConfig")
+    assert adopted["expression"] == "(request.namespace + '/' + request.name) in ['backend/backend-api-env']"
+    assert run.outputs["secretGuard"]["adopts"] == ["backend/backend-api-env"]
+
+
+@pytest.mark.parametrize("install", [True, False])
+def test_the_guard_names_the_controllers_service_account(run_stack, install):
+    values = copy.deepcopy(stack_values("dev"))
+    values["eso"] = {"namespace": "eso-system", "install": install}
+    condition = guard(run_stack(values))["matchConditions"][0]["expression"]
+    assert condition == "request.userInfo.username == 'system:serviceaccount:eso-system:external-secrets'"
+
+
+def test_a_stack_without_services_has_no_guard(run_stack):
+    run = run_stack({**stack_values("dev"), "services": []})
+    assert not run.of_type("eso-platform:secret_guard:SecretGuard") and run.outputs["secretGuard"] == {}
+
+
+def load(values: dict):
+    config = as_pulumi_config(values)
+    region = config.pop("aws:region")
+    return load_stack({key.removeprefix("eso-platform:"): text for key, text in config.items()}, region)
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (lambda s: s[1].update(renamedFrom="backend-api"),
+         "services[1].renamedFrom: ExternalSecret 'backend-api' in namespace 'backend' is already services[0]'s; "
+         "each ExternalSecret belongs to one service"),
+        (lambda s: s[0].update(renamedFrom="backend-api"),
+         "services[0]: renamedFrom is the service's own name 'backend-api'; remove renamedFrom"),
+        (lambda s: s[1].update(renamedFrom="backend-old", secretName=None) or s[1].pop("secretName"),
+         None),
+        (lambda s: s.append({"name": "other", "namespace": "backend", "renamedFrom": "backend-worker"}),
+         "services[5].renamedFrom: ExternalSecret 'backend-worker' in namespace 'backend' is already services[1]'s"),
+        (lambda s: s.append({"name": "other", "namespace": "frontend", "renamedFrom": "web"}),
+         "services[5].renamedFrom: ExternalSecret 'web' in namespace 'frontend' is already services[4]'s"),
+        (lambda s: s[2].update(onRemove="orphan"), "services[2].onRemove: Input should be 'delete' or 'keep'"),
+        (lambda s: s[2].update(adopt="yes"), "services[2].adopt: Input should be a valid boolean"),
+        (lambda s: s.append({"name": "x", "namespace": "backend", "renamedFrom": "backend-api-env"}),
+         "services[5].secretName: Secret 'backend-api-env' in namespace 'backend' is already written by services[0]"),
+    ],
+)
+def test_lifecycle_fields_are_checked(change, problem):
+    values = dev_with_services(change)
+    if problem is None:
+        loaded = load(values)
+        assert (loaded.services[1].external_secret_name, loaded.services[1].secret_name) == ("backend-old", "backend-old")
+        return
+    with pytest.raises(ConfigError) as raised:
+        load(values)
+    assert any(line.startswith(problem) for line in raised.value.problems), raised.value.problems
+
+
+def write_stack(tmp_path, name: str, change=None, eso=None):
+    document = yaml.safe_load((PROJECT_ROOT / "Pulumi.dev.yaml").read_text())
+    if change:
+        change(document["config"]["eso-platform:services"])
+    if eso is not None:
+        document["config"]["eso-platform:eso"] = eso
+    path = tmp_path / f"Pulumi.{name}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def plan(capsys, *args) -> tuple[int, str, str]:
+    code = main(["plan", *[str(arg) for arg in args]])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_plan_against_the_deployed_config_lists_secrets_deleted_or_renamed(capsys, tmp_path):
+    deployed = tmp_path / "deployed.json"
+    assert plan(capsys, "dev", "--format", "json", "--out", deployed)[0] == 0
+
+    def change(services):
+        services[4].update(secretName="web-env")
+        services[3]["onRemove"] = "keep"
+        del services[2]
+
+    proposed = write_stack(tmp_path, "dev", change)
+    code, out, err = plan(capsys, proposed, "--against", deployed)
+    assert (code, err) == (0, "")
+    section = out.split("\nkubernetes secrets against the deployed config\n")[1].split("\n\n")[0]
+    assert section.splitlines() == [
+        "  renamed frontend/web (service frontend/web)",
+        "  deleted payments/payments (service payments/payments)",
+    ]
+    assert "Secret payments/payments will be deleted: service payments/payments is removed" in out.split("\nwarnings\n")[1]
+    assert "-> Secret payments-ledger (all keys) every 24h via aws-secretsmanager-us-west-2, Secret kept on removal" in out
+    code, out, _ = plan(capsys, proposed, "--against", deployed, "--format", "json")
+    changes = json.loads(out)["secretChanges"]
+    assert [(c["action"], c["namespace"], c["secret"]) for c in changes] == [
+        ("renamed", "frontend", "web"),
+        ("deleted", "payments", "payments"),
+    ]
+    outputs_only = tmp_path / "stack-output.json"
+    outputs_only.write_text(json.dumps(json.loads(deployed.read_text())["outputs"]))
+    assert json.loads(plan(capsys, proposed, "--against", outputs_only, "--format", "json")[1])["secretChanges"] == changes
+    assert "kubernetes secrets against" not in plan(capsys, proposed)[1]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "is not JSON"),
+        ('{"environment": "dev"}', "holds no `services` outputs; give a plan written with --format json"),
+        (None, "cannot be read"),
+    ],
+)
+def test_a_bad_against_file_is_exit_code_2(capsys, tmp_path, content, message):
+    against = tmp_path / "previous.json"
+    if content is not None:
+        against.write_text(content)
+    code, out, err = plan(capsys, "dev", "--against", against)
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: --against {against}: {message}")
+
+
+def test_moving_the_installed_operator_to_another_namespace_is_refused(capsys, tmp_path, run_stack, dev_run):
+    values = copy.deepcopy(stack_values("dev"))
+    values["eso"] = {"namespace": "eso-system"}
+    with pytest.raises(pulumi.RunError, match="eso.namespace: this stack installed the operator in 'external-secrets'; "
+                       "moving it to 'eso-system' would replace the Helm release"):
+        after(run_stack, dev_run, values)
+    deployed = tmp_path / "deployed.json"
+    plan(capsys, "dev", "--format", "json", "--out", deployed)
+    code, out, err = plan(capsys, write_stack(tmp_path, "dev", eso={"namespace": "eso-system"}), "--against", deployed)
+    assert code == 2 and out == ""
+    assert "Moving the operator to another namespace" in err and "Traceback" not in err
+
+
+def test_the_operator_moves_in_two_deployments_through_install_false(run_stack, dev_run):
+    values = copy.deepcopy(stack_values("dev"))
+    values["eso"] = {"install": False}
+    handed_off = after(run_stack, dev_run, values)
+    assert handed_off.warnings == [
+        "eso.install is false: this stack stops managing the operator it installed in 'external-secrets'; its Helm "
+        "release stays installed and running, now yours to upgrade or remove with helm"
+    ]
+    values["eso"] = {"namespace": "eso-system"}
+    moved = after(run_stack, handed_off, values)
+    assert moved.named("eso-chart").inputs["namespace"] == "eso-system" and moved.warnings == []
+
+
+def test_outputs_of_the_previous_release_are_understood(run_stack, dev_run):
+    # Releases before renamedFrom, onRemove, eso.install and the guard exported none of them.
+    deployed = json.loads(json.dumps(dev_run.outputs))
+    del deployed["secretGuard"], deployed["operator"]["installed"]
+    for entry in deployed["services"].values():
+        del entry["externalSecret"], entry["onRemove"]
+    mocks = PlaceholderCloud(REGION, previous_outputs=deployed)
+    assert run_stack(stack_values("dev"), stack="dev", mocks=mocks).warnings == []
+    assert run_stack(dev_with_services(rename_worker), stack="dev", mocks=mocks).warnings == []
+    values = dev_with_services(lambda services: services.pop(4))
+    assert [w.split(":")[0] for w in run_stack(values, stack="dev", mocks=mocks).warnings] == [
+        "Secret frontend/web will be deleted"
+    ]
+    values["eso"] = {"namespace": "eso-system"}
+    with pytest.raises(pulumi.RunError, match="eso.namespace: this stack installed the operator"):
+        run_stack(values, stack="dev", mocks=mocks)

@@ -1,0 +1,154 @@
+"""The program's admission guard, controller sizing and managed-policy grants, end to end under mocks."""
+
+import copy
+import json
+
+import pytest
+
+from components.admission import MANAGED_NAMESPACE_LABEL
+from stacks.engine import ProgramRun, Registration
+from stacks.plan import as_text
+from tests.components.admission_evaluation import denials
+from tests.conftest import crowded_services, stack_values
+
+POLICY = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
+BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+SECRET_STORE = "kubernetes:external-secrets.io/v1:SecretStore"  # pragma: allowlist secret
+EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"  # pragma: allowlist secret
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+
+
+def dev_with(**changes):
+    values = copy.deepcopy(stack_values("dev"))
+    values.update(changes)
+    return values
+
+
+def guard_resources(run: ProgramRun) -> list[Registration]:
+    """The admission guard's policies and bindings; the Secret guard is one too, for Secrets."""
+    return [r for r in run.of_type(POLICY) + run.of_type(BINDING) if r.parent == "admission"]
+
+
+def guard_of(run: ProgramRun) -> list[dict]:
+    return [r.inputs for r in guard_resources(run)]
+
+
+def namespace_labels(run: ProgramRun) -> dict[str, dict[str, str]]:
+    return {r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"] for r in run.of_type(NAMESPACE)}
+
+
+@pytest.mark.parametrize("run_fixture", ["dev_run", "prod_run"])
+def test_the_guard_admits_every_object_the_program_creates(request, run_fixture):
+    run = request.getfixturevalue(run_fixture)
+    guard, labels = guard_of(run), namespace_labels(run)
+    assert len(guard) == 4
+    objects = run.of_type(SECRET_STORE) + run.of_type(EXTERNAL_SECRET)
+    assert objects
+    for resource in objects:
+        # The tenant rules are the ones that judge them, and they admit them.
+        assert labels[resource.inputs["metadata"]["namespace"]][MANAGED_NAMESPACE_LABEL] == "true"
+        assert denials(guard, resource.inputs, labels) == [], resource.name
+        assert denials(guard, resource.inputs, labels, "UPDATE") == [], resource.name
+
+
+def test_only_tenant_namespaces_carry_the_managed_label(dev_run):
+    labelled = {name for name, labels in namespace_labels(dev_run).items() if labels.get(MANAGED_NAMESPACE_LABEL) == "true"}
+    assert labelled == {"backend", "frontend", "payments"}
+    assert MANAGED_NAMESPACE_LABEL not in namespace_labels(dev_run)["external-secrets"]
+
+
+def test_a_tenant_store_with_another_account_is_denied_by_the_registered_guard(dev_run):
+    store = copy.deepcopy(dev_run.named("tenant-backend/us-east-1").inputs)
+    store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"] = "default"
+    assert denials(guard_of(dev_run), store, namespace_labels(dev_run)) == ["tenant-store-managed-service-account"]
+
+
+def test_eso_objects_wait_for_the_guard(dev_run):
+    for resource in dev_run.of_type(SECRET_STORE) + dev_run.of_type(EXTERNAL_SECRET):
+        assert {"admission-eso-platform-tenant-namespaces-binding", "admission-eso-platform-aws-store-auth-binding"} <= set(
+            resource.dependencies
+        ), resource.name
+    bindings = [r for r in guard_resources(dev_run) if r.type == BINDING]
+    assert len(bindings) == 2
+    for binding in bindings:
+        assert binding.dependencies == (binding.name.removesuffix("-binding"),)
+        assert binding.parent == "admission" and binding.provider == "cluster-k8s"
+
+
+def test_the_guard_names_the_managed_namespaces_and_listed_static_namespaces(run_stack):
+    run = run_stack(dev_with(admission={"allowStaticCredentialsIn": ["legacy-billing"]}))
+    policy = run.named("admission-eso-platform-aws-store-auth").inputs["spec"]
+    expressions = " ".join(v["expression"] for v in policy["validations"])
+    assert "['legacy-billing']" in expressions
+    assert "['backend', 'frontend', 'payments']" in expressions
+    assert run.warnings == []
+
+
+def test_the_guard_can_be_turned_off_and_says_so(run_stack):
+    run = run_stack(dev_with(admission={"enabled": False}))
+    assert guard_resources(run) == []
+    # The Secret guard is another matter and stays.
+    assert [r.name for r in run.of_type(POLICY)] == ["secret-guard-policy"]
+    assert len(run.warnings) == 1 and "admission.enabled is false" in run.warnings[0]
+    assert "\nadmission guard\n  off (admission.enabled: false)\n" in as_text(run)
+    # The namespaces are still marked as the program's.
+    assert all(labels[MANAGED_NAMESPACE_LABEL] == "true" for name, labels in namespace_labels(run).items() if name != "external-secrets")
+
+
+def chart_values(run: ProgramRun) -> dict:
+    return run.named("eso-chart").inputs["values"]
+
+
+def services(count: int, namespaces: int) -> list[dict]:
+    return [{"name": f"service-{i:04d}", "namespace": f"team-{i % namespaces:02d}"} for i in range(count)]
+
+
+@pytest.mark.parametrize(
+    "count, concurrency, expected",
+    [(5, None, (1, 50, 100)), (101, None, (2, 50, 100)), (5, 8, (8, 200, 400))],
+)
+def test_controller_is_sized_to_the_stack(run_stack, count, concurrency, expected):
+    eso = {**stack_values("dev")["eso"], **({"concurrency": concurrency} if concurrency else {})}
+    run = run_stack(dev_with(eso=eso, services=services(count, 20)))
+    values = chart_values(run)
+    assert (values["concurrent"], values["extraArgs"]["client-qps"], values["extraArgs"]["client-burst"]) == expected
+    concurrent, qps, burst = expected
+    assert f"  --concurrent={concurrent} --client-qps={qps} --client-burst={burst}\n" in as_text(run)
+    assert len(run.of_type(EXTERNAL_SECRET)) == count
+
+
+def crowded_run(run_stack, count: int, **irsa) -> ProgramRun:
+    values = dev_with(irsa={**stack_values("dev")["irsa"], **irsa})
+    values["services"] = crowded_services(count)
+    values["services"].append({"name": "web", "namespace": "frontend"})
+    return run_stack(values)
+
+
+def test_grants_past_the_inline_limit_become_attached_managed_policies(run_stack):
+    run = crowded_run(run_stack, 90)
+    policies = [p for p in run.of_type(MANAGED_POLICY) if p.parent == "irsa-crowded"]
+    attachments = [a for a in run.of_type(ATTACHMENT) if a.parent == "irsa-crowded"]
+    assert len(policies) == len(attachments) >= 2
+    # The crowded role has no inline policy; the small one keeps its inline policy only.
+    assert [p.parent for p in run.of_type(ROLE_POLICY)] == ["irsa-frontend"]
+    assert not [p for p in run.of_type(MANAGED_POLICY) if p.parent != "irsa-crowded"]
+    names = sorted(p.inputs["name"] for p in policies)
+    assert names == sorted(f"eso-dev.crowded-read-secrets-{n}" for n in range(1, len(policies) + 1))
+    read = []
+    for policy in policies:
+        assert policy.inputs["path"] == "/eso-platform/"
+        assert len(policy.inputs["policy"]) <= 6144
+        read += json.loads(policy.inputs["policy"])["Statement"][0]["Resource"]
+    assert sorted(read) == sorted(
+        f"arn:aws:secretsmanager:us-east-1:123456789012:secret:dev/app/{service['name']}-??????" for service in crowded_services(90)
+    )
+    arns = {f"arn:aws:iam::123456789012:policy/eso-platform/{p.inputs['name']}" for p in policies}
+    assert {a.inputs["policyArn"] for a in attachments} == arns
+    assert {a.inputs["role"] for a in attachments} == {"eso-dev.crowded"}
+    assert f"    grants over the inline limit, in {len(policies)} customer-managed policies attached to it\n" in as_text(run)
+    for resource in run.of_type(SECRET_STORE) + run.of_type(EXTERNAL_SECRET):
+        if resource.inputs["metadata"]["namespace"] == "crowded":
+            assert {a.name for a in attachments} <= set(resource.dependencies), resource.name
