@@ -1,6 +1,7 @@
 """The opt-in alerts under `promtool test rules`, the Prometheus project's own rule tester.
 
-promtool is built from the Go module proxy into ~/.cache/eso-platform/e2e/<version>/bin on first
+promtool is built from the Go module proxy into the end-to-end cache (e2e.build.cache_root(),
+~/.cache/eso-platform/e2e unless ESO_PLATFORM_E2E_CACHE moves it), <version>/bin, on first
 use (needs Go; minutes on two cores), then reused. The rule file is what
 `python -m stacks alert-rules` prints, the same rules the PrometheusRule carries.
 """
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from e2e.build import cache_root
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROMTOOL_MODULE = "github.com/prometheus/prometheus/cmd/promtool"
 PROMTOOL_VERSION = "v0.316.0"
@@ -23,8 +26,7 @@ BUILD_TIMEOUT = 1800
 
 
 def promtool_bin_dir() -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "eso-platform" / "e2e" / PROMTOOL_VERSION / "bin"
+    return cache_root() / PROMTOOL_VERSION / "bin"
 
 
 @pytest.fixture(scope="session")

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import boto3
 import pulumi
 from botocore.exceptions import BotoCoreError
 
 from components.alert_rules import rule_file
 from stacks import doctor_report
-from stacks.doctor import DoctorError, run_checks
+from stacks.deploying_identity import AWS_IDENTITY_KEYS
+from stacks.doctor import DoctorError, deploying_session, run_checks
 from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, identity_clashes, run_program
 from stacks.identities import clash_problems
 from stacks.lifecycle import secret_changes
@@ -126,14 +126,15 @@ def load_stack_file(path: Path) -> Stack:
     prefix = f"{PROJECT}:"
     values = {key.removeprefix(prefix): value for key, value in settings.config.items() if key.startswith(prefix)}
     secret_keys = [key.removeprefix(prefix) for key in settings.secret_keys if key.startswith(prefix)]
-    return load_stack(values, settings.config.get("aws:region"), secret_keys)
+    provider = {key: settings.config[f"aws:{key}"] for key in AWS_IDENTITY_KEYS if f"aws:{key}" in settings.config}
+    return load_stack(values, settings.config.get("aws:region"), secret_keys, aws_provider=provider)
 
 
 def _doctor(args: argparse.Namespace) -> int:
     path = stack_file(args.stack)
     try:
         stack = load_stack_file(path)
-        checks = run_checks(boto3.Session(region_name=stack.region), stack, args.oidc_issuer)
+        checks = run_checks(deploying_session(stack), stack, args.oidc_issuer)
     except StackFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

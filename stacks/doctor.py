@@ -14,9 +14,10 @@ from typing import Any, Literal, Optional
 from urllib.parse import unquote
 
 import boto3
+import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components.iam_documents import STS_AUDIENCE, AwsIdentity, trust_policy
+from components.iam_documents import STS_AUDIENCE, AwsIdentity, kms_key_region, trust_policy
 from stacks.access import role_specs
 from stacks.document_diff import policy_differences
 from stacks.spec import Service, Stack
@@ -47,6 +48,44 @@ def _code(error: ClientError) -> str:
 
 def _cannot_check(check: str, subject: str, error: ClientError, actions: str) -> Check:
     return Check(check, subject, "fail", f"cannot check: {_code(error)}", f"allow {actions} to the caller")
+
+
+# The deploying identity ----------------------------------------------------------------------
+
+
+def deploying_session(stack: Stack) -> boto3.Session:
+    """A session as the Pulumi AWS provider runs (aws:profile, aws:assumeRoles and the files it
+    reads), so the doctor looks in the account `pulumi up` deploys to.
+
+    Raises DoctorError when that identity cannot be taken.
+    """
+    identity = stack.deploying_identity
+    core = botocore.session.Session()
+    for variable, path in (("config_file", identity.config_file), ("credentials_file", identity.credentials_file)):
+        if path:
+            core.set_config_variable(variable, path)
+    if identity.profile:
+        if identity.profile not in core.available_profiles:
+            raise DoctorError(
+                f"aws:profile: no AWS CLI profile {identity.profile!r} here; add it to "
+                f"{core.get_config_variable('config_file')}, or run the doctor where `pulumi up` runs"
+            )
+        core.set_config_variable("profile", identity.profile)
+    session = boto3.Session(botocore_session=core, region_name=stack.region)
+    if identity.role_arn is None:
+        return session
+    try:
+        credentials = session.client("sts").assume_role(
+            RoleArn=identity.role_arn, RoleSessionName="eso-platform-doctor"
+        )["Credentials"]
+    except (BotoCoreError, ClientError) as error:
+        raise DoctorError(f"aws:assumeRoles: cannot assume {identity.role_arn} with the current credentials ({error})") from None
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=stack.region,
+    )
 
 
 # Cluster identity ------------------------------------------------------------------------------
@@ -240,9 +279,8 @@ def check_secret(session: boto3.Session, service: Service, kms_key_arns: tuple[s
 
 
 def check_kms_key(session: boto3.Session, key_arn: str) -> Check:
-    region = key_arn.split(":")[3]
     try:
-        metadata = session.client("kms", region_name=region).describe_key(KeyId=key_arn)["KeyMetadata"]
+        metadata = session.client("kms", region_name=kms_key_region(key_arn)).describe_key(KeyId=key_arn)["KeyMetadata"]
     except ClientError as error:
         if _code(error) in _MISSING:
             return Check("kms-key", key_arn, "fail", "does not exist", "correct or remove it in irsa.kmsKeyArns")

@@ -338,6 +338,32 @@ def test_bad_stack_config_and_unknowable_issuers_exit_2(capsys, account):
     assert "cluster.create: the cluster's name is chosen at deploy time; pass --oidc-issuer" in capsys.readouterr().err
 
 
+def with_aws(account: Account, **aws: Any) -> str:
+    """The account's stack file with `aws:` keys added, as a path for the doctor."""
+    values = {**account.values, **{f"aws:{key}": value for key, value in aws.items()}}
+    return str(write_stack_file(account.stack_file, values))
+
+
+def test_the_doctor_runs_as_the_stacks_deploying_identity(capsys, account):
+    """It looks where `pulumi up` deploys: aws:assumeRoles of this account sees everything green;
+    a role in an account without the cluster finds no cluster there."""
+    same_account = f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/deployer"
+    code, out, _ = doctor(capsys, with_aws(account, assumeRoles=[{"roleArn": same_account}]), "--format", "json")
+    assert code == 0, out
+    other_account = "arn:aws:iam::111122223333:role/deployer"
+    code, out, _ = doctor(capsys, with_aws(account, assumeRoles=[{"roleArn": other_account}]), "--format", "json")
+    assert code == 1
+    (cluster,) = [c for c in json.loads(out)["checks"] if c["check"] == "cluster"]
+    assert (cluster["status"], cluster["detail"]) == ("fail", "no EKS cluster of this name in this region")
+
+
+def test_an_identity_the_doctor_cannot_take_exits_2(capsys, account):
+    assert exit_code(with_aws(account, profile="deployer")) == 2
+    assert "aws:profile: no AWS CLI profile 'deployer' here" in capsys.readouterr().err
+    assert exit_code(with_aws(account, accessKey="AKIAIOSFODNN7EXAMPLE")) == 2  # pragma: allowlist secret
+    assert "aws:accessKey: the kubeconfig's `aws eks get-token` cannot use static access keys" in capsys.readouterr().err
+
+
 def test_no_credentials_exit_2_without_a_traceback(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
