@@ -13,10 +13,11 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from stacks.access import role_specs
 from stacks.cli import load_stack_file, main
 from stacks.engine import PLACEHOLDER_ACCOUNT, run_program
 from tests.aws.moto_world import World, create_iam
-from tests.conftest import PROJECT_ROOT, Mocks, as_pulumi_config, stack_values, write_stack_file
+from tests.conftest import PROJECT_ROOT, Mocks, as_pulumi_config, crowded_services, stack_values, write_stack_file
 
 CLUSTER = "platform-dev"
 # Every secret in these tests holds this; the doctor must never print it.
@@ -45,11 +46,14 @@ class Account:
         return self.session.client("secretsmanager", region_name=self.secrets()[path][0])
 
 
-def create_account(session: boto3.Session, directory: Path, irsa_mode: str = "per-namespace") -> Account:
+def create_account(
+    session: boto3.Session, directory: Path, irsa_mode: str = "per-namespace", extra_services: tuple[dict[str, str], ...] = ()
+) -> Account:
     issuer = session.client("eks").create_cluster(
         name=CLUSTER, roleArn=f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/eks-cluster", resourcesVpcConfig={}
     )["cluster"]["identity"]["oidc"]["issuer"]
     values = stack_values("dev")
+    values["services"] += extra_services
     home = values["aws:region"]
     regions = sorted({service.get("region", home) for service in values["services"]})
     key_arns = {
@@ -257,6 +261,17 @@ def test_a_shared_role_is_checked_against_the_trust_of_its_mode(capsys, aws, tmp
     (failure,) = failures(checks)
     assert (code, failure["check"], failure["subject"]) == (1, "role-trust", "eso-dev-shared")
     assert "StringLike" in failure["detail"]
+
+
+def test_a_role_whose_grants_are_in_managed_policies_is_checked_too(capsys, aws, tmp_path):
+    account = create_account(aws, tmp_path, extra_services=tuple(crowded_services(40)))
+    (crowded,) = [spec for spec in role_specs(load_stack_file(account.stack_file)) if spec.key == "crowded"]
+    assert not crowded.read_policies.inline
+    code, checks = doctor_json(capsys, account)
+    assert code == 0, failures(checks)
+    (trust,) = [c for c in checks if c["check"] == "role-trust" and c["subject"] == crowded.role_name]
+    assert trust["status"] == "pass"
+    assert sum(c["check"] == "secret" and c["status"] == "pass" for c in checks) == len(account.secrets())
 
 
 def test_roles_not_deployed_yet_are_skipped_not_failed(capsys, account):

@@ -48,6 +48,14 @@ def test_alerts_deploy_a_prometheus_rule_and_the_service_monitors(run_stack):
     assert rule.inputs["spec"] == {"groups": rule_groups()}
 
 
+def test_monitoring_leaves_the_programs_other_chart_values_as_they_were(run_stack, dev_run):
+    monitored = chart_values(run_stack(with_monitoring(serviceMonitor=True, alerts=True)))
+    assert monitored.pop("serviceMonitor")["enabled"] is True
+    assert monitored == chart_values(dev_run)
+    assert monitored["extraEnv"] == [{"name": "AWS_EC2_METADATA_DISABLED", "value": "true"}]
+    assert monitored["rbac"]["serviceAccountTokenCreate"] is False
+
+
 def test_a_service_monitor_alone_deploys_no_rule(run_stack):
     run = run_stack(with_monitoring(serviceMonitor=True))
     assert chart_values(run)["serviceMonitor"]["enabled"] is True
