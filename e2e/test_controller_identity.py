@@ -19,7 +19,9 @@ STS_AUDIENCE = ["sts.amazonaws.com"]
 
 @pytest.fixture(scope="module")
 def tenant(harness, generated_stack):
-    plan = generated_stack("idn", {"services": [{"name": "app", "namespace": "idn-a"}]})
+    # The admission guard would refuse the store without auth below before ESO ever saw it;
+    # it is off here so the controller's own settings are tested alone.
+    plan = generated_stack("idn", {"admission": {"enabled": False}, "services": [{"name": "app", "namespace": "idn-a"}]})
     harness.deploy(plan)
     harness.wait_ready([("idn-a", "app")])
     return plan

@@ -29,6 +29,8 @@ POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 STS_AUDIENCE = "sts.amazonaws.com"
 PART_OF = "app.kubernetes.io/part-of=eso-platform"
 ESO_API = "external-secrets.io/v1"
+ADMISSION_API = "admissionregistration.k8s.io/v1"
+ADMISSION_KINDS = ("ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy")
 # Placeholder thumbprint: the front verifies tokens against the cluster's JWKS instead.
 THUMBPRINT = "0" * 40
 # Keys of an extracted secret with no `keys` in its service entry.
@@ -152,20 +154,27 @@ def create_iam(plan: Plan, moto_url: str) -> None:
     for policy in plan.of_type(ROLE_POLICY):
         inputs = policy["inputs"]
         iam.put_role_policy(RoleName=inputs["role"], PolicyName=inputs["name"], PolicyDocument=_text(inputs["policy"]))
+    # Attachments name their policy by the ARN the mock engine made up; moto's own ARN is used.
     arns = {}
     for policy in plan.of_type(MANAGED_POLICY):
         inputs = policy["inputs"]
+        path, document = inputs.get("path", "/"), _text(inputs["policy"])
         try:
-            arns[policy["name"]] = iam.create_policy(PolicyName=inputs["name"], PolicyDocument=_text(inputs["policy"]))["Policy"]["Arn"]
+            arn = iam.create_policy(PolicyName=inputs["name"], Path=path, PolicyDocument=document)["Policy"]["Arn"]
         except ClientError as error:
             if error.response["Error"]["Code"] != "EntityAlreadyExists":
                 raise
             account = moto_client("sts", moto_url).get_caller_identity()["Account"]
-            arns[policy["name"]] = f"arn:aws:iam::{account}:policy/{inputs['name']}"
-            iam.create_policy_version(PolicyArn=arns[policy["name"]], PolicyDocument=_text(inputs["policy"]), SetAsDefault=True)
+            arn = f"arn:aws:iam::{account}:policy{path}{inputs['name']}"
+            for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
+                if not version["IsDefaultVersion"]:
+                    iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+            iam.create_policy_version(PolicyArn=arn, PolicyDocument=document, SetAsDefault=True)
+        arns[f"{path}{inputs['name']}"] = arn
     for attachment in plan.of_type(POLICY_ATTACHMENT):
         inputs = attachment["inputs"]
-        iam.attach_role_policy(RoleName=inputs["role"], PolicyArn=inputs["policyArn"])
+        planned_path = inputs["policyArn"].split(":policy", 1)[1]
+        iam.attach_role_policy(RoleName=inputs["role"], PolicyArn=arns[planned_path])
 
 
 def _text(document: Any) -> str:
@@ -216,6 +225,12 @@ def apply_kubernetes(admin: Kube, plan: Plan, prune: bool = True) -> None:
                 key = (kind, found["metadata"]["namespace"], found["metadata"]["name"])
                 if key not in wanted:
                     admin.delete(ESO_API, kind, found["metadata"]["name"], found["metadata"]["namespace"])
+        # The admission objects are cluster-wide: the last deployed stack's are the ones in force.
+        for kind in ADMISSION_KINDS:
+            for found in admin.list(ADMISSION_API, kind):
+                name = found["metadata"]["name"]
+                if name.startswith("eso-platform") and (kind, None, name) not in wanted:
+                    admin.delete(ADMISSION_API, kind, name)
 
 
 def deliveries_by_namespace(deliveries: Iterable[Delivery]) -> dict[str, list[Delivery]]:
