@@ -12,7 +12,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import yaml
 from botocore.exceptions import ClientError
@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from components.manifests import FORCE_SYNC_ANNOTATION as FORCE_SYNC
 from e2e.aws_front import moto_client
 from e2e.kube import Kube
+from e2e.processes import wait_until
 from stacks.plan import EXTERNAL_SECRET, RELEASE, ROLE, ROLE_POLICY, SECRET_STORE
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -30,6 +31,7 @@ STS_AUDIENCE = "sts.amazonaws.com"
 PART_OF = "app.kubernetes.io/part-of=eso-platform"
 ESO_API = "external-secrets.io/v1"
 ADMISSION_API = "admissionregistration.k8s.io/v1"
+ESO_KINDS = ("SecretStore", "ExternalSecret")
 ADMISSION_KINDS = ("ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy")
 # Placeholder thumbprint: the front verifies tokens against the cluster's JWKS instead.
 THUMBPRINT = "0" * 40
@@ -217,6 +219,8 @@ def apply_kubernetes(admin: Kube, plan: Plan, prune: bool = True) -> None:
     plan no longer has are deleted, as `pulumi up` deletes what a program stops registering."""
     objects = plan.kubernetes_objects()
     for manifest in objects:
+        if manifest["kind"] in ESO_KINDS:
+            _wait_for_admission_policies(admin, objects)
         admin.apply(manifest)
     if prune:
         wanted = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects}
@@ -233,8 +237,16 @@ def apply_kubernetes(admin: Kube, plan: Plan, prune: bool = True) -> None:
                     admin.delete(ADMISSION_API, kind, name)
 
 
-def deliveries_by_namespace(deliveries: Iterable[Delivery]) -> dict[str, list[Delivery]]:
-    grouped: dict[str, list[Delivery]] = {}
-    for delivery in deliveries:
-        grouped.setdefault(delivery.namespace, []).append(delivery)
-    return grouped
+def _wait_for_admission_policies(admin: Kube, objects: list[dict[str, Any]]) -> None:
+    """Until the API server has taken in every planned policy. A new binding is enforced a moment
+    after it is created, and ESO writes within milliseconds of an ExternalSecret's creation; see
+    the README on the first deploy of the Secret guard."""
+    for manifest in objects:
+        if manifest["kind"] == "ValidatingAdmissionPolicy":
+            name = manifest["metadata"]["name"]
+
+            def observed() -> bool:
+                found = admin.get(ADMISSION_API, "ValidatingAdmissionPolicy", name)
+                return found.get("status", {}).get("observedGeneration") == found["metadata"]["generation"]
+
+            wait_until(observed, 30, f"ValidatingAdmissionPolicy {name} observed", interval=0.1)
