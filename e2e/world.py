@@ -7,6 +7,7 @@ are read off `python -m stacks plan <stack> --format json`, the mock-engine run 
 """
 
 import json
+import time
 import secrets as random_source
 import subprocess
 import sys
@@ -32,6 +33,7 @@ PART_OF = "app.kubernetes.io/part-of=eso-platform"
 ESO_API = "external-secrets.io/v1"
 ADMISSION_API = "admissionregistration.k8s.io/v1"
 ESO_KINDS = ("SecretStore", "ExternalSecret")
+POLICY_SETTLE_SECONDS = 2
 ADMISSION_KINDS = ("ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy")
 # Placeholder thumbprint: the front verifies tokens against the cluster's JWKS instead.
 THUMBPRINT = "0" * 40
@@ -218,9 +220,11 @@ def apply_kubernetes(admin: Kube, plan: Plan, prune: bool = True) -> None:
     """Server-side apply of the planned objects; with `prune`, ESO objects of the platform that the
     plan no longer has are deleted, as `pulumi up` deletes what a program stops registering."""
     objects = plan.kubernetes_objects()
-    for manifest in objects:
-        if manifest["kind"] in ESO_KINDS:
-            _wait_for_admission_policies(admin, objects)
+    first_eso_object = next((i for i, o in enumerate(objects) if o["kind"] in ESO_KINDS), len(objects))
+    for manifest in objects[:first_eso_object]:
+        admin.apply(manifest)
+    _wait_for_admission_policies(admin, objects)
+    for manifest in objects[first_eso_object:]:
         admin.apply(manifest)
     if prune:
         wanted = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects}
@@ -241,6 +245,7 @@ def _wait_for_admission_policies(admin: Kube, objects: list[dict[str, Any]]) -> 
     """Until the API server has taken in every planned policy. A new binding is enforced a moment
     after it is created, and ESO writes within milliseconds of an ExternalSecret's creation; see
     the README on the first deploy of the Secret guard."""
+    waited = []
     for manifest in objects:
         if manifest["kind"] == "ValidatingAdmissionPolicy":
             name = manifest["metadata"]["name"]
@@ -250,3 +255,7 @@ def _wait_for_admission_policies(admin: Kube, objects: list[dict[str, Any]]) -> 
                 return found.get("status", {}).get("observedGeneration") == found["metadata"]["generation"]
 
             wait_until(observed, 30, f"ValidatingAdmissionPolicy {name} observed", interval=0.1)
+            waited.append(name)
+    if waited:
+        # Observed is not yet enforced: the admission plugin reads policies through its own cache.
+        time.sleep(POLICY_SETTLE_SECONDS)
