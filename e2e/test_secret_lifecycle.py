@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from e2e.harness import condition
 from e2e.kube import Kube
 from e2e.processes import wait_until
 
@@ -85,9 +86,13 @@ def test_a_hand_made_secret_is_refused_unless_the_service_adopts_it(harness, gen
     before = _hand_made(harness, "hnd", "legacy")
     plan = generated_stack("hnd", {"services": [{"name": "legacy", "namespace": "hnd"}]})
     harness.deploy(plan)
-    messages = harness.wait_for_failure("hnd", "legacy", "eso-platform refuses to overwrite Secret hnd/legacy", timeout=90)
-    assert messages
+    # ESO's first write to an existing Secret is a metadata patch that it retries without touching
+    # the ExternalSecret's status: the refusal shows in the controller's log and sync-error metric.
+    refusal = "eso-platform refuses to overwrite Secret hnd/legacy"
+    wait_until(lambda: refusal in harness.controller.process.log_path.read_text(), 90, "the guard's refusal in ESO's log")
     assert harness.secret_data("hnd", "legacy") == before
+    assert "reconcile.external-secrets.io/managed" not in (harness.secret("hnd", "legacy")["metadata"].get("labels") or {})
+    assert (condition(harness.external_secret("hnd", "legacy")) or {}).get("status") != "True"
 
     adopting = generated_stack("hnd", {"forceSync": "adopt", "services": [{"name": "legacy", "namespace": "hnd", "adopt": True}]})
     expected = harness.deploy(adopting)
