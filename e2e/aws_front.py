@@ -46,6 +46,7 @@ _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/")
 _ACCESS_KEY = re.compile(r"<AccessKeyId>([^<]+)</AccessKeyId>")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "content-encoding"}
 PLACEHOLDER_SUFFIX = "-XXXXXX"
+UNSIGNED, UNKNOWN = "unsigned", "unknown"
 
 
 def moto_client(service: str, moto_url: str, region: str = "us-east-1"):
@@ -215,7 +216,17 @@ class AwsFront:
             self._refuse(request, refusal, json_protocol=bool(target))
             return
         status, headers, content = self._forward(request, body)
+        if not target.startswith("secretsmanager."):
+            self.log.record(Decision("passthrough", True, self._caller(request), target or self._sts_action(request, body)))
         self._reply(request, status, headers, content)
+
+    def _caller(self, request: BaseHTTPRequestHandler) -> str:
+        """The role whose session signed the request, else `unknown` (signed with a key no
+        session got) or `unsigned`."""
+        credential = _CREDENTIAL.search(request.headers.get("Authorization", ""))
+        if credential is None:
+            return UNSIGNED
+        return self.sessions.get(credential.group(1), UNKNOWN)
 
     @staticmethod
     def _sts_action(request: BaseHTTPRequestHandler, body: bytes) -> str:
@@ -302,12 +313,11 @@ class AwsFront:
     # Secrets Manager ----------------------------------------------------------------------
 
     def _authorize_secrets_manager(self, request: BaseHTTPRequestHandler, action: str, body: bytes) -> None:
-        credential = _CREDENTIAL.search(request.headers.get("Authorization", ""))
-        role_arn = self.sessions.get(credential.group(1)) if credential else None
-        if role_arn is None:
-            self.log.record(Decision("secretsmanager", False, "", action, "unrecognized caller"))
+        role_arn = self._caller(request)
+        if role_arn in (UNSIGNED, UNKNOWN):
+            self.log.record(Decision("secretsmanager", False, role_arn, action, "unrecognized caller"))
             raise Refusal(400, "UnrecognizedClientException", "The security token included in the request is invalid.")
-        region = credential.group(2)
+        region = _CREDENTIAL.search(request.headers["Authorization"]).group(2)
         secret_id = json.loads(body or b"{}").get("SecretId")
         resource = self._secret_arn(secret_id, region) if secret_id else "*"
         try:

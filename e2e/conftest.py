@@ -1,5 +1,6 @@
 """One running world for the whole end-to-end session; see e2e/harness.py."""
 
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -13,7 +14,9 @@ StackFactory = Callable[[str, dict[str, Any]], Plan]
 
 @pytest.fixture(scope="session")
 def harness(tmp_path_factory) -> Harness:
-    started = Harness.start(tmp_path_factory.mktemp("world"))
+    # ESO_PLATFORM_E2E_WORKDIR keeps the processes' logs where a failed run can be read.
+    kept = os.environ.get("ESO_PLATFORM_E2E_WORKDIR")
+    started = Harness.start(Path(kept) if kept else tmp_path_factory.mktemp("world"))
     yield started
     started.stop()
 

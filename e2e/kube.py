@@ -96,6 +96,15 @@ class Kube:
             json=manifest,
         )
 
+    def merge_patch(self, api_version: str, kind: str, name: str, patch: dict[str, Any], namespace: str = "") -> dict[str, Any]:
+        return self.request(
+            "PATCH",
+            self.path(api_version, kind, name, namespace),
+            f"patch {kind} {namespace}/{name}",
+            data=json.dumps(patch),
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+
     def get(self, api_version: str, kind: str, name: str, namespace: str = "") -> Optional[dict[str, Any]]:
         try:
             return self.request("GET", self.path(api_version, kind, name, namespace), f"get {kind} {name}")

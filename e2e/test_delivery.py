@@ -2,6 +2,10 @@
 
 import pytest
 
+from e2e.aws_front import moto_client
+from e2e.world import POLICY_ATTACHMENT
+from stacks.plan import ROLE, ROLE_POLICY
+
 pytestmark = pytest.mark.timeout(300)
 
 
@@ -41,3 +45,18 @@ def test_a_generated_stack_delivers_across_regions_and_key_selections(harness, g
         ("gen-shop", "orders"), ("gen-shop", "orders-eu"), ("gen-shop", "cart-env"), ("gen-audit", "audit")
     }
     assert set(expected[("gen-shop", "orders")]) == {"DSN", "TOKEN"}
+
+
+def test_a_namespace_past_the_inline_limit_reads_through_attached_managed_policies(harness, generated_stack):
+    services = [
+        {"name": f"service-with-a-deliberately-long-name-for-iam-{index:03d}", "namespace": "mgd"}
+        for index in range(100)
+    ]
+    plan = generated_stack("mgd", {"services": services})
+    attachments = plan.of_type(POLICY_ATTACHMENT)
+    assert len(attachments) >= 2 and not plan.of_type(ROLE_POLICY)
+    _delivered(harness, plan)
+    iam = moto_client("iam", harness.moto_url)
+    role = plan.of_type(ROLE)[0]["inputs"]["name"]
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"] == []
+    assert len(iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]) == len(attachments)

@@ -6,6 +6,7 @@ never what the program produces.
 
 import pytest
 
+from e2e.kube import ApiError
 from e2e.world import ESO_API, put_secret
 
 pytestmark = pytest.mark.timeout(300)
@@ -47,12 +48,12 @@ def _service_account(namespace: str, name: str, role_arn: str) -> dict:
     }
 
 
+SERVICES = {"services": [{"name": "alpha", "namespace": "iso-a"}, {"name": "bravo", "namespace": "iso-b"}]}
+
+
 @pytest.fixture(scope="module")
 def isolated(harness, generated_stack):
-    plan = generated_stack(
-        "iso",
-        {"services": [{"name": "alpha", "namespace": "iso-a"}, {"name": "bravo", "namespace": "iso-b"}]},
-    )
+    plan = generated_stack("iso", SERVICES)
     harness.deploy(plan)
     harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
     return plan
@@ -95,15 +96,21 @@ def _grant_token(harness, namespace: str, account: str) -> None:
     })
 
 
-def test_another_service_account_cannot_assume_the_namespaces_role(harness, isolated):
+def test_another_service_account_cannot_assume_the_namespaces_role(harness, generated_stack, isolated):
     role_arn = _role_arn(harness, "iso-a")
     harness.admin.apply(_service_account("iso-a", "intruder", role_arn))
+    # First wall: the admission guard refuses a store that would act as another account.
+    with pytest.raises(ApiError) as refused:
+        harness.admin.apply(_store("iso-a", "intruder-store", "intruder"))
+    assert "eso-platform admission rule tenant-store-managed-service-account" in refused.value.message
+    # The walls behind it, with the guard off as a stack may choose (admission.enabled: false).
+    harness.deploy(generated_stack("iso", {**SERVICES, "admission": {"enabled": False}}), seed=False)
     harness.admin.apply(_store("iso-a", "intruder-store", "intruder"))
     harness.admin.apply(_external_secret("iso-a", "via-intruder", "iso/app/alpha", "intruder-store"))
-    # First wall: the controller may not even mint the intruder's token.
+    # Second wall: the controller may not even mint the intruder's token.
     harness.wait_for_failure("iso-a", "intruder-store", TOKEN_FORBIDDEN, kind="SecretStore")
     harness.wait_for_failure("iso-a", "via-intruder", STORE_NOT_READY)
-    # Second wall, with the first taken down: STS refuses the intruder's real token.
+    # Third wall, with the second taken down too: STS refuses the intruder's real token.
     _grant_token(harness, "iso-a", "intruder")
     harness.wait_for_failure("iso-a", "intruder-store", STS_DENIED, timeout=120, kind="SecretStore")
     denied = [d for d in harness.front.log.decisions if d.call == "sts" and not d.allowed and d.resource == role_arn]

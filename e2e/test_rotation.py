@@ -1,40 +1,13 @@
 """Rotation and refresh: a new value reaches the Secret, which is never absent, empty or partial."""
 
-import threading
 import time
 
 import pytest
 
+from e2e.secret_watch import SecretWatch
 from e2e.world import put_secret, secret_value
 
 pytestmark = pytest.mark.timeout(300)
-
-
-class SecretWatch:
-    """Polls one Secret every 50 ms and keeps every distinct state it saw, in order."""
-
-    def __init__(self, harness, namespace: str, name: str):
-        self.harness, self.namespace, self.name = harness, namespace, name
-        self.states: list = []
-        self.polls = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            state = self.harness.secret_data(self.namespace, self.name)
-            self.polls += 1
-            if not self.states or self.states[-1] != state:
-                self.states.append(state)
-            time.sleep(0.05)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def test_force_sync_rotation_never_leaves_the_secret_absent_empty_or_partial(harness, generated_stack):
@@ -45,7 +18,7 @@ def test_force_sync_rotation_never_leaves_the_secret_absent_empty_or_partial(har
     old = expected[("rot", "rotor")]
     delivery = plan.deliveries()[0]
     new = secret_value(delivery)
-    with SecretWatch(harness, "rot", "rotor") as watch:
+    with SecretWatch(harness.admin, "rot", "rotor") as watch:
         put_secret(harness.moto_url, delivery.region, delivery.secret_path, new)
         time.sleep(1)
         assert harness.secret_data("rot", "rotor") == old, "a 24h refresh must not pick the value up by itself"

@@ -7,12 +7,13 @@ are read off `python -m stacks plan <stack> --format json`, the mock-engine run 
 """
 
 import json
+import time
 import secrets as random_source
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import yaml
 from botocore.exceptions import ClientError
@@ -20,6 +21,7 @@ from botocore.exceptions import ClientError
 from components.manifests import FORCE_SYNC_ANNOTATION as FORCE_SYNC
 from e2e.aws_front import moto_client
 from e2e.kube import Kube
+from e2e.processes import wait_until
 from stacks.plan import EXTERNAL_SECRET, RELEASE, ROLE, ROLE_POLICY, SECRET_STORE
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -29,6 +31,10 @@ POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 STS_AUDIENCE = "sts.amazonaws.com"
 PART_OF = "app.kubernetes.io/part-of=eso-platform"
 ESO_API = "external-secrets.io/v1"
+ADMISSION_API = "admissionregistration.k8s.io/v1"
+ESO_KINDS = ("SecretStore", "ExternalSecret")
+POLICY_SETTLE_SECONDS = 2
+ADMISSION_KINDS = ("ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy")
 # Placeholder thumbprint: the front verifies tokens against the cluster's JWKS instead.
 THUMBPRINT = "0" * 40
 # Keys of an extracted secret with no `keys` in its service entry.
@@ -152,20 +158,27 @@ def create_iam(plan: Plan, moto_url: str) -> None:
     for policy in plan.of_type(ROLE_POLICY):
         inputs = policy["inputs"]
         iam.put_role_policy(RoleName=inputs["role"], PolicyName=inputs["name"], PolicyDocument=_text(inputs["policy"]))
+    # Attachments name their policy by the ARN the mock engine made up; moto's own ARN is used.
     arns = {}
     for policy in plan.of_type(MANAGED_POLICY):
         inputs = policy["inputs"]
+        path, document = inputs.get("path", "/"), _text(inputs["policy"])
         try:
-            arns[policy["name"]] = iam.create_policy(PolicyName=inputs["name"], PolicyDocument=_text(inputs["policy"]))["Policy"]["Arn"]
+            arn = iam.create_policy(PolicyName=inputs["name"], Path=path, PolicyDocument=document)["Policy"]["Arn"]
         except ClientError as error:
             if error.response["Error"]["Code"] != "EntityAlreadyExists":
                 raise
             account = moto_client("sts", moto_url).get_caller_identity()["Account"]
-            arns[policy["name"]] = f"arn:aws:iam::{account}:policy/{inputs['name']}"
-            iam.create_policy_version(PolicyArn=arns[policy["name"]], PolicyDocument=_text(inputs["policy"]), SetAsDefault=True)
+            arn = f"arn:aws:iam::{account}:policy{path}{inputs['name']}"
+            for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
+                if not version["IsDefaultVersion"]:
+                    iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+            iam.create_policy_version(PolicyArn=arn, PolicyDocument=document, SetAsDefault=True)
+        arns[f"{path}{inputs['name']}"] = arn
     for attachment in plan.of_type(POLICY_ATTACHMENT):
         inputs = attachment["inputs"]
-        iam.attach_role_policy(RoleName=inputs["role"], PolicyArn=inputs["policyArn"])
+        planned_path = inputs["policyArn"].split(":policy", 1)[1]
+        iam.attach_role_policy(RoleName=inputs["role"], PolicyArn=arns[planned_path])
 
 
 def _text(document: Any) -> str:
@@ -207,7 +220,11 @@ def apply_kubernetes(admin: Kube, plan: Plan, prune: bool = True) -> None:
     """Server-side apply of the planned objects; with `prune`, ESO objects of the platform that the
     plan no longer has are deleted, as `pulumi up` deletes what a program stops registering."""
     objects = plan.kubernetes_objects()
-    for manifest in objects:
+    first_eso_object = next((i for i, o in enumerate(objects) if o["kind"] in ESO_KINDS), len(objects))
+    for manifest in objects[:first_eso_object]:
+        admin.apply(manifest)
+    _wait_for_admission_policies(admin, objects)
+    for manifest in objects[first_eso_object:]:
         admin.apply(manifest)
     if prune:
         wanted = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects}
@@ -216,10 +233,29 @@ def apply_kubernetes(admin: Kube, plan: Plan, prune: bool = True) -> None:
                 key = (kind, found["metadata"]["namespace"], found["metadata"]["name"])
                 if key not in wanted:
                     admin.delete(ESO_API, kind, found["metadata"]["name"], found["metadata"]["namespace"])
+        # The admission objects are cluster-wide: the last deployed stack's are the ones in force.
+        for kind in ADMISSION_KINDS:
+            for found in admin.list(ADMISSION_API, kind):
+                name = found["metadata"]["name"]
+                if name.startswith("eso-platform") and (kind, None, name) not in wanted:
+                    admin.delete(ADMISSION_API, kind, name)
 
 
-def deliveries_by_namespace(deliveries: Iterable[Delivery]) -> dict[str, list[Delivery]]:
-    grouped: dict[str, list[Delivery]] = {}
-    for delivery in deliveries:
-        grouped.setdefault(delivery.namespace, []).append(delivery)
-    return grouped
+def _wait_for_admission_policies(admin: Kube, objects: list[dict[str, Any]]) -> None:
+    """Until the API server has taken in every planned policy. A new binding is enforced a moment
+    after it is created, and ESO writes within milliseconds of an ExternalSecret's creation; see
+    the README on the first deploy of the Secret guard."""
+    waited = []
+    for manifest in objects:
+        if manifest["kind"] == "ValidatingAdmissionPolicy":
+            name = manifest["metadata"]["name"]
+
+            def observed() -> bool:
+                found = admin.get(ADMISSION_API, "ValidatingAdmissionPolicy", name)
+                return found.get("status", {}).get("observedGeneration") == found["metadata"]["generation"]
+
+            wait_until(observed, 30, f"ValidatingAdmissionPolicy {name} observed", interval=0.1)
+            waited.append(name)
+    if waited:
+        # Observed is not yet enforced: the admission plugin reads policies through its own cache.
+        time.sleep(POLICY_SETTLE_SECONDS)

@@ -188,3 +188,14 @@ def test_stopping_the_front_refuses_connections_until_it_starts_again(front, sig
         _assume(front, token)
     front.start()
     assert _assume(front, token)["AccessKeyId"]
+
+
+def test_calls_passed_to_moto_are_logged_with_their_caller(front, signer):
+    assert _sts(front).get_caller_identity()["Account"] == ACCOUNT
+    credentials = _assume(front, signer.token(service_account_subject("api", ACCOUNT_NAME)))
+    session = boto3.client("sts", region_name="us-east-1", endpoint_url=front.url, config=NO_RETRIES,
+                           aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
+                           aws_session_token=credentials["SessionToken"])
+    session.get_caller_identity()
+    passed = [(d.principal, d.resource) for d in front.log.decisions if d.call == "passthrough"]
+    assert passed == [("unknown", "GetCallerIdentity"), (f"arn:aws:iam::{ACCOUNT}:role/eso-dev.api", "GetCallerIdentity")]
