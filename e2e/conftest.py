@@ -33,6 +33,7 @@ def generated_stack(harness, tmp_path_factory) -> StackFactory:
 
     def make(name: str, config: dict[str, Any]) -> Plan:
         full = {"aws:region": "us-east-1", "environment": name, "cluster": {"name": "e2e"}, **config}
-        return Plan(run_plan(write_stack(directory, name, full), harness.issuer))
+        path = write_stack(directory, name, full)
+        return Plan(run_plan(path, harness.issuer), path)
 
     return make

@@ -92,7 +92,11 @@ class FakeInstanceMetadata:
                 self._answer("imds-session-token")
 
             def do_GET(self):
-                if self.path.rstrip("/").endswith("security-credentials"):
+                listing, _, role = self.path.partition("security-credentials")
+                role = role.removeprefix("-extended").strip("/")
+                if not listing.endswith("/iam/"):
+                    self.send_error(404)
+                elif not role:
                     self._answer("node-role")
                 else:
                     self._answer(json.dumps({

@@ -75,9 +75,10 @@ class Delivery:
 
 
 class Plan:
-    def __init__(self, document: dict[str, Any]):
+    def __init__(self, document: dict[str, Any], stack_file: Optional[Path] = None):
         self.document = document
         self.resources = document["resources"]
+        self.stack_file = stack_file
 
     def of_type(self, type_token: str) -> list[dict[str, Any]]:
         return [r for r in self.resources if r["type"] == type_token]
@@ -234,11 +235,16 @@ def apply_kubernetes(admin: Kube, plan: Plan, prune: bool = True) -> None:
                 if key not in wanted:
                     admin.delete(ESO_API, kind, found["metadata"]["name"], found["metadata"]["namespace"])
         # The admission objects are cluster-wide: the last deployed stack's are the ones in force.
+        removed = False
         for kind in ADMISSION_KINDS:
             for found in admin.list(ADMISSION_API, kind):
                 name = found["metadata"]["name"]
                 if name.startswith("eso-platform") and (kind, None, name) not in wanted:
                     admin.delete(ADMISSION_API, kind, name)
+                    removed = True
+        if removed:
+            # A deleted policy, like a new one, takes a moment to leave the admission plugin's cache.
+            time.sleep(POLICY_SETTLE_SECONDS)
 
 
 def _wait_for_admission_policies(admin: Kube, objects: list[dict[str, Any]]) -> None:
