@@ -21,6 +21,7 @@ ETCD_VERSION = "v3.6.8"
 HELM_VERSION = "v3.22.0"
 ESO_VERSION = "v2.9.0"
 ESO_CHART_VERSION = "2.9.0"
+PROMTOOL_VERSION = "v0.316.0"
 ESO_UPSTREAM = "https://github.com/external-secrets/external-secrets"
 
 SHARED_ESO = REPOSITORY.parent / "shared" / "upstream" / f"external-secrets-{ESO_CHART_VERSION}"
@@ -39,6 +40,8 @@ def bin_dir() -> Path:
 
 
 def binary(name: str) -> Path:
+    if name == "promtool":
+        return cache_root() / PROMTOOL_VERSION / "bin" / name
     return bin_dir() / name
 
 
@@ -119,14 +122,19 @@ STEPS = (
     Step("kube-controller-manager", KUBERNETES_VERSION, lambda out: _kubernetes_build("kube-controller-manager", out)),
     Step("helm", HELM_VERSION, lambda out: _go_install(f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}", out)),
     Step("external-secrets", ESO_VERSION, lambda out: _go_build(eso_source(), out, "-tags", "aws")),
+    Step(
+        "promtool",
+        PROMTOOL_VERSION,
+        lambda out: _go_install(f"github.com/prometheus/prometheus/cmd/promtool@{PROMTOOL_VERSION}", out),
+    ),
 )
 
 
 def build_all(log: Callable[[str], None] = print) -> dict[str, Path]:
-    bin_dir().mkdir(parents=True, exist_ok=True)
     built = {}
     for step in STEPS:
         output = binary(step.name)
+        output.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         if output.exists():
             log(f"[e2e build] {step.name} {step.version}: cached at {output} ({time.monotonic() - started:.1f} s)")
