@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from e2e.harness import Harness, condition
-from e2e.processes import wait_until
+from e2e.processes import cpu_seconds, wait_until
 from e2e.world import FORCE_SYNC, Plan, put_secret, run_plan, secret_value, write_stack
 
 SERVICES, NAMESPACES = 1000, 100
@@ -103,6 +103,7 @@ def bulk_force_sync(harness: Harness, directory: Path, extra_concurrency: list[i
         wait_until(lambda: _idle(harness), 300, "controller caught up after restart", interval=1)
         bumped = _stack(harness, directory, "big", str(index))
         counts_before = harness.front.log.counts()
+        cpu_before = _cpu(harness)
         since = time.time()
         applied = _apply_all(harness, bumped, "ExternalSecret")
         last: dict[str, float] = {}
@@ -115,6 +116,7 @@ def bulk_force_sync(harness: Harness, directory: Path, extra_concurrency: list[i
 
         wait_until(all_refreshed, 900, f"{SERVICES} ExternalSecrets refreshed ({label})", interval=1)
         counts = harness.front.log.counts() - counts_before
+        cpu = {name: round(used - cpu_before[name], 1) for name, used in _cpu(harness).items()}
         results.append({
             "what": f"force-sync all, {label}",
             "concurrent": _concurrent(harness),
@@ -124,9 +126,24 @@ def bulk_force_sync(harness: Harness, directory: Path, extra_concurrency: list[i
             "toLastRefreshedSeconds": last["at"] - since,
             "stsCalls": counts[("sts", "allowed")] + counts[("sts", "denied")],
             "secretsManagerCalls": counts[("secretsmanager", "allowed")] + counts[("secretsmanager", "denied")],
+            "cpuSeconds": cpu,
         })
         print(_row(results[-1]), file=sys.stderr, flush=True)
     return results
+
+
+def _cpu(harness: Harness) -> dict[str, float]:
+    """CPU seconds used so far by each process of the run; the harness's own process holds the
+    IAM front (and the polling), so it stands for the front."""
+    processes = {
+        "controller": harness.controller.process,
+        "kube-apiserver": harness.plane.apiserver,
+        "etcd": harness.plane.etcd,
+        "moto": harness.moto,
+    }
+    used = {name: cpu_seconds(process.pid) for name, process in processes.items()}
+    used["front and harness"] = sum(os.times()[:2])
+    return used
 
 
 def _concurrent(harness: Harness) -> int:
@@ -185,6 +202,10 @@ def _table(result: dict[str, Any]) -> str:
         f"  {'scenario':<34} {'concurrent':>10} {'ES':>6} {'seconds':>10} {'STS':>8} {'SM':>8}",
     ]
     lines += [_row(r) for r in result["bulkForceSync"]]
+    lines.append("  CPU seconds per force-sync of all (where the time goes; 2 cores = 2 CPU seconds per second):")
+    for run in result["bulkForceSync"][1:]:
+        spent = ", ".join(f"{name} {seconds:.0f}" for name, seconds in run["cpuSeconds"].items())
+        lines.append(f"    {run['what']}: {spent}")
     lines.append(f"  controller peak RSS: {result['controllerPeakRssMiB']:.0f} MiB")
     lines.append("  AWS calls at the front, whole run: " + ", ".join(f"{k}: {v}" for k, v in result["awsCallsTotal"].items()))
     return "\n".join(lines)

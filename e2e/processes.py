@@ -23,6 +23,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> float:
     """Seconds it took for `check` to hold; raises TimeoutError naming `what` otherwise."""
     started = time.monotonic()
