@@ -3,8 +3,7 @@
 import pytest
 
 from e2e.aws_front import moto_client
-from e2e.world import POLICY_ATTACHMENT
-from stacks.plan import ROLE, ROLE_POLICY
+from stacks.plan import POLICY_ATTACHMENT, ROLE, ROLE_POLICY
 
 pytestmark = pytest.mark.timeout(300)
 

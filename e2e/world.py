@@ -22,12 +22,18 @@ from components.manifests import FORCE_SYNC_ANNOTATION as FORCE_SYNC
 from e2e.aws_front import moto_client
 from e2e.kube import Kube
 from e2e.processes import wait_until
-from stacks.plan import EXTERNAL_SECRET, RELEASE, ROLE, ROLE_POLICY, SECRET_STORE
+from stacks.plan import (
+    EXTERNAL_SECRET,
+    MANAGED_POLICY,
+    NAMESPACE,
+    POLICY_ATTACHMENT,
+    RELEASE,
+    ROLE,
+    ROLE_POLICY,
+    SECRET_STORE,
+)
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-NAMESPACE = "kubernetes:core/v1:Namespace"
-MANAGED_POLICY = "aws:iam/policy:Policy"
-POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 STS_AUDIENCE = "sts.amazonaws.com"
 PART_OF = "app.kubernetes.io/part-of=eso-platform"
 ESO_API = "external-secrets.io/v1"

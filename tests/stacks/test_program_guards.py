@@ -7,18 +7,20 @@ import pytest
 
 from components.admission import MANAGED_NAMESPACE_LABEL
 from stacks.engine import ProgramRun, Registration
-from stacks.plan import as_text
+from stacks.plan import (
+    EXTERNAL_SECRET,
+    MANAGED_POLICY,
+    NAMESPACE,
+    POLICY_ATTACHMENT,
+    ROLE_POLICY,
+    SECRET_STORE,
+    as_text,
+)
 from tests.components.admission_evaluation import denials
 from tests.conftest import crowded_services, stack_values
 
 POLICY = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
 BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
-NAMESPACE = "kubernetes:core/v1:Namespace"
-SECRET_STORE = "kubernetes:external-secrets.io/v1:SecretStore"  # pragma: allowlist secret
-EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"  # pragma: allowlist secret
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-MANAGED_POLICY = "aws:iam/policy:Policy"
-ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 
 
 def dev_with(**changes):
@@ -130,7 +132,7 @@ def crowded_run(run_stack, count: int, **irsa) -> ProgramRun:
 def test_grants_past_the_inline_limit_become_attached_managed_policies(run_stack):
     run = crowded_run(run_stack, 90)
     policies = [p for p in run.of_type(MANAGED_POLICY) if p.parent == "irsa-crowded"]
-    attachments = [a for a in run.of_type(ATTACHMENT) if a.parent == "irsa-crowded"]
+    attachments = [a for a in run.of_type(POLICY_ATTACHMENT) if a.parent == "irsa-crowded"]
     assert len(policies) == len(attachments) >= 2
     # The crowded role has no inline policy; the small one keeps its inline policy only.
     assert [p.parent for p in run.of_type(ROLE_POLICY)] == ["irsa-frontend"]
