@@ -27,7 +27,7 @@ secrets-baseline: $(VENV)/.installed
 	$(VENV)/bin/detect-secrets audit .secrets.baseline
 
 benchmark: $(VENV)/.installed
-	$(PY) -m stacks.benchmark
+	$(PY) -m tools.plan.benchmark
 
 # The end-to-end suite: builds its binaries once into ~/.cache/eso-platform/e2e (needs Go), then
 # runs a real kube-apiserver and ESO controller against moto behind the IAM front; see README.

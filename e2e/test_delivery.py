@@ -3,7 +3,7 @@
 import pytest
 
 from e2e.aws_front import moto_client
-from stacks.plan import POLICY_ATTACHMENT, ROLE, ROLE_POLICY
+from components.resource_types import POLICY_ATTACHMENT, ROLE, ROLE_POLICY
 
 pytestmark = pytest.mark.timeout(300)
 

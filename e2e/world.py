@@ -22,7 +22,7 @@ from components.manifests import FORCE_SYNC_ANNOTATION as FORCE_SYNC
 from e2e.aws_front import moto_client
 from e2e.kube import Kube
 from e2e.processes import wait_until
-from stacks.plan import (
+from components.resource_types import (
     EXTERNAL_SECRET,
     MANAGED_POLICY,
     NAMESPACE,

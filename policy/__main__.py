@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 # Pulumi runs this directory as the pack. The checks reuse the project's Go-duration parser
-# (stacks/durations.py), so the repository root must be importable too.
+# (stacks/durations.py) and type tokens (components/resource_types.py), so the repository root
+# must be importable too.
 _REPOSITORY = Path(__file__).resolve().parent.parent
 if str(_REPOSITORY) not in sys.path:
     sys.path.insert(0, str(_REPOSITORY))

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Optional
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
+from components.resource_types import KUBERNETES_SECRET, MANAGED_POLICY, POLICY_ATTACHMENT, RELEASE, ROLE, ROLE_POLICY
 from stacks.durations import parse_go_duration
 
 Check = Callable[[str, Mapping[str, Any]], list[str]]
@@ -29,30 +30,29 @@ Check = Callable[[str, Mapping[str, Any]], list[str]]
 # Resource types
 # ---------------------------------------------------------------------------------------------
 
-ROLE = "aws:iam/role:Role"
 # Resources whose `policy` property is an identity policy.
 IDENTITY_POLICY_TYPES = frozenset(
     {
-        "aws:iam/rolePolicy:RolePolicy",
-        "aws:iam/policy:Policy",
+        ROLE_POLICY,
+        MANAGED_POLICY,
         "aws:iam/userPolicy:UserPolicy",
         "aws:iam/groupPolicy:GroupPolicy",
     }
 )
 # Resources that attach managed policies to a role, and the property holding the policy ARN(s).
 POLICY_ATTACHMENT_PROPS = {
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "policyArn",
+    POLICY_ATTACHMENT: "policyArn",
     "aws:iam/policyAttachment:PolicyAttachment": "policyArn",
     "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": "policyArns",
     ROLE: "managedPolicyArns",
 }
-KUBERNETES_SECRET_TYPES = frozenset({"kubernetes:core/v1:Secret", "kubernetes:core/v1:SecretPatch"})
+KUBERNETES_SECRET_TYPES = frozenset({KUBERNETES_SECRET, "kubernetes:core/v1:SecretPatch"})
 SECRET_VERSION_TYPES = frozenset({"aws:secretsmanager/secretVersion:SecretVersion"})
 # Properties of a SecretVersion that put the secret's value into the program and its state.
 SECRET_VERSION_VALUE_PROPS = ("secretString", "secretBinary", "secretStringWo")
 EXTERNAL_SECRET = re.compile(r"kubernetes:external-secrets\.io/[^:]+:ExternalSecret")
 CLUSTER_EXTERNAL_SECRET = re.compile(r"kubernetes:external-secrets\.io/[^:]+:ClusterExternalSecret")
-HELM_CHART_TYPES = frozenset({"kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart"})
+HELM_CHART_TYPES = frozenset({RELEASE, "kubernetes:helm.sh/v4:Chart"})
 ESO_CHART = "external-secrets"
 
 # ---------------------------------------------------------------------------------------------

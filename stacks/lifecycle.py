@@ -115,7 +115,7 @@ def operator_move_problem(previous_operator: Any, install: bool, namespace: str)
     return (
         f"eso.namespace: this stack installed the operator in {before!r}; moving it to {namespace!r} would "
         "replace the Helm release, and the new release cannot take over the CRDs the old one keeps. Either set "
-        f"eso.namespace back to {before!r}, or move it as the README's \"Moving the operator to another "
+        f"eso.namespace back to {before!r}, or move it as docs/coexistence.md, \"Moving the operator to another "
         "namespace\" describes: eso.install: false first, then hand the release over to the new namespace"
     )
 

@@ -5,13 +5,15 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+import boto3
 import pytest
 import yaml
 from hypothesis import settings
+from moto import mock_aws
 from pulumi.runtime import rpc
 
-from stacks.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, ProgramRun, RecordingMonitor, run_program
-from stacks.stack_files import read_stack_config, stack_file
+from tools.plan.engine import PLACEHOLDER_ACCOUNT, PlaceholderCloud, ProgramRun, RecordingMonitor, run_program
+from tools.stack_files import read_stack_config, stack_file
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -79,6 +81,23 @@ def crowded_services(count: int, namespace: str = "crowded") -> list[dict[str, s
 
 
 RunStack = Callable[..., ProgramRun]
+
+
+@pytest.fixture
+def aws(monkeypatch, tmp_path):
+    """A boto3 session whose every call goes to moto's in-memory AWS, never to a real one."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # No shared config or credentials file of the machine is read.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    with mock_aws():
+        yield boto3.Session(region_name="us-east-1")
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.cli import parser
+from tools.cli import parser
 from tests.conftest import PROJECT_ROOT
 from tests.snapshots.paths import STACKS
 

@@ -11,14 +11,10 @@ from typing import Any, Iterable, Mapping
 import boto3
 
 from components.manifests import ROLE_ARN_ANNOTATION
-from stacks.engine import ProgramRun
+from components.resource_types import MANAGED_POLICY, POLICY_ATTACHMENT, ROLE, ROLE_POLICY, SERVICE_ACCOUNT
+from tools.plan.engine import ProgramRun
 from tests.aws.iam_matching import WebIdentityRequest, allow_statements_naming, is_allowed, trust_admits
 
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-MANAGED_POLICY = "aws:iam/policy:Policy"
-POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
-SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 GET_SECRET_VALUE = "secretsmanager:GetSecretValue"
 STS_AUDIENCE = "sts.amazonaws.com"
 # Obviously not a secret: every secret created in moto holds this.

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from stacks.engine import PLACEHOLDER_ACCOUNT
+from tools.plan.engine import PLACEHOLDER_ACCOUNT
 from tests.aws.iam_matching import is_allowed
 from tests.aws.moto_world import (
     ATTACHED_POLICIES_QUOTA,

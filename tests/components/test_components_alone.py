@@ -13,7 +13,7 @@ from components.kubeconfig import DeployingIdentity
 from components.manifests import ExternalSecretSpec, ServiceAccountRef
 from components.operator import Operator, OperatorArgs
 from components.tenant import Tenant, TenantArgs
-from stacks.engine import record
+from tools.plan.engine import record
 from tests.conftest import Mocks
 
 PROVIDER_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"

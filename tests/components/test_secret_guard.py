@@ -5,7 +5,7 @@ import pytest
 from components.crd_check import ExistingOperator, MissingCrdError, require_served_v1
 from components.secret_guard import SecretGuard, SecretGuardArgs
 from components.secret_guard_manifests import secret_guard_binding, secret_guard_policy
-from stacks.engine import record
+from tools.plan.engine import record
 from tests.conftest import Mocks
 
 CONTROLLER = "system:serviceaccount:eso:external-secrets"

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from stacks.engine import ProgramRun, run_program
+from tools.plan.engine import ProgramRun, run_program
 from tests.conftest import Mocks, as_pulumi_config, crowded_services, stack_values
 
 

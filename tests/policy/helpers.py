@@ -4,18 +4,16 @@ import copy
 import json
 from typing import Any, Callable
 
+from components.resource_types import EXTERNAL_SECRET, MANAGED_POLICY, RELEASE, ROLE, ROLE_POLICY
+from components.resource_types import KUBERNETES_SECRET as K8S_SECRET
+from components.resource_types import POLICY_ATTACHMENT as ATTACHMENT
 from policy import rules
-from stacks.engine import ProgramRun, Registration
+from tools.plan.engine import ProgramRun, Registration
 
-# Type tokens and policy names, not secrets: the pragmas tell detect-secrets so.
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-MANAGED_POLICY = "aws:iam/policy:Policy"
-ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
-EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"  # pragma: allowlist secret
-RELEASE = "kubernetes:helm.sh/v3:Release"
-K8S_SECRET = "kubernetes:core/v1:Secret"  # pragma: allowlist secret
+# A type the program never registers, which the pack must still judge; not a secret.
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"  # pragma: allowlist secret
+
+# Guardrail names are not secrets either: the pragmas tell detect-secrets so.
 
 # Guardrail names, spelled out so that a renamed or dropped guardrail fails these tests.
 READ_SCOPE = "secrets-manager-read-single-secret"

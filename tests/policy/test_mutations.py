@@ -8,7 +8,7 @@ import pulumi_kubernetes as k8s
 import pulumi_aws as aws
 
 from policy.rules import violations
-from stacks.engine import record
+from tools.plan.engine import record
 from tests.conftest import Mocks
 from tests.policy.helpers import (
     ATTACHMENT,

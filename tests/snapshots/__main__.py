@@ -1,6 +1,6 @@
 """Regenerates the plan snapshots: `venv/bin/python -m tests.snapshots` (then review the diff)."""
 
-from stacks.cli import main
+from tools.cli import main
 from tests.snapshots.paths import FORMATS, STACKS, snapshot_path
 
 for stack in STACKS:

@@ -7,12 +7,11 @@ import pulumi
 import pytest
 import yaml
 
-from stacks.cli import main
-from stacks.engine import CRD, PlaceholderCloud
-from stacks.plan import EXTERNAL_SECRET, RELEASE, SECRET_STORE
+from tools.cli import main
+from tools.plan.engine import PlaceholderCloud
+from components.resource_types import CRD, EXTERNAL_SECRET, NAMESPACE, RELEASE, SECRET_STORE
 from tests.conftest import PROJECT_ROOT, REGION, stack_values
 
-NAMESPACE = "kubernetes:core/v1:Namespace"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from stacks.access import role_specs
 from stacks.loading import ConfigError, load_stack
-from stacks.stack_files import as_pulumi_string
+from tools.stack_files import as_pulumi_string
 from tests.conftest import Mocks, as_pulumi_config, stack_values
 from tests.stacks.test_identities import assert_unique_identities
 

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 import components.tenant
-from stacks.cli import main
-from stacks.engine import ProgramRun, identity_clashes
-from stacks.plan import EXTERNAL_SECRET, MANAGED_POLICY
+from tools.cli import main
+from tools.plan.engine import ProgramRun, identity_clashes
+from components.resource_types import EXTERNAL_SECRET, MANAGED_POLICY
 from tests.conftest import PROJECT_ROOT, crowded_services, stack_values
 
 # URNs that stacks deployed by the previous release hold (its program's registrations, with

@@ -8,10 +8,10 @@ import pulumi
 import pytest
 import yaml
 
-from stacks.cli import main
-from stacks.engine import PlaceholderCloud, ProgramRun
+from tools.cli import main
+from tools.plan.engine import PlaceholderCloud, ProgramRun
 from stacks.loading import ConfigError, load_stack
-from stacks.plan import EXTERNAL_SECRET
+from components.resource_types import EXTERNAL_SECRET
 from tests.conftest import PROJECT_ROOT, REGION, as_pulumi_config, stack_values
 
 

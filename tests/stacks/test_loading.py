@@ -9,7 +9,7 @@ import pytest
 from components.iam_documents import AwsIdentity, SecretGrant, compact, permission_policy
 from components.kubeconfig import DeployingIdentity
 from stacks.access import role_specs
-from stacks.engine import RecordingMonitor, run_program
+from tools.plan.engine import RecordingMonitor, run_program
 from stacks.loading import ConfigError, load_stack
 from tests.conftest import Mocks, as_pulumi_config, crowded_services, stack_values
 

@@ -6,12 +6,12 @@ import pytest
 import yaml
 
 from components.alert_rules import rule_groups
-from stacks.cli import main
+from components.resource_types import RELEASE
+from tools.cli import main
 from tests.conftest import stack_values, write_stack_file
 from tests.stacks.test_loading import dev_with, problems_of
 
 PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
-RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 def with_monitoring(**monitoring):

@@ -6,18 +6,20 @@ from collections import Counter
 
 import pytest
 
-from stacks.engine import ProgramRun, run_program
+from components.resource_types import (
+    EXTERNAL_SECRET,
+    NAMESPACE,
+    RELEASE,
+    ROLE,
+    ROLE_POLICY,
+    SECRET_STORE,
+    SERVICE_ACCOUNT,
+    TOKEN_ROLE,
+    TOKEN_ROLE_BINDING,
+)
+from tools.plan.engine import ProgramRun, run_program
 from tests.conftest import Mocks, RevealingMonitor, as_pulumi_config, stack_values
 
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
-SECRET_STORE = "kubernetes:external-secrets.io/v1:SecretStore"
-SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
-NAMESPACE = "kubernetes:core/v1:Namespace"
-RELEASE = "kubernetes:helm.sh/v3:Release"
-K8S_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
-K8S_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
 CONTROLLER = {"kind": "ServiceAccount", "name": "external-secrets", "namespace": "external-secrets"}
 ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 
@@ -378,8 +380,8 @@ def may_create_token(run: ProgramRun, subject: dict, namespace: str, account: st
     """Whether the program's Roles and RoleBindings let `subject` request a token for `account`,
     as the API server's RBAC authorizer decides: a binding in that namespace, to a Role whose
     rule names the verb, the subresource and, when it lists any, the object's name."""
-    rules = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs["rules"] for r in run.of_type(K8S_ROLE)}
-    for binding in run.of_type(K8S_ROLE_BINDING):
+    rules = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs["rules"] for r in run.of_type(TOKEN_ROLE)}
+    for binding in run.of_type(TOKEN_ROLE_BINDING):
         if binding.inputs["metadata"]["namespace"] != namespace or subject not in binding.inputs["subjects"]:
             continue
         for rule in rules.get((namespace, binding.inputs["roleRef"]["name"]), []):
@@ -400,7 +402,7 @@ def test_the_controller_may_request_tokens_only_for_tenant_service_accounts(prod
         assert not may_create_token(prod_run, {**CONTROLLER, "namespace": "default"}, namespace, "external-secret-operator")
     for namespace in ("default", "kube-system", "external-secrets", "unmanaged"):
         assert not may_create_token(prod_run, CONTROLLER, namespace, "external-secret-operator")
-    for role in prod_run.of_type(K8S_ROLE):
+    for role in prod_run.of_type(TOKEN_ROLE):
         assert role.name.endswith("-token-role")
         for rule in role.inputs["rules"]:
             assert rule["resourceNames"] == ["external-secret-operator"] and "*" not in rule["verbs"] + rule["resources"]
@@ -422,7 +424,7 @@ def test_each_tenant_grants_the_controller_its_own_account_token_and_nothing_els
 
 def test_a_custom_operator_namespace_is_the_bound_subject(run_stack):
     run = run_stack(dev_with(eso={"namespace": "eso-system"}))
-    for binding in run.of_type(K8S_ROLE_BINDING):
+    for binding in run.of_type(TOKEN_ROLE_BINDING):
         assert binding.inputs["subjects"] == [{**CONTROLLER, "namespace": "eso-system"}]
     assert run.named("eso-chart").inputs["namespace"] == "eso-system"
 

@@ -6,21 +6,21 @@ import json
 import pytest
 
 from components.admission import MANAGED_NAMESPACE_LABEL
-from stacks.engine import ProgramRun, Registration
-from stacks.plan import (
+from tools.plan.engine import ProgramRun, Registration
+from components.resource_types import (
+    ADMISSION_BINDING,
+    ADMISSION_POLICY,
     EXTERNAL_SECRET,
     MANAGED_POLICY,
     NAMESPACE,
     POLICY_ATTACHMENT,
     ROLE_POLICY,
     SECRET_STORE,
-    as_text,
 )
+from tools.plan.render import as_text
 from tests.components.admission_evaluation import denials
 from tests.conftest import crowded_services, stack_values
 
-POLICY = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
-BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
 
 
 def dev_with(**changes):
@@ -31,7 +31,7 @@ def dev_with(**changes):
 
 def guard_resources(run: ProgramRun) -> list[Registration]:
     """The admission guard's policies and bindings; the Secret guard is one too, for Secrets."""
-    return [r for r in run.of_type(POLICY) + run.of_type(BINDING) if r.parent == "admission"]
+    return [r for r in run.of_type(ADMISSION_POLICY) + run.of_type(ADMISSION_BINDING) if r.parent == "admission"]
 
 
 def guard_of(run: ProgramRun) -> list[dict]:
@@ -73,7 +73,7 @@ def test_eso_objects_wait_for_the_guard(dev_run):
         assert {"admission-eso-platform-tenant-namespaces-binding", "admission-eso-platform-aws-store-auth-binding"} <= set(
             resource.dependencies
         ), resource.name
-    bindings = [r for r in guard_resources(dev_run) if r.type == BINDING]
+    bindings = [r for r in guard_resources(dev_run) if r.type == ADMISSION_BINDING]
     assert len(bindings) == 2
     for binding in bindings:
         assert binding.dependencies == (binding.name.removesuffix("-binding"),)
@@ -93,7 +93,7 @@ def test_the_guard_can_be_turned_off_and_says_so(run_stack):
     run = run_stack(dev_with(admission={"enabled": False}))
     assert guard_resources(run) == []
     # The Secret guard is another matter and stays.
-    assert [r.name for r in run.of_type(POLICY)] == ["secret-guard-policy"]
+    assert [r.name for r in run.of_type(ADMISSION_POLICY)] == ["secret-guard-policy"]
     assert len(run.warnings) == 1 and "admission.enabled is false" in run.warnings[0]
     assert "\nadmission guard\n  off (admission.enabled: false)\n" in as_text(run)
     # The namespaces are still marked as the program's.

@@ -1,4 +1,4 @@
-"""Prints how long the offline plan takes: `venv/bin/python -m stacks.benchmark`.
+"""Prints how long the offline plan takes: `venv/bin/python -m tools.plan.benchmark`.
 
 Numbers, not assertions: run it before and after a change and compare.
 """
@@ -7,10 +7,10 @@ import json
 import statistics
 import time
 
-from stacks.engine import PlaceholderCloud, run_program
+from tools.plan.engine import PlaceholderCloud, run_program
 from stacks.loading import load_stack
-from stacks.plan import as_json, as_text, as_yaml
-from stacks.stack_files import read_stack_config, stack_file
+from tools.plan.render import as_json, as_text, as_yaml
+from tools.stack_files import read_stack_config, stack_file
 
 REPEATS = 5
 

@@ -14,8 +14,9 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from stacks.access import role_specs
-from stacks.cli import load_stack_file, main
-from stacks.engine import PLACEHOLDER_ACCOUNT, run_program
+from tools.cli import main
+from tools.stack_files import load_stack_file
+from tools.plan.engine import PLACEHOLDER_ACCOUNT, run_program
 from tests.aws.moto_world import World, create_iam
 from tests.conftest import PROJECT_ROOT, Mocks, as_pulumi_config, crowded_services, stack_values, write_stack_file
 

@@ -22,15 +22,15 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.kubeconfig import exec_kubeconfig
+from components.resource_types import CRD, GET_CLUSTER, GET_OIDC_PROVIDER, MANAGED_POLICY, ROLE
 from stacks.loading import PROJECT
 
-PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
+PROGRAM = Path(__file__).resolve().parents[2] / "__main__.py"
 PLACEHOLDER_ACCOUNT = "123456789012"
 PLACEHOLDER_CA = base64.b64encode(b"placeholder certificate authority").decode()
 REDACTED = "[secret]"
 # The organization of a stack on a self-managed backend (`pulumi login --local`, s3://...).
 ORGANIZATION = "organization"
-CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 
 
 def placeholder_issuer(cluster: str, region: str) -> str:
@@ -105,7 +105,7 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
         return f"https://{digest}.gr7.{self.region}.eks.amazonaws.com"
 
     def call(self, args: pulumi.runtime.MockCallArgs):
-        if args.token == "aws:eks/getCluster:getCluster":
+        if args.token == GET_CLUSTER:
             name = args.args["name"]
             return {
                 "name": name,
@@ -114,7 +114,7 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
                 "certificateAuthorities": [{"data": PLACEHOLDER_CA}],
                 "identities": [{"oidcs": [{"issuer": f"https://{self.issuer(name)}"}]}],
             }
-        if args.token == "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
+        if args.token == GET_OIDC_PROVIDER:
             issuer = args.args["url"].removeprefix("https://")
             return {
                 "arn": self._provider_arn_of(issuer),
@@ -125,10 +125,10 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         outputs = dict(args.inputs)
-        if args.typ == "aws:iam/role:Role":
+        if args.typ == ROLE:
             outputs["arn"] = f"arn:aws:iam::{self.account_id}:role/{args.inputs['name']}"
             return args.inputs["name"], outputs
-        if args.typ == "aws:iam/policy:Policy":
+        if args.typ == MANAGED_POLICY:
             outputs["arn"] = f"arn:aws:iam::{self.account_id}:policy{args.inputs['path']}{args.inputs['name']}"
             return outputs["arn"], outputs
         if args.typ == "pulumi:pulumi:StackReference":

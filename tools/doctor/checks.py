@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from components.iam_documents import STS_AUDIENCE, AwsIdentity, kms_key_region, trust_policy
 from stacks.access import role_specs
-from stacks.document_diff import policy_differences
+from tools.doctor.document_diff import policy_differences
 from stacks.spec import Service, Stack
 
 Status = Literal["pass", "fail", "skip"]

@@ -8,6 +8,10 @@ from typing import Any
 
 import yaml
 
+from stacks.deploying_identity import AWS_IDENTITY_KEYS
+from stacks.loading import PROJECT, load_stack
+from stacks.spec import Stack
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_PLACEHOLDER = "[secret]"
 
@@ -115,3 +119,16 @@ def _holds_secure_value(value: Any) -> bool:
     if isinstance(value, list):
         return any(_holds_secure_value(item) for item in value)
     return False
+
+
+def load_stack_file(path: Path) -> Stack:
+    """The validated stack of a stack file, as the program would see it under Pulumi.
+
+    Raises StackFileError or ConfigError.
+    """
+    settings = read_stack(path)
+    prefix = f"{PROJECT}:"
+    values = {key.removeprefix(prefix): value for key, value in settings.config.items() if key.startswith(prefix)}
+    secret_keys = [key.removeprefix(prefix) for key in settings.secret_keys if key.startswith(prefix)]
+    provider = {key: settings.config[f"aws:{key}"] for key in AWS_IDENTITY_KEYS if f"aws:{key}" in settings.config}
+    return load_stack(values, settings.config.get("aws:region"), secret_keys, aws_provider=provider)

@@ -7,8 +7,8 @@ import sys
 import pytest
 import yaml
 
-from stacks.cli import main
-from stacks.plan import as_json
+from tools.cli import main
+from tools.plan.render import as_json
 from tests.conftest import PROJECT_ROOT
 from tests.snapshots.paths import FORMATS, STACKS, snapshot_path
 

@@ -6,25 +6,24 @@ from typing import Any, Optional
 import yaml
 
 from components.admission import STORE_AUTH_POLICY, TENANT_POLICY
-from stacks.engine import ProgramRun, Registration
-from stacks.estimate import Delivery, estimate
+from components.resource_types import (
+    ADMISSION_BINDING,
+    ADMISSION_POLICY,
+    EXTERNAL_SECRET,
+    MANAGED_POLICY,
+    PROMETHEUS_RULE,
+    RELEASE,
+    ROLE,
+    ROLE_POLICY,
+    SECRET_STORE,
+    SERVICE_ACCOUNT,
+    TOKEN_ROLE,
+    TOKEN_ROLE_BINDING,
+)
+from tools.plan.engine import ProgramRun, Registration
+from tools.plan.estimate import Delivery, estimate
 from stacks.lifecycle import SecretChange
 
-ESO_KIND_PREFIX = "kubernetes:external-secrets.io/v1:"
-SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
-TOKEN_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
-TOKEN_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
-SECRET_STORE = ESO_KIND_PREFIX + "SecretStore"
-EXTERNAL_SECRET = ESO_KIND_PREFIX + "ExternalSecret"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-MANAGED_POLICY = "aws:iam/policy:Policy"
-POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
-NAMESPACE = "kubernetes:core/v1:Namespace"
-RELEASE = "kubernetes:helm.sh/v3:Release"
-PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
-ADMISSION_POLICY = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
-ADMISSION_BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
 # The Secret guard is a ValidatingAdmissionPolicy too; it has a line of its own under the operator.
 ADMISSION_GUARD_POLICIES = (TENANT_POLICY, STORE_AUTH_POLICY)
 IAM_DOCUMENT_INPUTS = {ROLE: "assumeRolePolicy", ROLE_POLICY: "policy", MANAGED_POLICY: "policy"}

@@ -2,7 +2,7 @@
 
 import json
 
-from stacks.doctor import Check
+from tools.doctor.checks import Check
 
 _COLUMNS = ("result", "check", "subject", "detail")
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from stacks.estimate import Delivery, calls_per_month, estimate
+from tools.plan.estimate import Delivery, calls_per_month, estimate
 
 
 @pytest.mark.parametrize("interval, calls", [("10m", 4380), ("1h", 730), ("24h", 730 / 24), ("1h30m", 730 / 1.5), ("30s", 87600)])

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from stacks.engine import Registration
+from tools.plan.engine import Registration
 
 SERVICE_LABEL = "eso-platform/service"
 

@@ -1,0 +1,90 @@
+"""`python -m stacks plan`: what a stack will create, offline, with no cloud credentials;
+`python -m stacks doctor`: whether AWS holds what the deployed stack needs;
+`python -m stacks alert-rules`: the opt-in alerts as a Prometheus rule file."""
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Optional
+
+from components.alert_rules import rule_file
+from tools.exit_codes import EXIT_BAD_INPUT
+from tools.plan.engine import PLACEHOLDER_ACCOUNT
+
+_ACCOUNT_ID = re.compile(r"\d{12}")
+_ISSUER = re.compile(r"(https://)?[a-z0-9.-]+(/[A-Za-z0-9._-]+)*")
+
+
+def _account_id(text: str) -> str:
+    if not _ACCOUNT_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a 12-digit AWS account id")
+    return text
+
+
+def _issuer(text: str) -> str:
+    if not _ISSUER.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an OIDC issuer like oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+        )
+    return text
+
+
+class _OneLineErrors(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = _OneLineErrors(prog="python -m stacks", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True, parser_class=_OneLineErrors)
+    plan = commands.add_parser(
+        "plan",
+        help="show what a stack will create, offline",
+        description="Runs the real program under the Pulumi SDK's mock engine and reports what it registers.",
+    )
+    plan.add_argument("stack", help="a stack name (dev reads Pulumi.dev.yaml) or a path to Pulumi.<stack>.yaml")
+    plan.add_argument("--format", choices=("text", "json", "yaml"), default="text")
+    plan.add_argument("--out", type=Path, help="write the plan to this file instead of standard output")
+    plan.add_argument("--account-id", type=_account_id, default=PLACEHOLDER_ACCOUNT, help="placeholder AWS account id")
+    plan.add_argument("--oidc-issuer", type=_issuer, help="placeholder OIDC issuer; default derived from the cluster name")
+    plan.add_argument(
+        "--against",
+        type=Path,
+        metavar="PREVIOUS.json",
+        help="a JSON plan of the deployed config, or `pulumi stack output --json`: list the Secrets this change deletes or renames",
+    )
+    doctor = commands.add_parser(
+        "doctor",
+        help="check that AWS holds what a stack needs",
+        description="Checks, with the caller's AWS credentials, the stack's secrets, the cluster's OIDC provider, "
+        "the deployed roles' trust and the KMS keys. Exit code 1 if a check fails.",
+    )
+    doctor.add_argument("stack", help="a stack name (dev reads Pulumi.dev.yaml) or a path to Pulumi.<stack>.yaml")
+    doctor.add_argument("--format", choices=("text", "json"), default="text")
+    doctor.add_argument(
+        "--oidc-issuer",
+        type=_issuer,
+        help="the cluster's OIDC issuer; default: looked up from cluster.name, or read from "
+        "cluster.stackReference's oidcProviderUrl output with the Pulumi CLI (required for cluster.create)",
+    )
+    commands.add_parser(
+        "alert-rules",
+        help="print the opt-in alerts as a Prometheus rule file",
+        description="The rules of the PrometheusRule that eso.monitoring.alerts deploys, as a plain rule file "
+        "for `promtool test rules` or a Prometheus without the Operator.",
+    )
+    return root
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "alert-rules":
+        sys.stdout.write(rule_file())
+        return 0
+    # Imported per command: the doctor needs boto3, which the plan does not.
+    if args.command == "doctor":
+        from tools.doctor import command as doctor
+        return doctor.run(args)
+    from tools.plan import command as plan
+    return plan.run(args)
