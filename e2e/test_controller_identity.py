@@ -41,7 +41,8 @@ def test_the_controller_may_request_a_token_only_for_tenant_accounts(harness, te
     harness.admin.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "idn-unmanaged"}})
     harness.admin.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": ACCOUNT, "namespace": "idn-unmanaged"}})
     for namespace, account in (("idn-a", "default"), ("idn-a", "other"), ("idn-unmanaged", ACCOUNT), ("idn-unmanaged", "default")):
-        assert harness.admin.get("v1", "ServiceAccount", account, namespace), f"{namespace}/{account} exists"
+        # kube-controller-manager creates each namespace's `default` account some time after the namespace.
+        wait_until(lambda: harness.admin.get("v1", "ServiceAccount", account, namespace), 60, f"ServiceAccount {namespace}/{account}")
         error = _forbidden(lambda: controller.token(namespace, account, STS_AUDIENCE))
         assert "serviceaccounts/token" in error.message
 
