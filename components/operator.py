@@ -19,11 +19,20 @@ RELEASE_NAME = "external-secrets"
 CONTROLLER_SERVICE_ACCOUNT = RELEASE_NAME
 
 
+def chart_source(chart: str, repository: str) -> dict[str, Any]:
+    """The release's chart arguments: Helm takes an OCI chart as one reference, and a chart of an
+    HTTPS repository by name with the repository beside it."""
+    if repository.startswith("oci://"):
+        return {"chart": f"{repository.rstrip('/')}/{chart}"}
+    return {"chart": chart, "repository_opts": k8s.helm.v3.RepositoryOptsArgs(repo=repository)}
+
+
 @dataclass(frozen=True)
 class OperatorArgs:
     namespace: str
     chart: str
     chart_version: str
+    # An HTTPS Helm repository, or an oci:// registry path that holds `chart`.
     repository: str
     replicas: int = 1
     # Workers and client rate of the controller; None: ESO's own defaults.
@@ -51,9 +60,8 @@ class Operator(pulumi.ComponentResource):
         self.release = k8s.helm.v3.Release(
             f"{name}-chart",
             name=RELEASE_NAME,
-            chart=args.chart,
+            **chart_source(args.chart, args.repository),
             version=args.chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=args.repository),
             namespace=namespace.metadata.name,
             # Helm sets app.kubernetes.io/managed-by on every object it renders.
             values=operator_values(

@@ -27,6 +27,12 @@ _STACK_REFERENCE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za
 _KMS_KEY_ARN = re.compile(r"arn:aws(-[a-z]+)*:kms:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:key/[A-Za-z0-9-]+")
 _EXACT_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 _KUBERNETES_VERSION = re.compile(r"1\.[0-9]{2}")
+# An HTTPS Helm repository or an OCI registry path: a host (DNS name or IPv4), an optional
+# port and path; no credentials, query or fragment, which Helm would send to the server.
+_CHART_REPOSITORY = re.compile(
+    r"(?P<scheme>https|oci)://[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*"
+    r"(:[0-9]{1,5})?(?P<path>(/[A-Za-z0-9._~-]+)*)/?"
+)
 _INSTANCE_TYPE = re.compile(r"[a-z0-9-]+\.[a-z0-9]+")
 SECRET_PATH_PATTERN = re.compile(r"[A-Za-z0-9/_+=.@-]+")
 # Namespaces of the cluster itself: no tenant secret belongs there.
@@ -264,6 +270,11 @@ class EsoConfig(_Model):
     chart_version: Annotated[str, AfterValidator(_matching(_EXACT_VERSION, "2.9.0 (an exact version)"))] = Field(
         DEFAULT_CHART_VERSION, description="Exact version of the external-secrets Helm chart."
     )
+    chart_repository: str = Field(
+        CHART_REPOSITORY,
+        description="Where the chart comes from: an HTTPS Helm repository (a private mirror) or an "
+        "oci:// registry path holding the chart external-secrets.",
+    )
     namespace: DnsLabel = Field("external-secrets", description="Namespace of the operator.")
     replicas: int = Field(1, ge=1, le=10, strict=True, description="Controller replicas; >1 adds leader election and a PDB.")
     concurrency: Optional[int] = Field(
@@ -280,6 +291,25 @@ class EsoConfig(_Model):
     monitoring: MonitoringConfig = Field(
         default_factory=MonitoringConfig, description="Opt-in ServiceMonitor and alerts (Prometheus Operator)."
     )
+
+    @field_validator("chart_repository")
+    @classmethod
+    def _chart_repository(cls, value: str) -> str:
+        if value.startswith("http://"):
+            raise ValueError(
+                f"{value!r} is plain HTTP: anyone on the path could change the chart the cluster runs; "
+                "serve the repository over HTTPS, or use an oci:// registry"
+            )
+        found = _CHART_REPOSITORY.fullmatch(value)
+        if not found:
+            raise ValueError(
+                f"{value!r} is not a chart repository; expected an HTTPS Helm repository such as "
+                f"{CHART_REPOSITORY} or an OCI registry path such as oci://ghcr.io/external-secrets/charts "
+                "(no credentials, query or fragment)"
+            )
+        if found["scheme"] == "oci" and not found["path"]:
+            raise ValueError(f"{value!r} names no repository path; expected oci://<registry>/<path>, e.g. oci://ghcr.io/external-secrets/charts")
+        return value
 
     @model_validator(mode="after")
     def _owned_values_and_monitoring(self) -> "EsoConfig":

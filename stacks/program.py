@@ -22,7 +22,7 @@ from components.tenant import (
 )
 from stacks.access import role_for_namespace, role_specs
 from stacks.lifecycle import operator_move_problem, operator_removal_warning, secret_changes
-from stacks.model import CHART_NAME, CHART_REPOSITORY
+from stacks.model import CHART_NAME
 from stacks.spec import Stack
 
 PLATFORM = "eso-platform"
@@ -119,7 +119,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 namespace=stack.eso.namespace,
                 chart=CHART_NAME,
                 chart_version=stack.eso.chart_version,
-                repository=CHART_REPOSITORY,
+                repository=stack.eso.chart_repository,
                 replicas=stack.eso.replicas,
                 sizing=controller_sizing(len(stack.services), stack.eso.concurrency),
                 extra_values=stack.eso.values,

@@ -18,6 +18,7 @@ from components.resource_types import (
     TOKEN_ROLE_BINDING,
 )
 from tools.plan.engine import ProgramRun, run_program
+from tools.plan.render import as_text
 from tests.conftest import Mocks, RevealingMonitor, as_pulumi_config, stack_values
 
 CONTROLLER = {"kind": "ServiceAccount", "name": "external-secrets", "namespace": "external-secrets"}
@@ -144,7 +145,7 @@ def test_external_secrets_follow_class_override_keys_and_region(dev_run):
         {"secretKey": "DATABASE_URL", "remoteRef": {"key": "dev/app/backend-api", "property": "DATABASE_URL"}},
         {"secretKey": "API_KEY", "remoteRef": {"key": "dev/app/backend-api", "property": "API_KEY"}},
     ]
-    assert "dataFrom" not in api["spec"] and "annotations" not in api["metadata"]
+    assert "dataFrom" not in api["spec"] and "force-sync" not in api["metadata"]["annotations"]
     worker = dev_run.named("tenant-backend/backend-worker").inputs["spec"]
     assert worker["refreshInterval"] == "24h"  # stable, the default class
     assert worker["dataFrom"] == [{"extract": {"key": "dev/app/backend-worker"}}]
@@ -193,6 +194,24 @@ def test_outputs_name_roles_stores_and_secrets(dev_run):
         "payments/payments-ledger",
     ]
     assert outputs["operator"] == {"namespace": "external-secrets", "chartVersion": "2.9.0", "installed": True}
+
+
+@pytest.mark.parametrize(
+    "repository, chart, repository_opts, shown",
+    [
+        ("https://charts.mirror.example.com/eso", "external-secrets", {"repo": "https://charts.mirror.example.com/eso"},
+         "chart external-secrets 2.9.0 from https://charts.mirror.example.com/eso in namespace"),
+        ("oci://registry.example.com:5000/mirror/charts/", "oci://registry.example.com:5000/mirror/charts/external-secrets", None,
+         "chart oci://registry.example.com:5000/mirror/charts/external-secrets 2.9.0 in namespace"),
+    ],
+)
+def test_the_chart_comes_from_the_configured_repository(run_stack, repository, chart, repository_opts, shown):
+    values = stack_values("dev")
+    values["eso"] = {**values["eso"], "chartRepository": repository}
+    run = run_stack(values)
+    release = run.named("eso-chart").inputs
+    assert (release["chart"], release["version"], release.get("repositoryOpts")) == (chart, "2.9.0", repository_opts)
+    assert shown in as_text(run)
 
 
 def test_prod_runs_two_replicas_with_leader_election_and_kms(prod_run):
@@ -245,7 +264,7 @@ def test_force_sync_annotates_every_external_secret(run_stack):
     secrets = run.of_type(EXTERNAL_SECRET)
     assert len(secrets) == 5
     for secret in secrets:
-        assert secret.inputs["metadata"]["annotations"] == {"force-sync": "2026-11-29T10:00"}
+        assert secret.inputs["metadata"]["annotations"] == {"force-sync": "2026-11-29T10:00", "pulumi.com/patchForce": "true"}
 
 
 def test_shared_mode_uses_one_role_trusting_the_listed_accounts(run_stack):

@@ -190,7 +190,7 @@ def as_text(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> st
                 else:
                     path = spec["data"][0]["remoteRef"]["key"]
                     what = "keys " + ", ".join(entry["secretKey"] for entry in spec["data"])
-                sync = f", force-sync {metadata['annotations']['force-sync']}" if metadata.get("annotations") else ""
+                sync = f", force-sync {metadata['annotations']['force-sync']}" if "force-sync" in (metadata.get("annotations") or {}) else ""
                 kept = ", Secret kept on removal" if spec["target"]["creationPolicy"] == "Orphan" else ""
                 add(
                     f"  externalsecret {metadata['name']}: {path} -> Secret {spec['target']['name']} "
@@ -202,7 +202,7 @@ def as_text(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> st
         inputs = release.inputs
         values = inputs.get("values", {})
         add(
-            f"  chart {inputs['chart']} {inputs['version']} from {inputs['repositoryOpts']['repo']} "
+            f"  chart {inputs['chart']} {inputs['version']}{_chart_origin(inputs)} "
             f"in namespace {inputs['namespace']}, {values.get('replicaCount', 1)} replica(s), "
             f"leader election {'on' if values.get('leaderElect') else 'off'}"
         )
@@ -243,6 +243,11 @@ def as_text(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> st
         add("")
     out += _estimate_lines(estimate(deliveries(run)))
     return "\n".join(out) + "\n"
+
+
+def _chart_origin(release_inputs: dict[str, Any]) -> str:
+    repository = (release_inputs.get("repositoryOpts") or {}).get("repo")
+    return f" from {repository}" if repository else ""
 
 
 def _admission_lines(run: ProgramRun) -> list[str]:
