@@ -122,7 +122,7 @@ def store_auth_rules(static_credentials_namespaces: list[str], managed_namespace
                 "managed-namespace-unlabelled",
                 f"!has(object.metadata.namespace) || !(object.metadata.namespace in {_cel_list(managed_namespaces)})",
                 f"this namespace is one eso-platform manages but has lost its label {MANAGED_NAMESPACE_LABEL}=true; "
-                "restore it (pulumi up does) before changing its ESO objects",
+                "restore it (`pulumi up --refresh` does: a plain `pulumi up` does not see the change) before changing its ESO objects",
             )
         )
     rules += [

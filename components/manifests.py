@@ -8,6 +8,10 @@ import pulumi
 ESO_API_VERSION = "external-secrets.io/v1"
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 FORCE_SYNC_ANNOTATION = "force-sync"
+# ESO's documented force-sync is `kubectl annotate externalsecret ... force-sync=...`; with it, a
+# person's field manager owns the annotation and the program's next server-side apply would stop
+# on the conflict. The program's ExternalSecrets take their fields back instead.
+PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
 
 
 @dataclass(frozen=True)
@@ -121,9 +125,10 @@ def external_secret(
     labels: dict[str, str],
     force_sync: str = "",
 ) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": spec.name, "namespace": namespace, "labels": dict(labels)}
+    annotations = {PATCH_FORCE_ANNOTATION: "true"}
     if force_sync:
-        metadata["annotations"] = {FORCE_SYNC_ANNOTATION: force_sync}
+        annotations[FORCE_SYNC_ANNOTATION] = force_sync
+    metadata: dict[str, Any] = {"name": spec.name, "namespace": namespace, "labels": dict(labels), "annotations": annotations}
     body: dict[str, Any] = {
         "refreshInterval": spec.refresh_interval,
         "secretStoreRef": {"name": spec.store_name, "kind": "SecretStore"},

@@ -18,7 +18,6 @@ from stacks.model import (
     DEFAULT_REFRESH_CLASSES,
     AdmissionConfig,
     PATH_PLACEHOLDERS,
-    ClusterConfig,
     EsoConfig,
     AWS_REGION_PATTERN,
     SECRET_PATH_PATTERN,

@@ -176,7 +176,7 @@ def test_tenant_registers_account_stores_and_external_secrets():
     for store in ("tenant-team/eu-west-1", "tenant-team/api"):
         assert "tenant-team-token-binding" in result.named(store).dependencies
     db = result.named("tenant-team/db").inputs
-    assert db["metadata"]["annotations"] == {"force-sync": "now"}
+    assert db["metadata"]["annotations"] == {"force-sync": "now", "pulumi.com/patchForce": "true"}
     assert db["metadata"]["labels"]["eso-platform/service"] == "db"
     assert db["spec"]["data"][0]["remoteRef"] == {"key": "test/app/db", "property": "URL"}
 

@@ -24,13 +24,14 @@ def test_all_properties_are_extracted_without_keys():
         "target": {"name": "api-env", "creationPolicy": "Owner"},
         "dataFrom": [{"extract": {"key": "dev/app/api"}}],
     }
-    assert "annotations" not in manifest["metadata"]
+    # Without forceSync, no force-sync annotation: only the program's claim on its own fields.
+    assert manifest["metadata"]["annotations"] == {"pulumi.com/patchForce": "true"}
 
 
 def test_keys_become_remote_refs_with_property_and_force_sync_an_annotation():
     spec = ExternalSecretSpec("api", "dev/app/api", "api", "1h", "s", keys=("A", "B"))
     manifest = external_secret(spec, "team", {}, force_sync="v2")
-    assert manifest["metadata"]["annotations"] == {"force-sync": "v2"}
+    assert manifest["metadata"]["annotations"] == {"force-sync": "v2", "pulumi.com/patchForce": "true"}
     assert manifest["spec"]["data"] == [
         {"secretKey": "A", "remoteRef": {"key": "dev/app/api", "property": "A"}},
         {"secretKey": "B", "remoteRef": {"key": "dev/app/api", "property": "B"}},

@@ -9,7 +9,6 @@ import atexit
 import base64
 import gc
 import hashlib
-import json
 import logging
 import runpy
 from dataclasses import dataclass, field

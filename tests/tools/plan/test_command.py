@@ -8,7 +8,6 @@ import pytest
 import yaml
 
 from tools.cli import main
-from tools.plan.render import as_json
 from tests.conftest import PROJECT_ROOT
 from tests.snapshots.paths import FORMATS, STACKS, snapshot_path
 
