@@ -5,12 +5,14 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 FORMAT ?= text
 
-.PHONY: plan test snapshots secrets-baseline benchmark e2e
+.PHONY: venv plan test snapshots secrets-baseline benchmark e2e
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+venv: $(VENV)/.installed
 
 plan: $(VENV)/.installed
 	$(PY) -m stacks plan $(STACK) --format $(FORMAT)
@@ -30,7 +32,8 @@ benchmark: $(VENV)/.installed
 	$(PY) -m tools.plan.benchmark
 
 # The end-to-end suite: builds its binaries once into ~/.cache/eso-platform/e2e (needs Go), then
-# runs a real kube-apiserver and ESO controller against moto behind the IAM front; see README.
+# runs the program with the real Pulumi engine against a real kube-apiserver and ESO controller,
+# and moto behind the IAM front; see docs/end-to-end.md.
 e2e: $(VENV)/.installed
 	$(PY) -m e2e.build
 	$(PY) -m pytest e2e

@@ -15,6 +15,10 @@ It handles two kinds of call and passes everything else to moto unchanged:
   are evaluated (`tests.aws.iam_matching.is_allowed`) against `secretsmanager:<Action>` on the
   secret's real ARN; a denial is answered as AccessDeniedException.
 
+It also plays EKS for the harness's own cluster: `DescribeCluster` of a cluster registered with
+`add_cluster` answers with the local API server's endpoint, CA and issuer in the shape of the EKS
+API (`GET /clusters/<name>`); any other EKS call goes to moto.
+
 Assumptions, stated because AWS does not document them all: a request for a secret that does not
 exist is judged against its name with a `-XXXXXX` suffix in place of the random one, so a grant
 of `name-??????` gets ResourceNotFoundException and anything else AccessDeniedException.
@@ -42,7 +46,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from tests.aws.iam_matching import UnsupportedPolicyElement, WebIdentityRequest, is_allowed, trust_admits
 
 WEB_IDENTITY = "AssumeRoleWithWebIdentity"
-_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/")
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/")
+_DESCRIBE_CLUSTER = re.compile(r"/clusters/([0-9A-Za-z][A-Za-z0-9_-]*)")
 _ACCESS_KEY = re.compile(r"<AccessKeyId>([^<]+)</AccessKeyId>")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "content-encoding"}
 PLACEHOLDER_SUFFIX = "-XXXXXX"
@@ -146,6 +151,7 @@ class AwsFront:
         self.host, self.port = host, port
         self.log = FrontLog()
         self.sessions: dict[str, str] = {}
+        self.clusters: dict[str, dict[str, Any]] = {}
         self._http = requests.Session()
         self._clients: dict[tuple[str, str], Any] = {}
         self._clients_lock = threading.Lock()
@@ -200,12 +206,36 @@ class AwsFront:
             self._jwks = self._jwks_source()
         return self._jwks
 
+    def add_cluster(self, name: str, region: str, endpoint: str, ca_data: str, issuer: str, version: str) -> None:
+        account = self._client("sts", region).get_caller_identity()["Account"]
+        self.clusters[name] = {
+            "name": name,
+            "arn": f"arn:aws:eks:{region}:{account}:cluster/{name}",
+            "createdAt": time.time(),
+            "version": version,
+            "endpoint": endpoint,
+            "roleArn": f"arn:aws:iam::{account}:role/{name}-cluster",
+            "resourcesVpcConfig": {"subnetIds": [], "securityGroupIds": [], "endpointPublicAccess": True, "endpointPrivateAccess": False},
+            "kubernetesNetworkConfig": {"serviceIpv4Cidr": "10.96.0.0/16", "ipFamily": "ipv4"},
+            "identity": {"oidc": {"issuer": issuer}},
+            "status": "ACTIVE",
+            "certificateAuthority": {"data": ca_data},
+            "platformVersion": "eks.1",
+            "tags": {},
+            "accessConfig": {"authenticationMode": "API"},
+        }
+
     # Requests -----------------------------------------------------------------------------
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
         target = request.headers.get("X-Amz-Target", "")
+        cluster = self._described_cluster(request)
+        if cluster is not None:
+            self.log.record(Decision("eks", True, self._caller(request), cluster["arn"], "DescribeCluster"))
+            self._reply(request, 200, {"Content-Type": "application/json"}, json.dumps({"cluster": cluster}).encode())
+            return
         try:
             if target.startswith("secretsmanager."):
                 self._authorize_secrets_manager(request, target.split(".", 1)[1], body)
@@ -219,6 +249,13 @@ class AwsFront:
         if not target.startswith("secretsmanager."):
             self.log.record(Decision("passthrough", True, self._caller(request), target or self._sts_action(request, body)))
         self._reply(request, status, headers, content)
+
+    def _described_cluster(self, request: BaseHTTPRequestHandler) -> Optional[dict[str, Any]]:
+        credential = _CREDENTIAL.search(request.headers.get("Authorization", ""))
+        found = _DESCRIBE_CLUSTER.fullmatch(request.path.partition("?")[0])
+        if request.command != "GET" or credential is None or credential.group(3) != "eks" or found is None:
+            return None
+        return self.clusters.get(found.group(1))
 
     def _caller(self, request: BaseHTTPRequestHandler) -> str:
         """The role whose session signed the request, else `unknown` (signed with a key no

@@ -6,8 +6,8 @@ from typing import Any, Callable
 
 import pytest
 
-from e2e.harness import Harness
-from e2e.world import Plan, run_plan, write_stack
+from e2e.harness import CLUSTER, REGION, Harness
+from e2e.world import Plan
 
 StackFactory = Callable[[str, dict[str, Any]], Plan]
 
@@ -22,18 +22,16 @@ def harness(tmp_path_factory) -> Harness:
 
 
 @pytest.fixture(scope="session")
-def plan_of(harness) -> Callable[[str | Path], Plan]:
-    return lambda stack: Plan(run_plan(stack, harness.issuer))
+def plan_of(harness) -> Callable[[str], Plan]:
+    """A committed stack (Pulumi.<stack>.yaml), as the harness's cluster deploys it."""
+    return lambda stack: harness.planned(stack, harness.committed_config(stack))
 
 
 @pytest.fixture(scope="session")
-def generated_stack(harness, tmp_path_factory) -> StackFactory:
-    """A stack file written for one test, planned against the running API server's issuer."""
-    directory = tmp_path_factory.mktemp("stacks")
+def generated_stack(harness) -> StackFactory:
+    """A config written for one test: `environment` is its name, on the harness's cluster."""
 
     def make(name: str, config: dict[str, Any]) -> Plan:
-        full = {"aws:region": "us-east-1", "environment": name, "cluster": {"name": "e2e"}, **config}
-        path = write_stack(directory, name, full)
-        return Plan(run_plan(path, harness.issuer), path)
+        return harness.planned(name, {"aws:region": REGION, "environment": name, "cluster": {"name": CLUSTER}, **config})
 
     return make

@@ -2,7 +2,8 @@
 
 import hashlib
 import json
-from dataclasses import dataclass
+import secrets as random_source
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -24,7 +25,17 @@ class ControlPlane:
     pki: pki.ControlPlanePki
     etcd: Process
     apiserver: Process
+    # What `aws eks get-token` hands the engine for the deploying identity, by identity (see
+    # e2e/aws_cli.py): the API server knows these tokens as the cluster's administrator, as an
+    # EKS access entry with the cluster-admin policy would make it.
+    deployer_tokens: dict[str, str] = field(default_factory=dict)
     controller_manager: Process | None = None
+    scheduler: Process | None = None
+    kwok: Process | None = None
+
+    @property
+    def admin_kubeconfig(self) -> Path:
+        return _admin_kubeconfig(self, self.pki.ca_cert.parent / "admin.kubeconfig")
 
     def admin(self) -> Kube:
         return Kube(
@@ -38,8 +49,9 @@ class ControlPlane:
         return admin.request("GET", "/openid/v1/jwks", "jwks")
 
     def stop(self) -> None:
-        if self.controller_manager is not None:
-            self.controller_manager.stop()
+        for process in (self.kwok, self.scheduler, self.controller_manager):
+            if process is not None:
+                process.stop()
         self.apiserver.stop()
         self.etcd.stop()
 
@@ -61,7 +73,7 @@ def _admin_kubeconfig(plane: ControlPlane, path: Path) -> Path:
 def start_controller_manager(plane: ControlPlane, binary: Path, workdir: Path) -> None:
     """The garbage collector, namespace deletion, ClusterRole aggregation and the `default`
     ServiceAccounts: what a real cluster does on its own, that ESO and the program rely on."""
-    kubeconfig = _admin_kubeconfig(plane, workdir / "pki" / "admin.kubeconfig")
+    kubeconfig = plane.admin_kubeconfig
     plane.controller_manager = Process(
         "kube-controller-manager",
         [
@@ -87,8 +99,70 @@ def start_controller_manager(plane: ControlPlane, binary: Path, workdir: Path) -
     wait_until(default_account, 120, "kube-controller-manager (the default ServiceAccount)", interval=0.5)
 
 
-def start(workdir: Path, etcd_binary: Path, apiserver_binary: Path, issuer: str) -> ControlPlane:
+DEPLOYER = "eso-platform-deployer"
+# A node kwok keeps Ready, and whose pods it reports Running and Ready: no kubelet runs them.
+FAKE_NODE = "kwok-node-0"
+KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+
+
+def _token_auth_file(path: Path, identities: tuple[str, ...]) -> dict[str, str]:
+    tokens = {identity: f"e2e-{random_source.token_hex(16)}" for identity in identities}
+    path.write_text("".join(f"{token},{DEPLOYER},{DEPLOYER},system:masters\n" for token in tokens.values()))
+    path.chmod(0o600)
+    return tokens
+
+
+def start_scheduler(plane: ControlPlane, binary: Path, workdir: Path) -> None:
+    kubeconfig = plane.admin_kubeconfig
+    plane.scheduler = Process(
+        "kube-scheduler",
+        [str(binary), f"--kubeconfig={kubeconfig}", "--leader-elect=false", f"--bind-address={LOOPBACK}", f"--secure-port={free_port()}", "--v=1"],
+        workdir / "logs" / "kube-scheduler.log",
+    ).start()
+
+
+def start_kwok(plane: ControlPlane, binary: Path, stages: list[Path], workdir: Path) -> None:
+    """kwok with its stages, managing the one fake node; pods scheduled there turn Ready."""
+    kubeconfig = plane.admin_kubeconfig
+    plane.kwok = Process(
+        "kwok",
+        [
+            str(binary),
+            f"--kubeconfig={kubeconfig}",
+            "--manage-all-nodes=false",
+            f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
+            # kwokctl's value; the binary's default, 0, keeps no node lease, and pods on the
+            # node turn Ready=False about 55 s later.
+            "--node-lease-duration-seconds=40",
+            f"--server-address={LOOPBACK}:{free_port()}",
+            *[f"--config={stage}" for stage in stages],
+        ],
+        workdir / "logs" / "kwok.log",
+    ).start()
+    admin = plane.admin()
+    # kwok fills in its status (allocatable, the Ready condition); no taint, so pods land here.
+    admin.apply({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": FAKE_NODE,
+            "annotations": {KWOK_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {"kubernetes.io/hostname": FAKE_NODE, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "type": "kwok"},
+        },
+    })
+
+    def node_ready() -> bool:
+        if not plane.kwok.alive():
+            raise RuntimeError(f"kwok exited:\n{plane.kwok.log_tail()}")
+        node = admin.get("v1", "Node", FAKE_NODE) or {}
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", []))
+
+    wait_until(node_ready, 120, f"kwok's node {FAKE_NODE} Ready", interval=0.5)
+
+
+def start(workdir: Path, etcd_binary: Path, apiserver_binary: Path, issuer: str, identities: tuple[str, ...] = ("default",)) -> ControlPlane:
     keys = pki.create(workdir / "pki")
+    deployer_tokens = _token_auth_file(workdir / "pki" / "deployer-tokens.csv", identities)
     client_port, peer_port, secure_port = free_port(), free_port(), free_port()
     etcd_url = f"http://{LOOPBACK}:{client_port}"
     etcd = Process(
@@ -122,6 +196,7 @@ def start(workdir: Path, etcd_binary: Path, apiserver_binary: Path, issuer: str)
             f"--tls-cert-file={keys.serving_cert}",
             f"--tls-private-key-file={keys.serving_key}",
             f"--client-ca-file={keys.ca_cert}",
+            f"--token-auth-file={workdir / 'pki' / 'deployer-tokens.csv'}",
             "--authorization-mode=RBAC",
             f"--service-account-issuer={issuer}",
             f"--service-account-signing-key-file={keys.service_account_key}",
@@ -133,7 +208,7 @@ def start(workdir: Path, etcd_binary: Path, apiserver_binary: Path, issuer: str)
         ],
         workdir / "logs" / "kube-apiserver.log",
     ).start()
-    plane = ControlPlane(f"https://{LOOPBACK}:{secure_port}", issuer, keys, etcd, apiserver)
+    plane = ControlPlane(f"https://{LOOPBACK}:{secure_port}", issuer, keys, etcd, apiserver, deployer_tokens)
     admin = plane.admin()
 
     def ready() -> bool:

@@ -8,6 +8,7 @@ it has exactly the chart's RBAC; the harness's administrator identity is never l
 import json
 import os
 import subprocess
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -27,6 +28,9 @@ NAMESPACED_KINDS = ("ServiceAccount", "Role", "RoleBinding")
 # Out of cluster, controller-runtime cannot find a namespace for the lease (it reads the pod's
 # mounted namespace file), and one process needs no election.
 DROPPED_ARGS = ("--enable-leader-election",)
+# Held while a controller process is stopped and started, by a scenario or by the runner, so
+# that the two never start one each.
+_LIFECYCLE = threading.RLock()
 
 
 def render(helm: Path, namespace: str, values: dict[str, Any], workdir: Path) -> list[dict[str, Any]]:
@@ -83,11 +87,12 @@ class Controller:
 
     def restart(self, env: Optional[dict[str, str]] = None) -> None:
         """Stops the process and starts it again, with `env` in place of its environment if given."""
-        self.process.stop()
-        if env is not None:
-            self.env = env
-        self.process = Process(self.process.name, self.process.argv, self.process.log_path, self.env).start()
-        wait_until(self.live, 120, "external-secrets controller live after restart", interval=0.5)
+        with _LIFECYCLE:
+            self.process.stop()
+            if env is not None:
+                self.env = env
+            self.process = Process(self.process.name, self.process.argv, self.process.log_path, self.env).start()
+            wait_until(self.live, 120, "external-secrets controller live after restart", interval=0.5)
 
     def live(self) -> bool:
         if not self.process.alive():
@@ -171,8 +176,15 @@ def start(
     aws_endpoint: str,
     workdir: Path,
 ) -> Controller:
-    deployment = controller_deployment(rendered)
-    account = controller_service_account(rendered)
+    return run_deployment(binary, admin, controller_deployment(rendered), namespace, aws_endpoint, workdir)
+
+
+def run_deployment(
+    binary: Path, admin: Kube, deployment: dict[str, Any], namespace: str, aws_endpoint: str, workdir: Path
+) -> Controller:
+    """The controller process of `deployment`, as its pod would run: its arguments and
+    environment, and a token of its ServiceAccount."""
+    account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
     token = admin.token(namespace, account)
     kubeconfig = _kubeconfig(workdir / "controller.kubeconfig", admin.server, admin.ca_cert, token)
     metrics_port, live_port = free_port(), free_port()
@@ -192,4 +204,62 @@ def start(
     )
     wait_until(controller.live, 120, "external-secrets controller live", interval=0.5)
     return controller
+
+
+class DeploymentRunner:
+    """What the kubelet would do for the controller's pod: a controller process runs while the
+    chart's controller Deployment exists with replicas, restarted when it exits (the pod's
+    `restartPolicy: Always`; it exits, for one, when it starts before its CRDs are served) or
+    when its pod template changes (a `helm upgrade`), and stopped when the Deployment goes.
+    kwok reports the pods Ready; this runs them."""
+
+    def __init__(self, binary: Path, admin: Kube, aws_endpoint: str, workdir: Path, interval: float = 0.5):
+        self.binary, self.admin, self.aws_endpoint, self.workdir, self.interval = binary, admin, aws_endpoint, workdir, interval
+        self.controller: Optional[Controller] = None
+        self.started: list[tuple[str, str]] = []
+        self._template: Optional[str] = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="controller-runner", daemon=True)
+        self.errors: list[str] = []
+
+    def start(self) -> "DeploymentRunner":
+        self._thread.start()
+        return self
+
+    def _found(self) -> Optional[dict[str, Any]]:
+        for deployment in self.admin.list("apps/v1", "Deployment", selector=f"app.kubernetes.io/name={RELEASE}"):
+            if deployment["spec"].get("replicas", 1) > 0:
+                return deployment
+        return None
+
+    def sync(self) -> None:
+        with _LIFECYCLE:
+            self._sync()
+
+    def _sync(self) -> None:
+        deployment = self._found()
+        template = json.dumps(deployment["spec"]["template"], sort_keys=True) if deployment else None
+        if template == self._template and (self.controller is None or self.controller.process.alive()):
+            return
+        if self.controller is not None:
+            self.controller.process.stop()
+            self.controller = None
+        if deployment is not None:
+            namespace = deployment["metadata"]["namespace"]
+            self.controller = run_deployment(self.binary, self.admin, deployment, namespace, self.aws_endpoint, self.workdir)
+            self.started.append((namespace, deployment["metadata"]["name"]))
+        self._template = template
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.sync()
+            except Exception as error:  # reported by the scenario that waits for the controller
+                self.errors.append(str(error))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        if self.controller is not None:
+            self.controller.process.stop()
 

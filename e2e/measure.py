@@ -1,8 +1,19 @@
-"""`python -m e2e.measure`: numbers from the real controller, printed as a table and written as JSON.
+"""`python -m e2e.measure`: numbers from the real engine and the real controller, printed as a
+table and written as JSON.
 
-These are measurements, not assertions: cold start to all Ready, force-sync latency of one
-ExternalSecret, force-sync of a 1,000-service stack at several `--concurrent` values, and the
-controller's peak RSS and AWS call counts (counted at the front).
+These are measurements, not assertions:
+- the engine: `pulumi up` from nothing and `preview` of the dev stack, of 100 services and of
+  1,000 services in 100 namespaces; `preview` and `up` of a one-service change on the 1,000;
+  the same 1,000 from nothing with `PULUMI_SKIP_CHECKPOINTS=true`; CPU seconds per process
+  (the engine, each provider plugin, the program) and peak memory of all of them together;
+  the mock-engine plan of the same stacks beside them;
+- the controller: dev from nothing to every ExternalSecret Ready, force-sync latency of one
+  ExternalSecret, a force-sync of all 1,000 at the chart's `--concurrent=1` and program-sized,
+  with CPU seconds per process, the controller's peak RSS and the AWS calls at the front.
+
+A force-sync here is the annotation the program's `forceSync` sets, written straight onto the
+ExternalSecrets (as `kubectl annotate` would), so that it measures the controller rather than
+another `pulumi up`.
 """
 
 import argparse
@@ -12,31 +23,135 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
 
-from e2e.harness import Harness, condition
-from e2e.processes import cpu_seconds, wait_until
-from e2e.world import FORCE_SYNC, Plan, put_secret, run_plan, secret_value, write_stack
+from components.manifests import FORCE_SYNC_ANNOTATION as FORCE_SYNC
+from e2e.engine import EngineStack
+from e2e.harness import CLUSTER, REGION, Harness, condition
+from e2e.processes import cpu_seconds, descendants, wait_until
+from e2e.world import ESO_API, put_secret, secret_value, seed_secrets
+from tools.plan.engine import PlaceholderCloud, run_program
 
-SERVICES, NAMESPACES = 1000, 100
+BIG, BIG_NAMESPACES = 1000, 100
 APPLY_THREADS = 16
 
 
-def _stack(harness: Harness, directory: Path, name: str, force_sync: str) -> Plan:
-    config = {
-        "aws:region": "us-east-1",
-        "environment": name,
-        "cluster": {"name": "e2e"},
-        "forceSync": force_sync,
+def fleet(environment: str, services: int, namespaces: int) -> dict[str, Any]:
+    return {
+        "aws:region": REGION,
+        "environment": environment,
+        "cluster": {"name": CLUSTER},
         "services": [
-            {"name": f"svc-{index:04d}", "namespace": f"{name}-ns-{index % NAMESPACES:03d}", "class": "stable"}
-            for index in range(SERVICES)
+            {"name": f"svc-{index:04d}", "namespace": f"{environment}-ns-{index % namespaces:03d}"}
+            for index in range(services)
         ],
     }
-    return Plan(run_plan(write_stack(directory, name, config), harness.issuer))
+
+
+class ProcessSampler:
+    """CPU seconds and resident memory of a process tree, sampled twice a second: a process's
+    last sample is its total, so the sum by name says where the time went."""
+
+    def __init__(self, root: int):
+        self.root = root
+        self.cpu: dict[int, tuple[str, float]] = {}
+        self.peak_rss_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stop.wait(0.5):
+            total = 0
+            for pid in [self.root, *descendants(self.root)]:
+                try:
+                    name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                    label = _label([part.decode(errors="replace") for part in name if part])
+                    self.cpu[pid] = (label, cpu_seconds(pid))
+                    total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+                except (OSError, IndexError, ValueError):
+                    continue
+            self.peak_rss_bytes = max(self.peak_rss_bytes, total)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def by_name(self) -> dict[str, float]:
+        summed: dict[str, float] = {}
+        for label, seconds in self.cpu.values():
+            summed[label] = round(summed.get(label, 0.0) + seconds, 1)
+        return dict(sorted(summed.items()))
+
+
+def _label(argv: list[str]) -> str:
+    if not argv:
+        return "?"
+    command = Path(argv[0]).name
+    if command.startswith("python"):
+        if "e2e.aws_provider" in argv:
+            return "aws provider (stand-in)"
+        return "program (runner)" if any(a.endswith("engine_run.py") for a in argv) else "python"
+    return {"pulumi": "engine", "pulumi-resource-kubernetes": "kubernetes provider"}.get(command, command)
+
+
+def engine_run(stack: EngineStack, operation: str, config: Optional[dict] = None, env: Optional[dict] = None) -> dict[str, Any]:
+    running = stack.start(operation, config, env)
+    with ProcessSampler(running.process.pid) as sampler:
+        result = running.wait().checked()
+    return {
+        "operation": operation,
+        "seconds": round(result.seconds, 1),
+        "steps": dict(result.ops()),
+        "cpuSeconds": sampler.by_name(),
+        "peakRssMiB": round(sampler.peak_rss_bytes / 2**20),
+    }
+
+
+def mock_plan_seconds(config: dict[str, Any], stack: str) -> float:
+    started = time.monotonic()
+    run_program({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, stack, PlaceholderCloud(REGION))
+    return round(time.monotonic() - started, 1)
+
+
+def engine_measurements(harness: Harness) -> list[dict[str, Any]]:
+    rows = []
+    cases = [("dev", harness.committed_config("dev")), ("fleet-100", fleet("hundred", 100, 10)), ("fleet-1000", fleet("thousand", BIG, BIG_NAMESPACES))]
+    for name, config in cases:
+        stack = harness.stack(f"measure-{name}")
+        plan = harness.planned(stack.name, config)
+        harness.claim(stack)
+        seed_secrets(plan, harness.moto_url)
+        up = engine_run(stack, "up", plan.config)
+        preview = engine_run(stack, "preview")
+        row = {
+            "stack": name,
+            "services": len(plan.deliveries()),
+            "resources": len(plan.resources),
+            "resourcesPerService": round(len(plan.resources) / max(1, len(plan.deliveries())), 2),
+            "mockPlanSeconds": mock_plan_seconds(plan.config, stack.name),
+            "upFromNothing": up,
+            "previewUnchanged": preview,
+        }
+        if name == "fleet-1000":
+            changed = json.loads(json.dumps(plan.config))
+            changed["eso-platform:services"].append({"name": "svc-extra", "namespace": "thousand-ns-000"})
+            row["oneServicePreview"] = engine_run(stack, "preview", changed)
+            row["oneServiceUp"] = engine_run(stack, "up", changed)
+            skip = {"PULUMI_SKIP_CHECKPOINTS": "true"}
+            row["destroySkippingCheckpoints"] = engine_run(stack, "destroy", env=skip)
+            row["upFromNothingSkippingCheckpoints"] = engine_run(stack, "up", plan.config, env=skip)
+        rows.append(row)
+        print(f"  engine {name}: up {up['seconds']} s, preview {preview['seconds']} s", file=sys.stderr, flush=True)
+    return rows
 
 
 def _parse_time(text: Optional[str]) -> float:
@@ -45,41 +160,44 @@ def _parse_time(text: Optional[str]) -> float:
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def _refreshed_after(harness: Harness, since: float, count: int) -> Optional[float]:
-    """The latest refresh time if every one of `count` ExternalSecrets refreshed after `since`."""
-    found = harness.admin.list("external-secrets.io/v1", "ExternalSecret", selector="eso-platform/environment=big")
-    times = [_parse_time(es.get("status", {}).get("refreshTime")) for es in found]
-    if len(times) < count or min(times) < int(since):
-        return None
-    return max(times)
+def _external_secrets(harness: Harness, environment: str) -> list[dict[str, Any]]:
+    return harness.admin.list(ESO_API, "ExternalSecret", selector=f"eso-platform/environment={environment}")
 
 
-def _apply_all(harness: Harness, plan: Plan, kind: str) -> float:
+def _force_sync_all(harness: Harness, found: list[dict[str, Any]], value: str) -> float:
     started = time.monotonic()
-    objects = [o for o in plan.kubernetes_objects() if o["kind"] == kind]
+    patch = {"metadata": {"annotations": {FORCE_SYNC: value}}}
+
+    def annotate(es):
+        harness.admin.merge_patch(ESO_API, "ExternalSecret", es["metadata"]["name"], patch, es["metadata"]["namespace"])
+
     with ThreadPoolExecutor(APPLY_THREADS) as pool:
-        list(pool.map(harness.admin.apply, objects))
+        list(pool.map(annotate, found))
     return time.monotonic() - started
 
 
-def cold_start(harness: Harness, plan: Plan) -> dict[str, float]:
+def cold_start_dev(harness: Harness) -> tuple[dict[str, float], Any]:
+    stack = harness.stack("measure-cold")
     started = time.monotonic()
-    harness.deploy(plan)
-    applied = time.monotonic() - started
-    ready = harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()], timeout=600)
-    return {"externalSecrets": len(plan.deliveries()), "applySeconds": applied, "applyToAllReadySeconds": applied + ready}
+    result, plan, _ = harness.up(stack, harness.committed_config("dev"))
+    harness.wait_for_controller()
+    harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()], timeout=600)
+    measured = {
+        "externalSecrets": len(plan.deliveries()),
+        "upSeconds": round(result.seconds, 1),
+        "upToAllReadySeconds": round(time.monotonic() - started, 1),
+    }
+    return measured, plan
 
 
-def single_force_sync(harness: Harness, plan: Plan, runs: int) -> dict[str, float]:
+def single_force_sync(harness: Harness, plan, runs: int) -> dict[str, float]:
     delivery = plan.deliveries()[0]
-    manifest = next(o for o in plan.kubernetes_objects() if o["kind"] == "ExternalSecret" and o["metadata"]["name"] == delivery.name)
     latencies = []
     for run in range(runs):
         value = secret_value(delivery)
         put_secret(harness.moto_url, delivery.region, delivery.secret_path, value)
-        manifest["metadata"].setdefault("annotations", {})[FORCE_SYNC] = f"measure-{run}"
         started = time.monotonic()
-        harness.admin.apply(manifest)
+        harness.admin.merge_patch(ESO_API, "ExternalSecret", delivery.name, {"metadata": {"annotations": {FORCE_SYNC: f"measure-{run}"}}}, delivery.namespace)
         harness.wait_for_data(delivery.namespace, delivery.secret_name, value, timeout=60)
         latencies.append(time.monotonic() - started)
     ordered = sorted(latencies)
@@ -91,44 +209,46 @@ def single_force_sync(harness: Harness, plan: Plan, runs: int) -> dict[str, floa
     }
 
 
-def bulk_force_sync(harness: Harness, directory: Path, extra_concurrency: list[int]) -> list[dict[str, Any]]:
+def bulk_force_sync(harness: Harness) -> list[dict[str, Any]]:
+    stack = harness.stack("measure-fleet-1000")
+    base = fleet("thousand", BIG, BIG_NAMESPACES)
     results = []
-    plan = _stack(harness, directory, "big", "0")
-    cold = cold_start(harness, plan)
-    results.append({"what": "cold start", "concurrent": _concurrent(harness), **cold})
-    settings = [("chart default", {"concurrent": 1, "extraArgs": {}}), ("program-sized", {})]
-    settings += [(f"concurrent {n}", {"concurrent": n}) for n in extra_concurrency]
-    for index, (label, overrides) in enumerate(settings, start=1):
-        harness.ensure_operator(plan, overrides)
-        wait_until(lambda: _idle(harness), 300, "controller caught up after restart", interval=1)
-        bumped = _stack(harness, directory, "big", str(index))
+    for label, concurrency in (("chart default (--concurrent=1)", 1), ("program-sized", None)):
+        config = json.loads(json.dumps(base))
+        if concurrency is not None:
+            config["eso"] = {"concurrency": concurrency}
+        harness.up(stack, config, seed=False, env={"PULUMI_SKIP_CHECKPOINTS": "true"})
+        harness.wait_for_controller()
+        found = _external_secrets(harness, "thousand")
+        wait_until(lambda: all((condition(es) or {}).get("status") == "True" for es in _external_secrets(harness, "thousand")), 600, "controller caught up", interval=2)
         counts_before = harness.front.log.counts()
         cpu_before = _cpu(harness)
         since = time.time()
-        applied = _apply_all(harness, bumped, "ExternalSecret")
+        applied = _force_sync_all(harness, found, f"bulk-{label}")
         last: dict[str, float] = {}
 
         def all_refreshed() -> bool:
-            latest = _refreshed_after(harness, since, SERVICES)
-            if latest is not None:
-                last["at"] = latest
-            return latest is not None
+            times = [_parse_time(es.get("status", {}).get("refreshTime")) for es in _external_secrets(harness, "thousand")]
+            if len(times) < BIG or min(times) < int(since):
+                return False
+            last["at"] = max(times)
+            return True
 
-        wait_until(all_refreshed, 900, f"{SERVICES} ExternalSecrets refreshed ({label})", interval=1)
+        wait_until(all_refreshed, 900, f"{BIG} ExternalSecrets refreshed ({label})", interval=1)
         counts = harness.front.log.counts() - counts_before
         cpu = {name: round(used - cpu_before[name], 1) for name, used in _cpu(harness).items()}
         results.append({
             "what": f"force-sync all, {label}",
             "concurrent": _concurrent(harness),
             "clientArgs": " ".join(a for a in harness.controller.args if a.startswith("--client-")),
-            "externalSecrets": SERVICES,
-            "applySeconds": applied,
-            "toLastRefreshedSeconds": last["at"] - since,
+            "externalSecrets": BIG,
+            "annotateSeconds": round(applied, 1),
+            "toLastRefreshedSeconds": round(last["at"] - since, 1),
             "stsCalls": counts[("sts", "allowed")] + counts[("sts", "denied")],
             "secretsManagerCalls": counts[("secretsmanager", "allowed")] + counts[("secretsmanager", "denied")],
             "cpuSeconds": cpu,
         })
-        print(_row(results[-1]), file=sys.stderr, flush=True)
+        print(f"  {results[-1]['what']}: {results[-1]['toLastRefreshedSeconds']} s", file=sys.stderr, flush=True)
     return results
 
 
@@ -153,34 +273,19 @@ def _concurrent(harness: Harness) -> int:
     return 1
 
 
-def _idle(harness: Harness) -> bool:
-    """Every ExternalSecret Ready: a restarted controller has been through them all."""
-    found = harness.admin.list("external-secrets.io/v1", "ExternalSecret", selector="eso-platform/environment=big")
-    return all((condition(es) or {}).get("status") == "True" for es in found)
-
-
-def _row(result: dict[str, Any]) -> str:
-    seconds = result.get("toLastRefreshedSeconds", result.get("applyToAllReadySeconds"))
-    return (
-        f"  {result['what']:<34} {result['concurrent']:>10} {result['externalSecrets']:>6} "
-        f"{seconds:>10.1f} {result.get('stsCalls', '-'):>8} {result.get('secretsManagerCalls', '-'):>8}"
-    )
-
-
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m e2e.measure", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("e2e-measurements.json"))
     parser.add_argument("--runs", type=int, default=20, help="force-syncs of one ExternalSecret")
-    parser.add_argument("--concurrent", type=int, nargs="*", default=[16], help="further --concurrent values to try")
     args = parser.parse_args(argv)
     directory = Path(tempfile.mkdtemp(prefix="eso-platform-measure-"))
     harness = Harness.start(directory / "world")
     try:
-        dev = Plan(run_plan("dev", harness.issuer))
         result: dict[str, Any] = {"machine": {"cores": os.cpu_count()}}
-        result["coldStartDev"] = cold_start(harness, dev)
-        result["singleForceSync"] = single_force_sync(harness, dev, args.runs)
-        result["bulkForceSync"] = bulk_force_sync(harness, directory, args.concurrent)
+        result["coldStartDev"], plan = cold_start_dev(harness)
+        result["singleForceSync"] = single_force_sync(harness, plan, args.runs)
+        result["engine"] = engine_measurements(harness)
+        result["bulkForceSync"] = bulk_force_sync(harness)
         result["controllerPeakRssMiB"] = (harness.controller.peak_rss_kib() or 0) / 1024
         counts = harness.front.log.counts()
         result["awsCallsTotal"] = {f"{call} {outcome}": n for (call, outcome), n in sorted(counts.items())}
@@ -192,20 +297,40 @@ def main(argv: Optional[list[str]] = None) -> int:
     return 0
 
 
+def _engine_row(name: str, run: dict[str, Any]) -> str:
+    cpu = ", ".join(f"{k} {v:.0f}" for k, v in run["cpuSeconds"].items() if v >= 0.5)
+    return f"    {name:<44} {run['seconds']:>8.1f} s  peak {run['peakRssMiB']:>5} MiB  CPU s: {cpu}"
+
+
 def _table(result: dict[str, Any]) -> str:
     cold, single = result["coldStartDev"], result["singleForceSync"]
     lines = [
-        "eso-platform end-to-end measurements (real kube-apiserver and ESO controller; moto behind the IAM front)",
-        f"  cold start, dev ({cold['externalSecrets']} ExternalSecrets): apply to all Ready {cold['applyToAllReadySeconds']:.1f} s",
+        "eso-platform end-to-end measurements (real engine, kube-apiserver and ESO controller; moto behind the IAM front)",
+        f"  dev from nothing ({cold['externalSecrets']} ExternalSecrets): pulumi up {cold['upSeconds']:.1f} s, to all Ready {cold['upToAllReadySeconds']:.1f} s",
         f"  force-sync of one ExternalSecret over {single['runs']} runs: p50 {single['p50Seconds']:.2f} s, "
         f"p95 {single['p95Seconds']:.2f} s, max {single['maxSeconds']:.2f} s",
-        f"  {'scenario':<34} {'concurrent':>10} {'ES':>6} {'seconds':>10} {'STS':>8} {'SM':>8}",
+        "  the engine:",
     ]
-    lines += [_row(r) for r in result["bulkForceSync"]]
-    lines.append("  CPU seconds per force-sync of all (where the time goes; 2 cores = 2 CPU seconds per second):")
-    for run in result["bulkForceSync"][1:]:
-        spent = ", ".join(f"{name} {seconds:.0f}" for name, seconds in run["cpuSeconds"].items())
-        lines.append(f"    {run['what']}: {spent}")
+    for row in result["engine"]:
+        lines.append(
+            f"  {row['stack']}: {row['services']} services, {row['resources']} resources ({row['resourcesPerService']} a service), "
+            f"mock-engine plan {row['mockPlanSeconds']:.1f} s"
+        )
+        for key, label in (
+            ("upFromNothing", "up from nothing"), ("previewUnchanged", "preview, nothing changed"),
+            ("oneServicePreview", "preview of one service added"), ("oneServiceUp", "up of one service added"),
+            ("destroySkippingCheckpoints", "destroy, PULUMI_SKIP_CHECKPOINTS=true"),
+            ("upFromNothingSkippingCheckpoints", "up from nothing, PULUMI_SKIP_CHECKPOINTS=true"),
+        ):
+            if key in row:
+                lines.append(_engine_row(label, row[key]))
+    lines.append(f"  {'force-sync of all':<34} {'concurrent':>10} {'ES':>6} {'seconds':>10} {'STS':>8} {'SM':>8}")
+    for run in result["bulkForceSync"]:
+        lines.append(
+            f"  {run['what']:<34} {run['concurrent']:>10} {run['externalSecrets']:>6} {run['toLastRefreshedSeconds']:>10.1f} "
+            f"{run['stsCalls']:>8} {run['secretsManagerCalls']:>8}"
+        )
+        lines.append("    CPU seconds: " + ", ".join(f"{name} {seconds:.0f}" for name, seconds in run["cpuSeconds"].items()))
     lines.append(f"  controller peak RSS: {result['controllerPeakRssMiB']:.0f} MiB")
     lines.append("  AWS calls at the front, whole run: " + ", ".join(f"{k}: {v}" for k, v in result["awsCallsTotal"].items()))
     return "\n".join(lines)

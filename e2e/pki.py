@@ -10,6 +10,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+UPSTREAM_CHART_HOST = "charts.external-secrets.io"
+
 
 def _key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -44,6 +46,8 @@ class ControlPlanePki:
     admin_key: Path
     service_account_key: Path
     service_account_public_key: Path
+    chart_repository_cert: Path
+    chart_repository_key: Path
 
 
 def create(directory: Path) -> ControlPlanePki:
@@ -92,6 +96,12 @@ def create(directory: Path) -> ControlPlanePki:
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         ],
     )
+    # The harness's chart repository, also under upstream's name for a program that names it.
+    chart_key, chart = leaf(
+        _name("eso-platform-e2e-charts"),
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        [x509.DNSName(UPSTREAM_CHART_HOST), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+    )
     # system:masters: the harness's own identity, outside RBAC; never given to the controller.
     admin_key, admin = leaf(_name("eso-platform-e2e-admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH)
     service_account_key = _key()
@@ -109,4 +119,6 @@ def create(directory: Path) -> ControlPlanePki:
         admin_key=_write_key(admin_key, directory / "admin.key"),
         service_account_key=_write_key(service_account_key, directory / "service-account.key"),
         service_account_public_key=public,
+        chart_repository_cert=_write_cert(chart, directory / "charts.crt"),
+        chart_repository_key=_write_key(chart_key, directory / "charts.key"),
     )

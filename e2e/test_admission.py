@@ -109,7 +109,10 @@ def test_outside_managed_namespaces_irsa_stores_are_admitted(harness, guarded):
 def test_a_managed_namespace_that_lost_its_label_changes_no_eso_object(harness, generated_stack, guarded):
     harness.admin.merge_patch("v1", "Namespace", MANAGED, {"metadata": {"labels": {LABEL: None}}})
     _refused(harness, _store(MANAGED, _jwt(ACCOUNT), name="compliant"), "managed-namespace-unlabelled")
+    # A plain `pulumi up` compares with its state, which still has the label: only a refresh sees it gone.
     harness.deploy(guarded, seed=False)
+    assert LABEL not in (harness.admin.get("v1", "Namespace", MANAGED)["metadata"].get("labels") or {})
+    harness.deploy(guarded, seed=False, refresh=True)
     assert harness.admin.get("v1", "Namespace", MANAGED)["metadata"]["labels"][LABEL] == "true"
     harness.admin.apply(_store(MANAGED, _jwt(ACCOUNT), name="compliant"))
     harness.admin.delete(ESO_API, "SecretStore", "compliant", MANAGED)

@@ -55,7 +55,11 @@ def _hand_made(harness, namespace: str, name: str, annotations=None) -> dict:
 
 def test_a_hand_made_secret_is_refused_unless_the_service_adopts_it(harness, generated_stack):
     before = _hand_made(harness, "hnd", "legacy")
-    plan = generated_stack("hnd", {"services": [{"name": "legacy", "namespace": "hnd"}]})
+    # The guard first and the service one `pulumi up` later, the safe order of
+    # docs/secret-lifecycle.md: a policy made in the same `up` is enforced only a moment after ESO writes.
+    other = {"name": "other", "namespace": "hnd"}
+    harness.deploy(generated_stack("hnd", {"services": [other]}))
+    plan = generated_stack("hnd", {"services": [other, {"name": "legacy", "namespace": "hnd"}]})
     harness.deploy(plan)
     # ESO's first write to an existing Secret is a metadata patch that it retries without touching
     # the ExternalSecret's status: the refusal shows in the controller's log and sync-error metric.
@@ -65,7 +69,7 @@ def test_a_hand_made_secret_is_refused_unless_the_service_adopts_it(harness, gen
     assert "reconcile.external-secrets.io/managed" not in (harness.secret("hnd", "legacy")["metadata"].get("labels") or {})
     assert (condition(harness.external_secret("hnd", "legacy")) or {}).get("status") != "True"
 
-    adopting = generated_stack("hnd", {"forceSync": "adopt", "services": [{"name": "legacy", "namespace": "hnd", "adopt": True}]})
+    adopting = generated_stack("hnd", {"forceSync": "adopt", "services": [other, {"name": "legacy", "namespace": "hnd", "adopt": True}]})
     expected = harness.deploy(adopting)
     _ready(harness, adopting)
     assert harness.secret_data("hnd", "legacy") == expected[("hnd", "legacy")]
@@ -81,8 +85,16 @@ def test_the_adopt_annotation_lets_a_one_off_migration_through(harness, generate
 
 
 def test_a_stack_that_does_not_install_eso_uses_the_running_one(harness, generated_stack):
-    plan = generated_stack("ext", {"eso": {"install": False}, "services": [{"name": "app", "namespace": "ext"}]})
+    # The scenarios' stack runs the operator; a second stack of the program, with eso.install
+    # false, uses it. Its admission guard is off: the guard's policy names are cluster-wide, so
+    # two stacks cannot both register one yet.
+    harness.deploy(generated_stack("own", {"services": [{"name": "app", "namespace": "own"}]}))
+    plan = generated_stack("ext", {"eso": {"install": False}, "admission": {"enabled": False}, "services": [{"name": "app", "namespace": "ext"}]})
     assert not plan.installs_operator
-    expected = harness.deploy(plan)
-    _ready(harness, plan)
-    assert harness.secret_data("ext", "app") == expected[("ext", "app")]
+    stack = harness.stack("ext")
+    try:
+        _, expected = harness.apply(stack, plan)
+        _ready(harness, plan)
+        assert harness.secret_data("ext", "app") == expected[("ext", "app")]
+    finally:
+        stack.destroy()

@@ -1,0 +1,142 @@
+"""Day-two operations the real engine runs: a new way of reaching the same cluster, an update
+killed half way, the operator handed over and taken back, `destroy` and `up` again."""
+
+import copy
+import json
+import time
+
+import pytest
+
+from e2e.engine import wait_for_engine
+from e2e.harness import DEPLOYER_PROFILE
+from e2e.processes import wait_until
+from e2e.secret_watch import SecretWatch
+from e2e.test_engine import resource_changes
+from e2e.world import ESO_API, seed_secrets
+from components.resource_types import ROLE_POLICY
+
+pytestmark = pytest.mark.timeout(900)
+PROVIDERS = "pulumi:providers:kubernetes"
+CUT_SHORT = "failed to load checkpoint: EOF"
+
+
+@pytest.fixture(scope="module")
+def ops(harness):
+    stack = harness.stack("ops")
+    result, plan, expected = harness.up(stack, harness.committed_config("dev"))
+    harness.wait_for_controller()
+    harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
+    return stack, plan, expected
+
+
+def _recorded(stack, resource_type: str) -> int:
+    try:
+        state = json.loads(stack.checkpoint.read_text())
+    except (OSError, ValueError):
+        return 0
+    return sum(1 for r in state.get("checkpoint", {}).get("latest", {}).get("resources", []) if r["type"] == resource_type)
+
+
+def _burst_external_secrets(harness) -> int:
+    return sum(len(harness.admin.list(ESO_API, "ExternalSecret", f"burst-{index}")) for index in range(5))
+
+
+def _watching(harness, expected):
+    return [SecretWatch(harness.admin, namespace, name) for namespace, name in expected]
+
+
+def test_a_new_deploying_profile_updates_the_providers_and_replaces_nothing(harness, ops):
+    stack, plan, _ = ops
+    config = copy.deepcopy(plan.config)
+    config["aws:profile"] = DEPLOYER_PROFILE
+    calls_before = len(harness.aws_cli_calls)
+    preview = stack.preview(config).checked()
+    assert not preview.replaced(), preview.replaced()
+    # The profile is the aws provider's config and, through the kubeconfig, both Kubernetes providers'.
+    assert {(op, kind) for op, kind, _ in resource_changes(preview)} == {("update", PROVIDERS), ("update", "pulumi:providers:aws")}
+    result = stack.up(config)
+    assert not result.replaced() and not result.urns("delete")
+    calls = harness.aws_cli_calls[calls_before:]
+    assert calls and all(call["argv"][call["argv"].index("--profile") + 1] == DEPLOYER_PROFILE for call in calls[-2:])
+    assert not resource_changes(stack.preview().checked())
+
+
+def test_the_same_cluster_through_a_stack_reference_replaces_nothing(harness, ops):
+    stack, plan, _ = ops
+    harness.cluster_stack("eks-cluster", "dev")
+    config = copy.deepcopy(plan.config)
+    config["eso-platform:cluster"] = {"stackReference": "organization/eks-cluster/dev"}
+    result = stack.up(config)
+    assert not result.replaced(), result.replaced()
+    assert not [urn for urn in result.urns("delete") if "kubernetes" in urn]
+    harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
+
+
+def test_an_update_killed_half_way_converges_without_losing_a_secret(harness, ops):
+    stack, plan, expected = ops
+    config = copy.deepcopy(stack.config)
+    added = [{"name": f"burst-{index:02d}", "namespace": f"burst-{index % 5}"} for index in range(50)]
+    config["eso-platform:services"] = config["eso-platform:services"] + added
+    grown = harness.planned("ops", config)
+    watches = _watching(harness, expected)
+    for watch in watches:
+        watch.__enter__()
+    try:
+        seed_secrets(grown, harness.moto_url)
+        running = stack.start("up", grown.config)
+        wait_for_engine(running)
+        # Killed once every new role holds its grant in the state and the first ExternalSecrets
+        # exist: what is left pending are Kubernetes objects (see docs/end-to-end.md on why).
+        wait_until(lambda: _recorded(stack, ROLE_POLICY) >= 8 and _burst_external_secrets(harness) > 0, 300,
+                   "the update under way", interval=0.1)
+        running.kill_engine()
+        killed = running.wait()
+        assert not killed.ok
+        cancelled = stack.run("cancel")
+        if not cancelled.ok and CUT_SHORT in cancelled.error:
+            # The kill landed while the file backend wrote the checkpoint's metadata sidecar;
+            # docs/end-to-end.md gives this recovery: remove the empty sidecar.
+            attributes = stack.checkpoint.with_name(stack.checkpoint.name + ".attrs")
+            assert attributes.stat().st_size == 0, cancelled.error
+            attributes.unlink()
+            cancelled = stack.run("cancel")
+        cancelled.checked()
+        stack.refresh(flags={"clear_pending_creates": True})
+        stack.up(grown.config)
+        harness.wait_ready([(d.namespace, d.name) for d in grown.deliveries()], timeout=300)
+        time.sleep(1)
+    finally:
+        for watch in watches:
+            watch.__exit__(None, None, None)
+    for watch in watches:
+        assert watch.gaps() == 0 and len(watch.uids) == 1, (watch.namespace, watch.name, watch.states)
+
+
+def test_eso_install_false_hands_the_running_operator_over(harness, ops):
+    stack, plan, expected = ops
+    config = copy.deepcopy(stack.config)
+    config["eso-platform:eso"] = {**config["eso-platform:eso"], "install": False}
+    preview = stack.preview(config).checked()
+    assert any("eso.install is false: this stack stops managing the operator it installed" in w for w in preview.warnings())
+    result = stack.up(config)
+    assert not result.replaced()
+    # retainOnDelete: the release leaves the stack, and keeps running.
+    assert harness.admin.get("apps/v1", "Deployment", "external-secrets", "external-secrets")
+    harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15 item 7: the retained release's name is still in use, so the release cannot be created again")
+def test_eso_install_true_again_takes_the_operator_back(harness, ops):
+    stack, plan, _ = ops
+    config = copy.deepcopy(stack.config)
+    config["eso-platform:eso"] = {**config["eso-platform:eso"], "install": True}
+    stack.up(config)
+    harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15 item 7: `pulumi destroy` keeps the release, whose name the next `up` cannot re-use")
+def test_destroy_then_up_deploys_the_stack_again(harness, ops):
+    stack, plan, _ = ops
+    stack.destroy()
+    stack.up(plan.config)
+    harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
