@@ -8,7 +8,7 @@ import time
 import pytest
 
 from e2e.engine import wait_for_engine
-from e2e.harness import DEPLOYER_PROFILE
+from e2e.harness import DEPLOYER_PROFILE, DEPLOYER_ROLE
 from e2e.processes import wait_until
 from e2e.secret_watch import SecretWatch
 from e2e.test_engine import resource_changes
@@ -59,6 +59,18 @@ def test_a_new_deploying_profile_updates_the_providers_and_replaces_nothing(harn
     calls = harness.aws_cli_calls[calls_before:]
     assert calls and all(call["argv"][call["argv"].index("--profile") + 1] == DEPLOYER_PROFILE for call in calls[-2:])
     assert not resource_changes(stack.preview().checked())
+
+
+def test_an_assumed_deploying_role_reaches_the_cluster_as_that_role_and_replaces_nothing(harness, ops):
+    stack = ops[0]
+    config = {key: value for key, value in stack.config.items() if key != "aws:profile"}
+    config["aws:assumeRoles"] = [{"roleArn": DEPLOYER_ROLE}]
+    calls_before = len(harness.aws_cli_calls)
+    result = stack.up(config)
+    assert not result.replaced() and not result.urns("delete")
+    calls = harness.aws_cli_calls[calls_before:]
+    assert calls and all(call["argv"][call["argv"].index("--role-arn") + 1] == DEPLOYER_ROLE for call in calls[-2:])
+    assert all("--profile" not in call["argv"] for call in calls[-2:])
 
 
 def test_the_same_cluster_through_a_stack_reference_replaces_nothing(harness, ops):
