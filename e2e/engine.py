@@ -64,7 +64,9 @@ class EngineResult:
 
     def checked(self) -> "EngineResult":
         if not self.ok:
-            raise EngineError(f"pulumi {self.operation} failed:\n{self.error[-6000:]}")
+            # The engine's own error events name the failing resources; its output's tail is the outputs.
+            errors = "\n".join(f"{d.get('urn') or ''}: {d['message'].strip()}" for d in self.diagnostics if d["severity"] == "error")
+            raise EngineError(f"pulumi {self.operation} failed:\n{errors[-6000:]}\n{self.error[-3000:]}")
         return self
 
 

@@ -255,6 +255,9 @@ class Harness:
         if self.owner is not None and self.owner.config is not None:
             self.owner.destroy()
         self.owner = None
+        self.remove_what_destroy_keeps()
+
+    def remove_what_destroy_keeps(self) -> None:
         # Helm keeps a Secret per revision of a release.
         releases = {r["metadata"]["namespace"] for r in self.admin.list("v1", "Secret", selector="owner=helm,name=external-secrets")}
         for namespace in sorted(releases):

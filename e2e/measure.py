@@ -122,35 +122,49 @@ def mock_plan_seconds(config: dict[str, Any], stack: str) -> float:
     return round(time.monotonic() - started, 1)
 
 
-def engine_measurements(harness: Harness) -> list[dict[str, Any]]:
-    rows = []
-    cases = [("dev", harness.committed_config("dev")), ("fleet-100", fleet("hundred", 100, 10)), ("fleet-1000", fleet("thousand", BIG, BIG_NAMESPACES))]
-    for name, config in cases:
-        stack = harness.stack(f"measure-{name}")
-        plan = harness.planned(stack.name, config)
-        harness.claim(stack)
-        seed_secrets(plan, harness.moto_url)
-        up = engine_run(stack, "up", plan.config)
-        preview = engine_run(stack, "preview")
-        row = {
-            "stack": name,
-            "services": len(plan.deliveries()),
-            "resources": len(plan.resources),
-            "resourcesPerService": round(len(plan.resources) / max(1, len(plan.deliveries())), 2),
-            "mockPlanSeconds": mock_plan_seconds(plan.config, stack.name),
-            "upFromNothing": up,
-            "previewUnchanged": preview,
-        }
-        if name == "fleet-1000":
-            changed = json.loads(json.dumps(plan.config))
-            changed["eso-platform:services"].append({"name": "svc-extra", "namespace": "thousand-ns-000"})
-            row["oneServicePreview"] = engine_run(stack, "preview", changed)
-            row["oneServiceUp"] = engine_run(stack, "up", changed)
-            skip = {"PULUMI_SKIP_CHECKPOINTS": "true"}
-            row["destroySkippingCheckpoints"] = engine_run(stack, "destroy", env=skip)
-            row["upFromNothingSkippingCheckpoints"] = engine_run(stack, "up", plan.config, env=skip)
-        rows.append(row)
-        print(f"  engine {name}: up {up['seconds']} s, preview {preview['seconds']} s", file=sys.stderr, flush=True)
+SKIP_CHECKPOINTS = {"PULUMI_SKIP_CHECKPOINTS": "true"}
+
+
+def _deployed(harness: Harness, name: str, config: dict[str, Any]) -> tuple[EngineStack, Any]:
+    stack = harness.stack(f"measure-{name}")
+    plan = harness.planned(stack.name, config)
+    harness.claim(stack)
+    seed_secrets(plan, harness.moto_url)
+    return stack, plan
+
+
+def _row(name: str, plan, stack: EngineStack) -> dict[str, Any]:
+    return {
+        "stack": name,
+        "services": len(plan.deliveries()),
+        "resources": len(plan.resources),
+        "resourcesPerService": round(len(plan.resources) / max(1, len(plan.deliveries())), 2),
+        "mockPlanSeconds": mock_plan_seconds(plan.config, stack.name),
+    }
+
+
+def engine_measurements(harness: Harness, dev_up: dict[str, Any]) -> list[dict[str, Any]]:
+    dev = harness.stack("measure-cold")
+    rows = [{**_row("dev", harness.planned(dev.name, harness.committed_config("dev")), dev), "upFromNothing": dev_up,
+             "previewUnchanged": engine_run(dev, "preview")}]
+    stack, plan = _deployed(harness, "fleet-100", fleet("hundred", 100, 10))
+    rows.append({**_row("fleet-100", plan, stack), "upFromNothing": engine_run(stack, "up", plan.config),
+                 "previewUnchanged": engine_run(stack, "preview")})
+    stack, plan = _deployed(harness, "fleet-1000", fleet("thousand", BIG, BIG_NAMESPACES))
+    row = _row("fleet-1000", plan, stack)
+    # Checkpoints skipped first: from nothing again after, the destroy in between is not measured.
+    row["upFromNothingSkippingCheckpoints"] = engine_run(stack, "up", plan.config, env=SKIP_CHECKPOINTS)
+    stack.run("destroy", env=SKIP_CHECKPOINTS, flags={"parallel": 64}).checked()
+    harness.remove_what_destroy_keeps()
+    row["upFromNothing"] = engine_run(stack, "up", plan.config)
+    row["previewUnchanged"] = engine_run(stack, "preview")
+    changed = json.loads(json.dumps(plan.config))
+    changed["eso-platform:services"].append({"name": "svc-extra", "namespace": "thousand-ns-000"})
+    row["oneServicePreview"] = engine_run(stack, "preview", changed)
+    row["oneServiceUp"] = engine_run(stack, "up", changed)
+    rows.append(row)
+    for found in rows:
+        print(f"  engine {found['stack']}: up {found['upFromNothing']['seconds']} s, preview {found['previewUnchanged']['seconds']} s", file=sys.stderr, flush=True)
     return rows
 
 
@@ -176,18 +190,19 @@ def _force_sync_all(harness: Harness, found: list[dict[str, Any]], value: str) -
     return time.monotonic() - started
 
 
-def cold_start_dev(harness: Harness) -> tuple[dict[str, float], Any]:
-    stack = harness.stack("measure-cold")
+def cold_start_dev(harness: Harness) -> tuple[dict[str, float], dict[str, Any], Any]:
+    """The dev stack from nothing to every ExternalSecret Ready; also the engine's `up` of it."""
+    stack, plan = _deployed(harness, "cold", harness.committed_config("dev"))
     started = time.monotonic()
-    result, plan, _ = harness.up(stack, harness.committed_config("dev"))
+    up = engine_run(stack, "up", plan.config)
     harness.wait_for_controller()
     harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()], timeout=600)
     measured = {
         "externalSecrets": len(plan.deliveries()),
-        "upSeconds": round(result.seconds, 1),
+        "upSeconds": up["seconds"],
         "upToAllReadySeconds": round(time.monotonic() - started, 1),
     }
-    return measured, plan
+    return measured, up, plan
 
 
 def single_force_sync(harness: Harness, plan, runs: int) -> dict[str, float]:
@@ -217,7 +232,7 @@ def bulk_force_sync(harness: Harness) -> list[dict[str, Any]]:
         config = json.loads(json.dumps(base))
         if concurrency is not None:
             config["eso"] = {"concurrency": concurrency}
-        harness.up(stack, config, seed=False, env={"PULUMI_SKIP_CHECKPOINTS": "true"})
+        harness.up(stack, config, seed=False, env=SKIP_CHECKPOINTS)
         harness.wait_for_controller()
         found = _external_secrets(harness, "thousand")
         wait_until(lambda: all((condition(es) or {}).get("status") == "True" for es in _external_secrets(harness, "thousand")), 600, "controller caught up", interval=2)
@@ -282,9 +297,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     harness = Harness.start(directory / "world")
     try:
         result: dict[str, Any] = {"machine": {"cores": os.cpu_count()}}
-        result["coldStartDev"], plan = cold_start_dev(harness)
+        result["coldStartDev"], dev_up, plan = cold_start_dev(harness)
         result["singleForceSync"] = single_force_sync(harness, plan, args.runs)
-        result["engine"] = engine_measurements(harness)
+        result["engine"] = engine_measurements(harness, dev_up)
         result["bulkForceSync"] = bulk_force_sync(harness)
         result["controllerPeakRssMiB"] = (harness.controller.peak_rss_kib() or 0) / 1024
         counts = harness.front.log.counts()

@@ -4,9 +4,7 @@ import copy
 import json
 from typing import Any, Callable
 
-from components.resource_types import EXTERNAL_SECRET, MANAGED_POLICY, RELEASE, ROLE, ROLE_POLICY
-from components.resource_types import KUBERNETES_SECRET as K8S_SECRET
-from components.resource_types import POLICY_ATTACHMENT as ATTACHMENT
+from components.resource_types import ROLE_POLICY
 from policy import rules
 from tools.plan.engine import ProgramRun, Registration
 

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from policy.rules import violations
-from tests.policy.helpers import READ_SCOPE, ROLE, ROLE_POLICY, TRUST, first_of, first_role_policy
+from components.resource_types import ROLE, ROLE_POLICY
+from tests.policy.helpers import READ_SCOPE, TRUST, first_of, first_role_policy
 
 WIDE_STATEMENT = {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
 

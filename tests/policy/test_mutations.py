@@ -10,18 +10,15 @@ import pulumi_aws as aws
 from policy.rules import violations
 from tools.plan.engine import record
 from tests.conftest import Mocks
+from components.resource_types import EXTERNAL_SECRET, MANAGED_POLICY, RELEASE, ROLE
+from components.resource_types import KUBERNETES_SECRET as K8S_SECRET
+from components.resource_types import POLICY_ATTACHMENT as ATTACHMENT
 from tests.policy.helpers import (
-    ATTACHMENT,
     CHART_PINNED,
     CUSTOMER_MANAGED,
-    MANAGED_POLICY,
-    EXTERNAL_SECRET,
-    K8S_SECRET,
     K8S_SECRET_DATA,
     READ_SCOPE,
     REFRESH,
-    RELEASE,
-    ROLE,
     SECRET_VERSION,
     SECRET_VERSION_VALUE,
     TRUST,

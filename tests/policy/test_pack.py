@@ -21,13 +21,13 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from policy import rules
 from tests.conftest import PROJECT_ROOT
+from components.resource_types import ROLE_POLICY
+from components.resource_types import KUBERNETES_SECRET as K8S_SECRET
 from tests.policy.helpers import (
     ADVISORY,
-    K8S_SECRET,
     K8S_SECRET_DATA,
     MANDATORY,
     READ_SCOPE,
-    ROLE_POLICY,
     WILDCARD_TRUST,
     edit_document,
     first_role_policy,

@@ -9,7 +9,9 @@ import pytest
 
 from tests.conftest import stack_values
 from tests.policy.conftest import dev_values_with_irsa_mode
-from tests.policy.helpers import ATTACHMENT, EXTERNAL_SECRET, MANAGED_POLICY, RELEASE, ROLE, ROLE_POLICY, WILDCARD_TRUST, findings
+from components.resource_types import EXTERNAL_SECRET, MANAGED_POLICY, RELEASE, ROLE, ROLE_POLICY
+from components.resource_types import POLICY_ATTACHMENT as ATTACHMENT
+from tests.policy.helpers import WILDCARD_TRUST, findings
 
 # Each guardrail that concerns the program has something to look at in every run below.
 CHECKED_TYPES = {ROLE, ROLE_POLICY, EXTERNAL_SECRET, RELEASE}
