@@ -4,6 +4,9 @@ VENV := venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 FORMAT ?= text
+# Worlds the end-to-end scenarios run in at once, a file each at a time: most of a scenario is
+# waiting (for the engine, the controller, a refresh), so two share two cores.
+E2E_WORKERS ?= 2
 
 .PHONY: venv plan test snapshots secrets-baseline benchmark e2e
 
@@ -36,5 +39,5 @@ benchmark: $(VENV)/.installed
 # and moto behind the IAM front; see docs/end-to-end.md.
 e2e: $(VENV)/.installed
 	$(PY) -m e2e.build
-	$(PY) -m pytest e2e
+	$(PY) -m pytest e2e -n $(E2E_WORKERS) --dist loadfile --durations=15
 	$(PY) -m e2e.measure --out e2e-measurements.json

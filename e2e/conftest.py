@@ -16,7 +16,9 @@ StackFactory = Callable[[str, dict[str, Any]], Plan]
 def harness(tmp_path_factory) -> Harness:
     # ESO_PLATFORM_E2E_WORKDIR keeps the processes' logs where a failed run can be read.
     kept = os.environ.get("ESO_PLATFORM_E2E_WORKDIR")
-    started = Harness.start(Path(kept) if kept else tmp_path_factory.mktemp("world"))
+    # Under pytest-xdist each worker runs a world of its own.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    started = Harness.start(Path(kept) / worker if kept else tmp_path_factory.mktemp("world"))
     yield started
     started.stop()
 

@@ -393,7 +393,9 @@ def _engine(workdir: Path, binaries: dict[str, Path], plane: control_plane.Contr
         "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "aws-credentials"),
         AWS_CLI_TOKENS: json.dumps(plane.deployer_tokens),
         AWS_CLI_LOG: str(workdir / "aws-cli.jsonl"),
-        # Helm fetches the chart over HTTPS from the harness's repository.
+        # Helm fetches the chart over HTTPS from the harness's repository, and keeps its caches
+        # in this run's workdir: never the user's, never another world's.
         "SSL_CERT_FILE": str(plane.pki.ca_cert),
+        **{f"HELM_{kind}_HOME": str(workdir / "helm" / kind.lower()) for kind in ("CACHE", "CONFIG", "DATA")},
     }
     return Engine(workdir / "engine", binaries["pulumi"], home, env)

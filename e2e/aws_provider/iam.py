@@ -227,9 +227,7 @@ class Role(ResourceType):
             except ClientError as error:
                 raise ProviderError(f"creating IAM Role ({name}): attaching IAM Policy ({arn}): {error}") from error
         state = self.as_state({**inputs, **self.state_only(inputs)})
-        outputs = self.read(aws, settings, name, state)
-        if outputs is None:
-            raise ProviderError(f"reading IAM Role ({name}): empty result after create")
+        outputs = self.read_back(aws, settings, name, state, f"reading IAM Role ({name}): empty result after create")
         return name, outputs
 
     def read(self, aws, settings, resource_id, state):
@@ -329,9 +327,7 @@ class Role(ResourceType):
                 call("tags", iam.untag_role, RoleName=resource_id, TagKeys=removed)
             if updated:
                 call("tags", iam.tag_role, RoleName=resource_id, Tags=_tag_list(updated))
-        outputs = self.read(aws, settings, resource_id, self.as_state({**state, **planned}))
-        if outputs is None:
-            raise ProviderError(f"reading IAM Role ({resource_id}): not found after update")
+        outputs = self.read_back(aws, settings, resource_id, self.as_state({**state, **planned}), f"reading IAM Role ({resource_id}): not found after update")
         return outputs
 
     def delete(self, aws, settings, resource_id, state):
@@ -437,9 +433,7 @@ class RolePolicy(ResourceType):
         name = terraform_name(inputs.get("name"), inputs.get("namePrefix"))
         self._put(aws, inputs["role"], name, inputs["policy"])
         resource_id = f"{inputs['role']}:{name}"
-        outputs = self.read(aws, settings, resource_id, self.as_state(inputs))
-        if outputs is None:
-            raise ProviderError(f"waiting for IAM Role Policy ({resource_id}) create: not found")
+        outputs = self.read_back(aws, settings, resource_id, self.as_state(inputs), f"waiting for IAM Role Policy ({resource_id}) create: not found")
         return resource_id, outputs
 
     def read(self, aws, settings, resource_id, state):
@@ -461,9 +455,7 @@ class RolePolicy(ResourceType):
     def update(self, aws, settings, resource_id, state, planned, changed):
         role, name = self.parse_id(resource_id)
         self._put(aws, role, name, planned["policy"])
-        outputs = self.read(aws, settings, resource_id, self.as_state(planned))
-        if outputs is None:
-            raise ProviderError(f"reading IAM Role Policy ({resource_id}): not found after update")
+        outputs = self.read_back(aws, settings, resource_id, self.as_state(planned), f"reading IAM Role Policy ({resource_id}): not found after update")
         return outputs
 
     def delete(self, aws, settings, resource_id, state):
@@ -512,9 +504,7 @@ class Policy(ResourceType):
             arn = iam.create_policy(**request)["Policy"]["Arn"]
         except ClientError as error:
             raise ProviderError(f"creating IAM Policy ({name}): {error}") from error
-        outputs = self.read(aws, settings, arn, self.as_state({**inputs, **self.state_only(inputs)}))
-        if outputs is None:
-            raise ProviderError(f"reading IAM Policy ({arn}): empty result after create")
+        outputs = self.read_back(aws, settings, arn, self.as_state({**inputs, **self.state_only(inputs)}), f"reading IAM Policy ({arn}): empty result after create")
         return arn, outputs
 
     def read(self, aws, settings, resource_id, state):
@@ -571,9 +561,7 @@ class Policy(ResourceType):
                     iam.create_policy_version(PolicyArn=resource_id, PolicyDocument=document, SetAsDefault=True)
             except ClientError as error:
                 raise ProviderError(f"updating IAM Policy ({resource_id}): {error}") from error
-        outputs = self.read(aws, settings, resource_id, self.as_state({**state, **planned}))
-        if outputs is None:
-            raise ProviderError(f"reading IAM Policy ({resource_id}): not found after update")
+        outputs = self.read_back(aws, settings, resource_id, self.as_state({**state, **planned}), f"reading IAM Policy ({resource_id}): not found after update")
         return outputs
 
     def delete(self, aws, settings, resource_id, state):
@@ -643,9 +631,7 @@ class RolePolicyAttachment(ResourceType):
         # role_policy_attachment.go Create: d.SetId(createRolePolicyAttachmentImportID(d)), which is
         # "<role>/<policy_arn>" since terraform-provider-aws v6 (before, id.PrefixedUniqueId("<role>-")).
         resource_id = f"{role}/{arn}"
-        outputs = self.read(aws, settings, resource_id, inputs)
-        if outputs is None:
-            raise ProviderError(f"reading IAM Role Policy Attachment ({role}:{arn}): not found after create")
+        outputs = self.read_back(aws, settings, resource_id, inputs, f"reading IAM Role Policy Attachment ({role}:{arn}): not found after create")
         return resource_id, outputs
 
     def read(self, aws, settings, resource_id, state):

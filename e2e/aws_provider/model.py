@@ -396,6 +396,14 @@ class ResourceType:
         outputs.update({key: value for key, value in self.plan(state, news, settings).items() if value is not None})
         return outputs
 
+    def read_back(self, aws, settings: ProviderSettings, resource_id: str, state: dict, missing: str) -> dict:
+        """The resource as read right after a create or update: terraform's Create and Update
+        end with Read, and a resource that is not there then is the error `missing`."""
+        outputs = self.read(aws, settings, resource_id, state)
+        if outputs is None:
+            raise ProviderError(missing)
+        return outputs
+
     def state_only(self, inputs: dict) -> dict:
         """Inputs terraform keeps in state without reading them back (e.g. force_detach_policies)."""
         return {}
