@@ -48,10 +48,10 @@ class Reader(threading.Thread):
         )
         self.secret_id = secret_id
         self.reads, self.denied = 0, []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 self.client.get_secret_value(SecretId=self.secret_id)
                 self.reads += 1
@@ -60,7 +60,7 @@ class Reader(threading.Thread):
             time.sleep(0.05)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join()
 
 
