@@ -204,6 +204,13 @@ def _kubernetes_build(run: Commands, command: str, output: Path) -> None:
     _go_build(run, GO_WRAPPERS / command, output, ldflags=stamp)
 
 
+def _kubernetes_step(command: str, after: tuple[str, ...] = ()) -> "Step":
+    return Step(
+        command, KUBERNETES_VERSION, f"{CONTROL_PLANE}/bin/{command}",
+        lambda run, out: _kubernetes_build(run, command, out), after=after,
+    )
+
+
 def _pulumi(run: Commands, output: Path) -> None:
     _go_build(
         run,
@@ -300,26 +307,10 @@ STEPS = (
     ),
     Step("pulumi", PULUMI_VERSION, f"pulumi-{PULUMI_VERSION}/bin/pulumi", _pulumi),
     Step("etcd", ETCD_VERSION, f"{CONTROL_PLANE}/bin/etcd", lambda run, out: _go_build(run, GO_WRAPPERS / "etcd", out)),
-    Step(
-        "kube-apiserver",
-        KUBERNETES_VERSION,
-        f"{CONTROL_PLANE}/bin/kube-apiserver",
-        lambda run, out: _kubernetes_build(run, "kube-apiserver", out),
-    ),
-    Step(
-        "kube-controller-manager",
-        KUBERNETES_VERSION,
-        f"{CONTROL_PLANE}/bin/kube-controller-manager",
-        lambda run, out: _kubernetes_build(run, "kube-controller-manager", out),
-        after=("kube-apiserver",),
-    ),
-    Step(
-        "kube-scheduler",
-        KUBERNETES_VERSION,
-        f"{CONTROL_PLANE}/bin/kube-scheduler",
-        lambda run, out: _kubernetes_build(run, "kube-scheduler", out),
-        after=("kube-apiserver",),
-    ),
+    _kubernetes_step("kube-apiserver"),
+    # After the API server: they share most of its packages, built once into the Go cache.
+    _kubernetes_step("kube-controller-manager", after=("kube-apiserver",)),
+    _kubernetes_step("kube-scheduler", after=("kube-apiserver",)),
     Step(
         "external-secrets",
         ESO_VERSION,

@@ -41,7 +41,7 @@ class ChartRepository:
 
     @property
     def url(self) -> str:
-        return f"https://{LOOPBACK}:{self._server.server_address[1]}"
+        return f"https://{LOOPBACK}:{self.port}"
 
     @property
     def port(self) -> int:
@@ -61,15 +61,12 @@ class ChartRepository:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.cert, self.key)
         self._server = ThreadingHTTPServer((LOOPBACK, 0), partial(Handler, directory=str(self.directory)))
-        self._server.daemon_threads = True
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        threading.Thread(target=self._server.serve_forever, name="chart-repository", daemon=True).start()
+        _serve(self._server, "chart-repository")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        _shut(self._server)
 
 
 @dataclass
@@ -103,14 +100,22 @@ class UpstreamTunnel:
                 pass
 
         self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="upstream-tunnel", daemon=True).start()
+        _serve(self._server, "upstream-tunnel")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        _shut(self._server)
+
+
+def _serve(server: ThreadingHTTPServer, name: str) -> None:
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
+
+
+def _shut(server: Optional[ThreadingHTTPServer]) -> None:
+    if server is not None:
+        server.shutdown()
+        server.server_close()
 
 
 def _pipe(client: socket.socket, upstream: socket.socket) -> None:
