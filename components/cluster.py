@@ -52,7 +52,9 @@ class ClusterAccess(pulumi.ComponentResource):
         elif args.stack_reference is not None:
             reference = pulumi.StackReference(f"{name}-stack", stack_name=args.stack_reference, opts=child)
             self.oidc_provider_arn = reference.require_output("oidcProviderArn")
-            kubeconfig = reference.require_output("kubeconfig").apply(lambda found: with_deploying_identity(found, args.identity))
+            kubeconfig = reference.require_output("kubeconfig").apply(
+                lambda found: with_deploying_identity(found, args.identity, args.region)
+            )
         else:
             new = args.new_cluster
             cluster = eks.Cluster(
@@ -72,7 +74,7 @@ class ClusterAccess(pulumi.ComponentResource):
                 opts=child,
             )
             self.oidc_provider_arn = cluster.oidc_provider_arn
-            kubeconfig = cluster.kubeconfig_json.apply(lambda found: with_deploying_identity(found, args.identity))
+            kubeconfig = cluster.kubeconfig_json.apply(lambda found: with_deploying_identity(found, args.identity, args.region))
         # It names no credential, but it is the way into the cluster: kept out of plain outputs.
         self.kubeconfig = pulumi.Output.secret(kubeconfig)
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, opts=child)

@@ -30,6 +30,9 @@ class IrsaRoleArgs:
     # Set only in the shared-wildcard mode: trusts this ServiceAccount name in every namespace.
     wildcard_service_account: Optional[str] = None
     tags: dict[str, str] = field(default_factory=dict)
+    # IAM's path of the role, and the managed policy set as its permissions boundary, if any.
+    path: str = "/"
+    permissions_boundary: Optional[str] = None
     # Empty: `grants` go into one inline policy. Otherwise `grants` did not fit inline, and each
     # run becomes one customer-managed policy attached to the role.
     managed_policy_runs: list[tuple[SecretGrant, ...]] = field(default_factory=list)
@@ -39,6 +42,20 @@ class IrsaRoleArgs:
             spread = sorted((g for run in self.managed_policy_runs for g in run), key=repr)
             if spread != sorted(self.grants, key=repr):
                 raise ValueError(f"the managed policies of role {self.role_name} must hold exactly its grants, once")
+
+
+def boundary_of_account(boundary: str, identity: AwsIdentity) -> str:
+    """`boundary`, if IAM can attach it to a role of `identity`'s account: a policy of that
+    account, or an AWS managed one."""
+    account = boundary.split(":")[4]
+    if account not in (identity.account_id, "aws"):
+        # A RunError ends the update with this message alone, no traceback.
+        raise pulumi.RunError(
+            f"irsa.permissionsBoundary: {boundary} is a policy of account {account}, but the roles are "
+            f"created in {identity.account_id}, the OIDC provider's account; use a policy of "
+            f"{identity.account_id} or an AWS managed policy"
+        )
+    return boundary
 
 
 class IrsaRole(pulumi.ComponentResource):
@@ -64,6 +81,10 @@ class IrsaRole(pulumi.ComponentResource):
                 )
             ),
             max_session_duration=3600,
+            path=args.path,
+            permissions_boundary=identity.apply(lambda ident: boundary_of_account(args.permissions_boundary, ident))
+            if args.permissions_boundary
+            else None,
             tags=args.tags,
             opts=child,
         )

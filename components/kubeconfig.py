@@ -1,12 +1,23 @@
 """Kubeconfigs that reach an EKS cluster as the deploying AWS identity: pure functions."""
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any, Optional
 
-# What selects an identity in an `aws` exec; replaced by the deploying identity's own.
-_IDENTITY_FLAGS = ("--profile", "--role-arn")
+import yaml
+
+EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
+# The AWS CLI's options that choose who signs the token: the global `--profile`, and `eks
+# get-token`'s `--role-arn` and `--session-name` (awscli/customizations/eks/get_token.py). Its
+# argparse takes an unambiguous prefix of an option, and both pulumi-eks
+# (nodejs/eks/cluster/cluster.ts, generateKubeconfig) and `aws eks update-kubeconfig`
+# (awscli/customizations/eks/update_kubeconfig.py, get_user_entry) write `--role`.
+_IDENTITY_OPTIONS = ("--profile", "--role-arn", "--session-name")
+# "--pr", "--ro", "--se": no other option of the AWS CLI or of `eks get-token` starts with these.
+_SHORTEST_PREFIX = 4
 _IDENTITY_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN")
+_REGION = "--region"
 
 
 @dataclass(frozen=True)
@@ -32,7 +43,10 @@ class DeployingIdentity:
 def exec_kubeconfig(
     cluster_name: str, region: str, endpoint: str, ca_data: str, identity: DeployingIdentity = DeployingIdentity()
 ) -> str:
-    """A kubeconfig that authenticates with `aws eks get-token` as `identity`: it holds no credential."""
+    """A kubeconfig that authenticates with `aws eks get-token` as `identity`: it holds no credential.
+
+    Its exec is the one `aws eks update-kubeconfig` writes.
+    """
     return with_deploying_identity(
         {
             "apiVersion": "v1",
@@ -47,29 +61,46 @@ def exec_kubeconfig(
                     "name": cluster_name,
                     "user": {
                         "exec": {
-                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "apiVersion": EXEC_API_VERSION,
                             "command": "aws",
-                            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region],
+                            "args": [_REGION, region, "eks", "get-token", "--cluster-name", cluster_name, "--output", "json"],
                         }
                     },
                 }
             ],
         },
         identity,
+        region,
     )
 
 
-def with_deploying_identity(kubeconfig: Any, identity: DeployingIdentity) -> str:
-    """`kubeconfig` (text or parsed) with every user's `aws eks get-token` run as `identity` only.
+def parsed_kubeconfig(kubeconfig: Any) -> dict[str, Any]:
+    """A kubeconfig as a stack exports it: an object, JSON text or YAML text."""
+    parsed = kubeconfig
+    if isinstance(kubeconfig, str):
+        try:
+            parsed = yaml.safe_load(kubeconfig)
+        except yaml.YAMLError as error:
+            raise ValueError(f"the kubeconfig is neither JSON nor YAML: {error}") from None
+    if parsed is None:
+        raise ValueError("the kubeconfig is empty")
+    if not isinstance(parsed, dict):
+        raise ValueError(f"the kubeconfig is a {type(parsed).__name__}, not a mapping with clusters, contexts and users")
+    return parsed
+
+
+def with_deploying_identity(kubeconfig: Any, identity: DeployingIdentity, region: Optional[str] = None) -> str:
+    """`kubeconfig` with every user's `aws eks get-token` run as `identity` only, and one `--region`
+    (the kubeconfig's own, else `region`).
 
     Any other way of authenticating is refused: it would reach the cluster as someone else.
     """
-    parsed = json.loads(kubeconfig) if isinstance(kubeconfig, str) else kubeconfig
+    parsed = parsed_kubeconfig(kubeconfig)
     users = []
     for user in parsed.get("users") or []:
         found = (user.get("user") or {}).get("exec") or {}
-        args = list(found.get("args") or [])
-        if found.get("command") != "aws" or args[:2] != ["eks", "get-token"]:
+        args = [str(arg) for arg in found.get("args") or []]
+        if os.path.basename(str(found.get("command"))) != "aws" or not _runs_get_token(args):
             raise ValueError(
                 f"kubeconfig user {user.get('name')!r} does not authenticate with `aws eks get-token`; "
                 "the program reaches the cluster only as the deploying AWS identity"
@@ -77,21 +108,39 @@ def with_deploying_identity(kubeconfig: Any, identity: DeployingIdentity) -> str
         env = [entry for entry in found.get("env") or [] if entry.get("name") not in _IDENTITY_ENV]
         env += identity.env()
         rewritten = {key: value for key, value in found.items() if key != "env"}
-        rewritten["args"] = _without_identity_flags(args) + identity.get_token_args()
+        kept, own_region = _without_identity_and_region(args)
+        chosen_region = own_region or region
+        rewritten["args"] = ([_REGION, chosen_region] if chosen_region else []) + kept + identity.get_token_args()
         if env:
             rewritten["env"] = env
         users.append({**user, "user": {**user["user"], "exec": rewritten}})
     return json.dumps({**parsed, "users": users}, sort_keys=True)
 
 
-def _without_identity_flags(args: list[str]) -> list[str]:
+def _runs_get_token(args: list[str]) -> bool:
+    # Global options may stand before `eks`, as both writers put `--region` there.
+    return any(args[index:index + 2] == ["eks", "get-token"] for index in range(len(args)))
+
+
+def _is_identity_option(name: str) -> bool:
+    return len(name) >= _SHORTEST_PREFIX and any(option.startswith(name) for option in _IDENTITY_OPTIONS)
+
+
+def _without_identity_and_region(args: list[str]) -> tuple[list[str], Optional[str]]:
+    """The args without identity options and `--region`, and the last `--region` given (the one
+    the AWS CLI's argparse would keep)."""
     kept: list[str] = []
-    value_of_dropped_flag = False
-    for arg in args:
-        if value_of_dropped_flag:
-            value_of_dropped_flag = False
-        elif arg in _IDENTITY_FLAGS:
-            value_of_dropped_flag = True
-        elif not arg.startswith(tuple(f"{flag}=" for flag in _IDENTITY_FLAGS)):
-            kept.append(arg)
-    return kept
+    region = None
+    index = 0
+    while index < len(args):
+        name, equals, value = args[index].partition("=")
+        dropped = name.startswith("--") and (_is_identity_option(name) or name == _REGION)
+        if dropped and not equals:
+            index += 1
+            value = args[index] if index < len(args) else ""
+        if not dropped:
+            kept.append(args[index])
+        elif name == _REGION and value:
+            region = value
+        index += 1
+    return kept, region

@@ -2,7 +2,7 @@
 
 It stands in for the AWS CLI v2 (`awscli/customizations/eks/get_token.py`): global options
 (`--region`, `--profile`, `--output`) may stand before or after `eks get-token`, which takes
-`--cluster-name` (or `--cluster-id`) and `--role-arn`; both `--flag value` and `--flag=value`
+`--cluster-name` (or `--cluster-id`), `--role-arn` and `--session-name`; both `--flag value` and `--flag=value`
 are accepted, and so is an unambiguous prefix of an option, as the CLI's argparse accepts it
 (pulumi-eks writes `--role` for `--role-arn`); an unknown or ambiguous option exits 252 as the
 CLI's argument errors do. It prints an
@@ -28,7 +28,7 @@ LOG = "ESO_PLATFORM_E2E_AWS_CLI_LOG"
 DEFAULT_API_VERSION = "client.authentication.k8s.io/v1beta1"
 USAGE_ERROR = 252
 GLOBAL_OPTIONS = ("--region", "--profile", "--output")
-GET_TOKEN_OPTIONS = ("--cluster-name", "--cluster-id", "--role-arn")
+GET_TOKEN_OPTIONS = ("--cluster-name", "--cluster-id", "--role-arn", "--session-name")
 # Seconds a token from `aws eks get-token` is valid (the CLI's TOKEN_EXPIRATION_MINS is 14).
 TOKEN_LIFETIME = 14 * 60
 

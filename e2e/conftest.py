@@ -1,13 +1,15 @@
 """One running world for the whole end-to-end session; see e2e/harness.py."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
 from e2e.harness import CLUSTER, REGION, Harness
-from e2e.world import Plan
+from e2e.world import REPOSITORY, Plan
 
 StackFactory = Callable[[str, dict[str, Any]], Plan]
 
@@ -37,3 +39,18 @@ def generated_stack(harness) -> StackFactory:
         return harness.planned(name, {"aws:region": REGION, "environment": name, "cluster": {"name": CLUSTER}, **config})
 
     return make
+
+
+@pytest.fixture(scope="session")
+def product_python(tmp_path_factory) -> Path:
+    """The interpreter of a virtualenv built from requirements.txt alone, as `pulumi` builds its
+    own: every product command must run in it, with none of requirements-dev.txt."""
+    venv = tmp_path_factory.mktemp("product") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "-r", str(REPOSITORY / "requirements.txt")],
+        check=True, timeout=900,
+    )
+    return python

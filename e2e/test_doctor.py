@@ -13,7 +13,7 @@ from e2e.world import REPOSITORY, put_secret
 pytestmark = pytest.mark.timeout(300)
 
 
-def _doctor(harness, stack_file) -> tuple[int, dict]:
+def _doctor(harness, stack_file, python: str = sys.executable) -> tuple[int, dict]:
     env = {
         **os.environ,
         "AWS_ENDPOINT_URL": harness.moto_url,
@@ -21,7 +21,7 @@ def _doctor(harness, stack_file) -> tuple[int, dict]:
         "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret
     }
     completed = subprocess.run(
-        [sys.executable, "-m", "stacks", "doctor", str(stack_file), "--format", "json", "--oidc-issuer", harness.issuer],
+        [str(python), "-m", "stacks", "doctor", str(stack_file), "--format", "json", "--oidc-issuer", harness.issuer],
         cwd=REPOSITORY, env=env, capture_output=True, text=True, timeout=120,
     )
     assert completed.returncode in (0, 1), completed.stderr
@@ -32,12 +32,13 @@ def _failed(report: dict) -> list[dict]:
     return [check for check in report["checks"] if check["status"] == "fail"]
 
 
-def test_a_non_json_secret_fails_its_check_and_turns_green_once_fixed(harness, generated_stack):
+def test_a_non_json_secret_fails_its_check_and_turns_green_once_fixed(harness, generated_stack, product_python):
     plan = generated_stack("doc", {"services": [{"name": "api", "namespace": "doc", "keys": ["URL"]}]})
     expected = harness.deploy(plan)
     harness.wait_ready([("doc", "api")])
     stack_file = plan.stack_file
-    code, report = _doctor(harness, stack_file)
+    # In the virtualenv `pulumi` builds from requirements.txt, as deploy.yml runs it.
+    code, report = _doctor(harness, stack_file, product_python)
     assert code == 0, _failed(report)
 
     put_secret(harness.moto_url, "us-east-1", "doc/app/api", "not json at all")
@@ -50,3 +51,12 @@ def test_a_non_json_secret_fails_its_check_and_turns_green_once_fixed(harness, g
     put_secret(harness.moto_url, "us-east-1", "doc/app/api", expected[("doc", "api")])
     code, report = _doctor(harness, stack_file)
     assert code == 0, _failed(report)
+
+
+def test_the_plan_runs_in_the_virtualenv_built_from_requirements_txt_alone(product_python):
+    for command in (["plan", "dev"], ["plan", "prod", "--format", "json"], ["alert-rules"]):
+        completed = subprocess.run(
+            [str(product_python), "-m", "stacks", *command], cwd=REPOSITORY, capture_output=True, text=True, timeout=300,
+        )
+        assert completed.returncode == 0, completed.stderr
+        assert completed.stdout.strip()

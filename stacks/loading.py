@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from components.kubeconfig import DeployingIdentity
 from stacks.access import policy_size_problems
 from stacks.deploying_identity import deploying_identity
-from stacks.regions import region_problems
+from stacks.regions import boundary_problems, region_problems
 from stacks.model import (
     DEFAULT_REFRESH_CLASSES,
     AdmissionConfig,
@@ -84,11 +84,13 @@ def load_stack(
     ]
     problems += _cross_check(raw)
     irsa = _valid(IrsaConfig, raw.get("irsa", {}))
+    known_region = aws_region if aws_region and AWS_REGION_PATTERN.fullmatch(aws_region) else None
     problems += region_problems(
         raw.get("services") if isinstance(raw.get("services"), list) else [],
         list(irsa.kms_key_arns) if irsa is not None else [],
-        aws_region if aws_region and AWS_REGION_PATTERN.fullmatch(aws_region) else None,
+        known_region,
     )
+    problems += boundary_problems(irsa.permissions_boundary if irsa is not None else None, known_region)
     if problems or config is None:
         raise ConfigError(problems)
     stack = _resolve(config, aws_region, identity)

@@ -13,6 +13,10 @@ from stacks.durations import parse_go_duration
 DEFAULT_REFRESH_CLASSES = {"rotating": "10m", "stable": "24h"}
 MINIMUM_REFRESH_SECONDS = 60
 DEFAULT_CHART_VERSION = "2.9.0"
+# The chart versions the program is tested with: their values and CRD schemas are the ones it
+# sets and relies on (../shared/reference/eso-<version>/), and the end-to-end suite runs their
+# controller. The README's "Chart versions" table lists the same.
+SUPPORTED_CHART_VERSIONS = ("2.9.0",)
 CHART_NAME = "external-secrets"
 CHART_REPOSITORY = "https://charts.external-secrets.io"
 PATH_PLACEHOLDERS = ("env", "namespace", "service")
@@ -25,8 +29,18 @@ AWS_REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 _EKS_CLUSTER_NAME = re.compile(r"[0-9A-Za-z][A-Za-z0-9\-_]{0,99}")
 _STACK_REFERENCE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*){0,2}")
 _KMS_KEY_ARN = re.compile(r"arn:aws(-[a-z]+)*:kms:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:key/[A-Za-z0-9-]+")
+# A customer managed policy (account) or an AWS managed one ("aws"), with its optional path.
+IAM_POLICY_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::([0-9]{12}|aws):policy(/[\x21-\x7e]*)?/[\w+=,.@-]{1,128}")
+# IAM's path: "/" or "/" + printable ASCII + "/", at most 512 characters (CreateRole's Path).
+_IAM_PATH = re.compile(r"/|/[\x21-\x7e]{1,510}/")
 _EXACT_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
-_KUBERNETES_VERSION = re.compile(r"1\.[0-9]{2}")
+_KUBERNETES_VERSION = re.compile(r"1\.([0-9]{2})")
+# The Secret guard and the admission guard are admissionregistration.k8s.io/v1
+# ValidatingAdmissionPolicies, which Kubernetes serves from 1.30.
+MINIMUM_KUBERNETES_MINOR = 30
+# In EKS standard support on 2026-12-02, until 2027-03-27 (EKS's Kubernetes version lifecycle:
+# 14 months of standard support from its EKS release on 2026-01-28).
+DEFAULT_KUBERNETES_VERSION = "1.35"
 # An HTTPS Helm repository or an OCI registry path: a host (DNS name or IPv4), an optional
 # port and path; no credentials, query or fragment, which Helm would send to the server.
 _CHART_REPOSITORY = re.compile(
@@ -95,9 +109,45 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True)
 
 
+def _supported_chart_version(value: str) -> str:
+    supported = ", ".join(SUPPORTED_CHART_VERSIONS)
+    if not _EXACT_VERSION.fullmatch(value):
+        raise ValueError(f"{value!r} is not valid here; expected an exact version: {supported}")
+    if value not in SUPPORTED_CHART_VERSIONS:
+        raise ValueError(
+            f"{value!r} is not a chart version this program is tested with; use {supported}. The "
+            "program sets chart values and relies on CRDs that other versions may lack or read "
+            "differently (charts before 2.5.0 have no rbac.serviceAccountTokenCreate and let the "
+            "controller mint tokens for every ServiceAccount); see the README's Chart versions"
+        )
+    return value
+
+
+def kubernetes_floor_problem(version: str) -> Optional[str]:
+    """Why a cluster of this Kubernetes version cannot run the program's guards, if it cannot."""
+    found = _KUBERNETES_VERSION.fullmatch(version)
+    if found and int(found.group(1)) >= MINIMUM_KUBERNETES_MINOR:
+        return None
+    return (
+        f"Kubernetes {version} is below 1.{MINIMUM_KUBERNETES_MINOR}, the first to serve "
+        "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicies, which the Secret guard and "
+        "the admission guard are"
+    )
+
+
+def _kubernetes_version(value: str) -> str:
+    if not _KUBERNETES_VERSION.fullmatch(value):
+        raise ValueError(f"{value!r} is not valid here; expected a minor version like \"{DEFAULT_KUBERNETES_VERSION}\"")
+    problem = kubernetes_floor_problem(value)
+    if problem:
+        raise ValueError(f"{problem}; use \"{DEFAULT_KUBERNETES_VERSION}\" or later")
+    return value
+
+
 class ClusterCreate(_Model):
-    version: Annotated[str, AfterValidator(_matching(_KUBERNETES_VERSION, '"1.31"'))] = Field(
-        "1.31", description="Kubernetes version of the new EKS cluster."
+    version: Annotated[str, AfterValidator(_kubernetes_version)] = Field(
+        DEFAULT_KUBERNETES_VERSION,
+        description=f"Kubernetes version of the new EKS cluster: 1.{MINIMUM_KUBERNETES_MINOR} or later.",
     )
     instance_type: Annotated[str, AfterValidator(_matching(_INSTANCE_TYPE, "t3.medium"))] = Field(
         "t3.medium", description="EC2 instance type of the default node group."
@@ -267,8 +317,9 @@ class EsoConfig(_Model):
         strict=True,
         description="Install the operator's chart; false manages only roles and tenants on a cluster whose ESO someone else installed.",
     )
-    chart_version: Annotated[str, AfterValidator(_matching(_EXACT_VERSION, "2.9.0 (an exact version)"))] = Field(
-        DEFAULT_CHART_VERSION, description="Exact version of the external-secrets Helm chart."
+    chart_version: Annotated[str, AfterValidator(_supported_chart_version)] = Field(
+        DEFAULT_CHART_VERSION,
+        description="Exact version of the external-secrets Helm chart, one of SUPPORTED_CHART_VERSIONS.",
     )
     chart_repository: str = Field(
         CHART_REPOSITORY,
@@ -348,6 +399,17 @@ class IrsaConfig(_Model):
         default_factory=list,
         description="Customer-managed KMS keys of the secrets: adds kms:Decrypt via Secrets Manager only.",
     )
+    permissions_boundary: Optional[
+        Annotated[str, AfterValidator(_matching(IAM_POLICY_ARN, "arn:aws:iam::123456789012:policy/eso-boundary"))]
+    ] = Field(
+        None,
+        description="A managed policy set as the permissions boundary of every role the program "
+        "creates, for accounts whose service control policies require one on iam:CreateRole; in "
+        "the roles' account (or AWS managed) and aws:region's partition.",
+    )
+    role_path: Annotated[
+        str, AfterValidator(_matching(_IAM_PATH, "/ or /platform/eso/ (IAM's path: begins and ends with /, printable ASCII, at most 512 characters)"))
+    ] = Field("/", description="The IAM path of every role the program creates; changing it replaces the roles.")
     managed_policies_per_role: int = Field(
         DEFAULT_MANAGED_POLICIES_PER_ROLE,
         ge=1,

@@ -167,6 +167,8 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 kms_key_arns=list(spec.kms_key_arns),
                 wildcard_service_account=spec.wildcard_service_account,
                 managed_policy_runs=[] if spec.read_policies.inline else list(spec.read_policies.runs),
+                path=stack.irsa.role_path,
+                permissions_boundary=stack.irsa.permissions_boundary,
                 tags={
                     "managed-by": PLATFORM,
                     "eso-platform/environment": stack.environment,
@@ -245,6 +247,8 @@ def deploy(stack: Stack) -> dict[str, Any]:
     review_previous_deployment(stack, service_outputs)
     return {
         "environment": stack.environment,
+        # The doctor reads the cluster's issuer off it, whichever form the cluster takes.
+        "oidcProviderArn": cluster.oidc_provider_arn,
         "operator": operator_output,
         "secretGuard": guard_output,
         "namespaces": namespace_outputs,

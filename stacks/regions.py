@@ -8,6 +8,19 @@ from stacks.model import AWS_REGION_PATTERN
 NAMED_SERVICES = 3
 
 
+def boundary_problems(boundary: Optional[str], aws_region: Optional[str]) -> list[str]:
+    """A permissions boundary in the stack's partition: IAM refuses another partition's policy."""
+    if not boundary or not aws_region:
+        return []
+    partition, home = boundary.split(":")[1], partition_of_region(aws_region)
+    if partition == home:
+        return []
+    return [
+        f"irsa.permissionsBoundary: {boundary} is in partition {partition}, but aws:region {aws_region} "
+        f"is in {home}; use a policy of the {home} partition"
+    ]
+
+
 def region_problems(services: list[Any], keys: list[str], aws_region: Optional[str]) -> list[str]:
     """Secrets and KMS keys in the stack's partition, and a listed key in every region with secrets.
 

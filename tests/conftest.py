@@ -22,8 +22,15 @@ REGION = "us-east-1"
 class Mocks(PlaceholderCloud):
     """The offline plan's placeholder cloud, with the account and issuer tests assert on."""
 
-    def __init__(self, account_id: str = PLACEHOLDER_ACCOUNT, oidc_issuer: Optional[str] = None):
+    def __init__(
+        self, account_id: str = PLACEHOLDER_ACCOUNT, oidc_issuer: Optional[str] = None, kubeconfig: Any = None
+    ):
         super().__init__(REGION, account_id=account_id, oidc_issuer=oidc_issuer)
+        # What a cluster stack exports (or pulumi-eks's kubeconfigJson), instead of the placeholder's.
+        self.exported_kubeconfig = kubeconfig
+
+    def kubeconfig(self, cluster: str) -> Any:
+        return super().kubeconfig(cluster) if self.exported_kubeconfig is None else self.exported_kubeconfig
 
 
 class RevealingMonitor(RecordingMonitor):

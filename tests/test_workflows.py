@@ -155,6 +155,11 @@ def test_each_deploy_runs_the_doctor_on_its_stack_after_up():
         (command,) = _stacks_commands(job)
         arguments = parser().parse_args(command)
         assert (arguments.command, arguments.stack) == ("doctor", stack)
+        # Every cluster form but cluster.name reads a stack output, from the backend `up` used.
+        assert arguments.oidc_issuer is None
+        env = job["steps"][doctor].get("env", {})
+        assert env.get("PULUMI_BACKEND_URL") == job["steps"][up]["with"]["cloud-url"]
+        assert env.get("PULUMI_ACCESS_TOKEN") == job["steps"][up]["env"]["PULUMI_ACCESS_TOKEN"]
 
 
 def test_the_plan_commands_in_the_workflow_parse():

@@ -65,8 +65,9 @@ def parser() -> argparse.ArgumentParser:
     doctor.add_argument(
         "--oidc-issuer",
         type=_issuer,
-        help="the cluster's OIDC issuer; default: looked up from cluster.name, or read from "
-        "cluster.stackReference's oidcProviderUrl output with the Pulumi CLI (required for cluster.create)",
+        help="the cluster's OIDC issuer; default: looked up from cluster.name, or read off the "
+        "oidcProviderArn output (of cluster.stackReference's stack, or of this stack with cluster.create) "
+        "with the Pulumi CLI",
     )
     commands.add_parser(
         "alert-rules",

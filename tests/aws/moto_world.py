@@ -126,12 +126,15 @@ def create_iam(session: boto3.Session, run: ProgramRun, world: World) -> dict[st
     names = {}
     for role in run.of_type(ROLE):
         inputs = role.inputs
+        boundary = {"PermissionsBoundary": inputs["permissionsBoundary"]} if "permissionsBoundary" in inputs else {}
         created = iam.create_role(
             RoleName=inputs["name"],
+            Path=inputs["path"],
             AssumeRolePolicyDocument=inputs["assumeRolePolicy"],
             Description=inputs["description"],
             MaxSessionDuration=int(inputs["maxSessionDuration"]),
             Tags=[{"Key": key, "Value": value} for key, value in sorted(inputs["tags"].items())],
+            **boundary,
         )["Role"]
         # moto 5.2.5's CreateRole stores the trust policy unchecked; UpdateAssumeRolePolicy runs
         # its trust-policy validator (grammar, Version, actions STS allows, no Resource).

@@ -380,3 +380,21 @@ def test_split_grants_are_accepted_by_iam_and_together_read_exactly_the_namespac
     own = expected_reads(run)[crowded.arn]
     unreadable = [ref for ref in own if not is_allowed(remaining, "secretsmanager:GetSecretValue", world.secrets[ref])]
     assert len(unreadable) == len(removed["Statement"][0]["Resource"]) > 0
+
+
+def test_a_role_path_and_a_permissions_boundary_are_what_iam_stores_and_the_service_accounts_name(aws, run_stack):
+    boundary = aws.client("iam").create_policy(
+        PolicyName="eso-boundary", Path="/security/",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "kms:Decrypt"], "Resource": "*"}]}),
+    )["Policy"]["Arn"]
+    run = run_stack({**stack_values("dev"), "irsa": {"rolePath": "/platform/eso/", "permissionsBoundary": boundary}})
+    world = _world(aws, run, adversarial=False)
+    iam = aws.client("iam")
+    for role in run.of_type(ROLE):
+        stored = iam.get_role(RoleName=role.inputs["name"])["Role"]
+        assert stored["Path"] == "/platform/eso/"
+        assert stored["PermissionsBoundary"] == {"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": boundary}
+    # The ServiceAccounts name the ARNs IAM minted, path included.
+    assert set(namespace_roles(run).values()) == set(world.roles)
+    assert all(":role/platform/eso/eso-dev." in arn for arn in world.roles)

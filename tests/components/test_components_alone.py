@@ -189,7 +189,7 @@ DEPLOYER = DeployingIdentity(profile="platform", role_arn="arn:aws:iam::12345678
     [
         (ClusterAccessArgs("us-east-1", existing_cluster_name="platform", identity=DEPLOYER), []),
         (ClusterAccessArgs("us-east-1", stack_reference="org/cluster/dev", identity=DEPLOYER), ["pulumi:pulumi:StackReference"]),
-        (ClusterAccessArgs("us-east-1", new_cluster=NewCluster("1.31", "t3.medium", 2), identity=DEPLOYER), ["eks:index:Cluster"]),
+        (ClusterAccessArgs("us-east-1", new_cluster=NewCluster("1.35", "t3.medium", 2), identity=DEPLOYER), ["eks:index:Cluster"]),
     ],
 )
 def test_cluster_access_in_each_form(args, created):

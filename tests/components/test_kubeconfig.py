@@ -1,10 +1,16 @@
 """Kubeconfigs run as the deploying identity, without any engine."""
 
 import json
+from pathlib import Path
+from typing import Optional
 
 import pytest
+import yaml
 
 from components.kubeconfig import DeployingIdentity, exec_kubeconfig, with_deploying_identity
+
+# What pulumi-eks and `aws eks update-kubeconfig` write, with the sources they are read from.
+KUBECONFIGS = Path(__file__).parent / "kubeconfigs"
 
 DEPLOYER = "arn:aws:iam::123456789012:role/deployer"
 
@@ -19,7 +25,7 @@ def test_without_provider_config_get_token_uses_the_default_chain_like_the_provi
     assert command == {
         "apiVersion": "client.authentication.k8s.io/v1beta1",
         "command": "aws",
-        "args": ["eks", "get-token", "--cluster-name", "platform", "--region", "eu-west-1"],
+        "args": ["--region", "eu-west-1", "eks", "get-token", "--cluster-name", "platform", "--output", "json"],
     }
 
 
@@ -27,7 +33,7 @@ def test_profile_role_and_files_are_carried_as_flags_and_file_variables():
     identity = DeployingIdentity("platform", DEPLOYER, "/etc/aws/config", "/etc/aws/credentials")
     command = exec_of(exec_kubeconfig("platform", "eu-west-1", "https://k8s.example", "Q0E=", identity))
     assert command["args"] == [
-        "eks", "get-token", "--cluster-name", "platform", "--region", "eu-west-1",
+        "--region", "eu-west-1", "eks", "get-token", "--cluster-name", "platform", "--output", "json",
         "--profile", "platform", "--role-arn", DEPLOYER,
     ]
     assert command["env"] == [
@@ -36,33 +42,89 @@ def test_profile_role_and_files_are_carried_as_flags_and_file_variables():
     ]
 
 
-def test_another_programs_identity_choices_are_replaced_and_the_rest_kept():
-    made_elsewhere = {
-        "apiVersion": "v1",
-        "clusters": [{"name": "c", "cluster": {"server": "https://k8s.example"}}],
-        "users": [
-            {
-                "name": "aws",
-                "user": {
-                    "exec": {
-                        "apiVersion": "client.authentication.k8s.io/v1beta1",
-                        "command": "aws",
-                        "args": ["eks", "get-token", "--cluster-name", "c", "--role-arn", "arn:aws:iam::1:role/admin",
-                                 "--profile=cluster-owner", "--output", "json"],
-                        "env": [{"name": "AWS_PROFILE", "value": "cluster-owner"}, {"name": "KUBERNETES_EXEC_INFO", "value": "{}"}],
-                    }
-                },
-            }
-        ],
-    }
-    rewritten = json.loads(with_deploying_identity(json.dumps(made_elsewhere), DeployingIdentity(profile="platform")))
+PULUMI_EKS = (KUBECONFIGS / "pulumi-eks-4.4.0.json").read_text()
+AWS_CLI = (KUBECONFIGS / "aws-cli-update-kubeconfig.yaml").read_text()
+EXEC_INFO = {"name": "KUBERNETES_EXEC_INFO", "value": '{"apiVersion": "client.authentication.k8s.io/v1beta1"}'}
+
+
+@pytest.mark.parametrize("exported", [PULUMI_EKS, json.loads(PULUMI_EKS)], ids=["kubeconfigJson", "kubeconfig object"])
+def test_pulumi_eks_kubeconfig_runs_as_the_deploying_identity_instead_of_its_role_and_profile(exported):
+    rewritten = json.loads(with_deploying_identity(exported, DeployingIdentity(profile="platform"), "us-east-1"))
     command = rewritten["users"][0]["user"]["exec"]
-    assert command["args"] == ["eks", "get-token", "--cluster-name", "c", "--output", "json", "--profile", "platform"]
-    assert command["env"] == [{"name": "KUBERNETES_EXEC_INFO", "value": "{}"}]
-    assert rewritten["clusters"] == made_elsewhere["clusters"]
-    default_chain = exec_of(with_deploying_identity(made_elsewhere, DeployingIdentity()))
-    assert "--profile" not in default_chain["args"] and "--role-arn" not in default_chain["args"]
-    assert default_chain["env"] == [{"name": "KUBERNETES_EXEC_INFO", "value": "{}"}]
+    assert command["args"] == [
+        "--region", "eu-west-1", "eks", "get-token", "--cluster-name", "platform-eksCluster-1a2b3c4",
+        "--output", "json", "--profile", "platform",
+    ]
+    assert command["env"] == [EXEC_INFO]
+    source = json.loads(PULUMI_EKS)
+    assert {key: rewritten[key] for key in ("clusters", "contexts", "current-context")} == {
+        key: source[key] for key in ("clusters", "contexts", "current-context")
+    }
+
+
+@pytest.mark.parametrize("exported", [AWS_CLI, yaml.safe_load(AWS_CLI), json.dumps(yaml.safe_load(AWS_CLI))],
+                         ids=["YAML text", "object", "JSON text"])
+def test_aws_cli_kubeconfig_loses_its_role_and_aws_profile_and_keeps_its_region(exported):
+    command = exec_of(with_deploying_identity(exported, DeployingIdentity(role_arn=DEPLOYER), "us-east-1"))
+    assert command == {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": "aws",
+        "args": ["--region", "eu-west-1", "eks", "get-token", "--cluster-name", "platform", "--output", "json",
+                 "--role-arn", DEPLOYER],
+    }
+    default_chain = exec_of(with_deploying_identity(exported, DeployingIdentity()))
+    assert default_chain["args"] == ["--region", "eu-west-1", "eks", "get-token", "--cluster-name", "platform", "--output", "json"]
+    assert "env" not in default_chain
+
+
+def kubeconfig_running(args: list[str], env: Optional[list[dict]] = None, command: str = "aws") -> dict:
+    exec_ = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": command, "args": args}
+    return {"users": [{"name": "u", "user": {"exec": {**exec_, **({"env": env} if env else {})}}}]}
+
+
+@pytest.mark.parametrize(
+    "identity_args",
+    [
+        ["--role-arn", "arn:aws:iam::1:role/admin", "--session-name", "them"],
+        ["--role=arn:aws:iam::1:role/admin", "--profile=cluster-owner"],
+        ["--rol", "arn:aws:iam::1:role/admin", "--prof", "cluster-owner", "--session-name=them"],
+        ["--role-arn=arn:aws:iam::1:role/admin", "--pro=cluster-owner"],
+    ],
+)
+def test_every_spelling_of_another_identity_is_dropped(identity_args):
+    source = kubeconfig_running(
+        ["eks", "get-token", "--cluster-name", "c", *identity_args, "--output", "json"],
+        env=[{"name": "AWS_PROFILE", "value": "cluster-owner"}, {"name": "AWS_ROLE_ARN", "value": "arn:aws:iam::1:role/x"}],
+    )
+    command = exec_of(with_deploying_identity(source, DeployingIdentity(profile="platform"), "us-east-1"))
+    assert command["args"] == ["--region", "us-east-1", "eks", "get-token", "--cluster-name", "c", "--output", "json",
+                               "--profile", "platform"]
+    assert "env" not in command
+
+
+def test_one_region_is_kept_the_last_one_given_as_the_cli_reads_it():
+    source = kubeconfig_running(["--region", "eu-west-1", "eks", "get-token", "--cluster-name", "c", "--region=eu-central-1"])
+    command = exec_of(with_deploying_identity(source, DeployingIdentity(), "us-east-1"))
+    assert command["args"] == ["--region", "eu-central-1", "eks", "get-token", "--cluster-name", "c"]
+
+
+def test_an_absolute_path_to_the_aws_cli_is_still_the_aws_cli():
+    source = kubeconfig_running(["eks", "get-token", "--cluster-name", "c"], command="/usr/local/bin/aws")
+    command = exec_of(with_deploying_identity(source, DeployingIdentity(), "us-east-1"))
+    assert command["command"] == "/usr/local/bin/aws"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("clusters: [unclosed", "the kubeconfig is neither JSON nor YAML"),
+        ("- just\n- a list\n", "the kubeconfig is a list, not a mapping"),
+        ("", "the kubeconfig is empty"),
+    ],
+)
+def test_text_that_is_no_kubeconfig_is_refused_with_what_it_is(text, message):
+    with pytest.raises(ValueError, match=message):
+        with_deploying_identity(text, DeployingIdentity())
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,7 @@ def test_other_program_shapes_pass_every_guardrail(run_stack):
     """A created cluster, another secret path layout, KMS keys, the 1m minimum interval and
     opt-in monitoring."""
     values = copy.deepcopy(stack_values("dev"))
-    values["cluster"] = {"create": {"version": "1.31"}}
+    values["cluster"] = {"create": {"version": "1.35"}}
     values["secretPathTemplate"] = "{env}/{namespace}/{service}"
     values["irsa"] = {
         **values["irsa"],

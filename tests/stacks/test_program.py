@@ -1,10 +1,15 @@
 """The whole program (`__main__.py`) on the committed stacks and on variations of them."""
 
 import copy
+import re
 import json
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
+import pulumi
 import pytest
+import yaml
 
 from components.resource_types import (
     EXTERNAL_SECRET,
@@ -319,10 +324,10 @@ def test_cluster_from_a_stack_reference(run_stack):
 
 
 def test_new_cluster_is_created_with_an_oidc_provider(run_stack):
-    run = run_stack(dev_with(cluster={"create": {"version": "1.31", "instanceType": "m6i.large", "desiredCapacity": 3}}))
+    run = run_stack(dev_with(cluster={"create": {"version": "1.35", "instanceType": "m6i.large", "desiredCapacity": 3}}))
     (cluster,) = run.of_type("eks:index:Cluster")
     assert cluster.inputs["createOidcProvider"] is True
-    assert cluster.inputs["version"] == "1.31"
+    assert cluster.inputs["version"] == "1.35"
     assert cluster.inputs["instanceType"] == "m6i.large"
     assert cluster.inputs["desiredCapacity"] == 3
     federated = trust(run, "irsa-backend")["Statement"][0]["Principal"]["Federated"]
@@ -349,13 +354,13 @@ def test_prefix_sharing_names_never_cross_namespaces(run_stack, mode):
 CLUSTER_FORMS = {
     "name": {"name": "platform-dev"},
     "stackReference": {"stackReference": "acme/eks-cluster/dev"},
-    "create": {"create": {"version": "1.31"}},
+    "create": {"create": {"version": "1.35"}},
 }
 DEPLOYER = "arn:aws:iam::123456789012:role/deployer"
 
 
-def run_revealing(values: dict) -> tuple[ProgramRun, RevealingMonitor]:
-    mocks = Mocks()
+def run_revealing(values: dict, kubeconfig: Any = None) -> tuple[ProgramRun, RevealingMonitor]:
+    mocks = Mocks(kubeconfig=kubeconfig)
     monitor = RevealingMonitor(mocks)
     return run_program(as_pulumi_config(values), "test", mocks, monitor=monitor), monitor
 
@@ -375,12 +380,45 @@ def test_the_cluster_is_reached_as_the_aws_providers_profile_and_role_in_every_f
         assert run.named(provider).inputs["kubeconfig"] == "[secret]"
         command = get_token_exec(monitor, provider)
         assert command["command"] == "aws"
-        assert command["args"][:2] == ["eks", "get-token"]
+        assert command["args"][:4] == ["--region", "us-east-1", "eks", "get-token"]
         assert command["args"][-4:] == ["--profile", "platform", "--role-arn", DEPLOYER]
         assert "env" not in command
     if form == "create":
         (cluster,) = run.of_type("eks:index:Cluster")
         assert cluster.inputs["providerCredentialOpts"] == {"profileName": "platform", "roleArn": DEPLOYER}
+
+
+KUBECONFIGS = Path(__file__).parents[1] / "components" / "kubeconfigs"
+PULUMI_EKS = (KUBECONFIGS / "pulumi-eks-4.4.0.json").read_text()
+AWS_CLI = (KUBECONFIGS / "aws-cli-update-kubeconfig.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    "form, exported, cluster_name",
+    [
+        ("stackReference", PULUMI_EKS, "platform-eksCluster-1a2b3c4"),
+        ("stackReference", json.loads(PULUMI_EKS), "platform-eksCluster-1a2b3c4"),
+        ("stackReference", AWS_CLI, "platform"),
+        ("stackReference", yaml.safe_load(AWS_CLI), "platform"),
+        ("create", PULUMI_EKS, "platform-eksCluster-1a2b3c4"),
+    ],
+    ids=["pulumi-eks kubeconfigJson", "pulumi-eks kubeconfig", "aws-cli YAML", "aws-cli object", "cluster.create"],
+)
+def test_kubeconfigs_as_pulumi_eks_and_the_aws_cli_write_them_reach_the_cluster_as_the_deploying_role(
+    form, exported, cluster_name
+):
+    values = dev_with(cluster=CLUSTER_FORMS[form])
+    values["aws:assumeRoles"] = [{"roleArn": DEPLOYER}]
+    run, monitor = run_revealing(values, kubeconfig=exported)
+    for provider in ("cluster-k8s", "cluster-k8s-namespaces"):
+        command = get_token_exec(monitor, provider)
+        assert command["args"] == [
+            "--region", "eu-west-1", "eks", "get-token", "--cluster-name", cluster_name, "--output", "json",
+            "--role-arn", DEPLOYER,
+        ]
+        assert all(entry["name"] != "AWS_PROFILE" for entry in command.get("env", []))
+        server = json.loads(monitor.revealed[provider]["kubeconfig"])["clusters"][0]["cluster"]["server"]
+        assert server == "https://0123456789ABCDEF0123456789ABCDEF.gr7.eu-west-1.eks.amazonaws.com"
 
 
 @pytest.mark.parametrize("form", CLUSTER_FORMS)
@@ -454,3 +492,36 @@ def test_the_controller_has_no_ambient_aws_identity(dev_run):
     assert values["rbac"]["aggregateToEdit"] is False and values["rbac"]["aggregateToAdmin"] is False
     assert "serviceAccount" not in values
     assert dev_run.named("eso-chart").inputs["name"] == "external-secrets"
+
+
+BOUNDARY = "arn:aws:iam::123456789012:policy/security/eso-boundary"
+
+
+@pytest.mark.parametrize("mode", ["per-namespace", "shared"])
+def test_every_role_gets_the_path_and_the_permissions_boundary(run_stack, mode):
+    run = run_stack(dev_with(irsa={"mode": mode, "rolePath": "/platform/eso/", "permissionsBoundary": BOUNDARY}))
+    roles = run.of_type(ROLE)
+    assert roles and all(
+        (role.inputs["path"], role.inputs["permissionsBoundary"]) == ("/platform/eso/", BOUNDARY) for role in roles
+    )
+    annotations = {
+        sa.inputs["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] for sa in run.of_type(SERVICE_ACCOUNT)
+    }
+    assert annotations == {f"arn:aws:iam::123456789012:role/platform/eso/{role.inputs['name']}" for role in roles}
+
+
+def test_by_default_roles_are_at_the_root_path_without_a_boundary(run_stack):
+    roles = run_stack(dev_with()).of_type(ROLE)
+    assert roles and all(role.inputs["path"] == "/" and "permissionsBoundary" not in role.inputs for role in roles)
+
+
+def test_an_aws_managed_boundary_is_taken_and_another_accounts_policy_is_refused_at_deploy(run_stack):
+    managed = "arn:aws:iam::aws:policy/PowerUserAccess"
+    roles = run_stack(dev_with(irsa={"permissionsBoundary": managed})).of_type(ROLE)
+    assert {role.inputs["permissionsBoundary"] for role in roles} == {managed}
+    elsewhere = "arn:aws:iam::210987654321:policy/eso-boundary"
+    with pytest.raises(pulumi.RunError, match=re.escape(
+        f"irsa.permissionsBoundary: {elsewhere} is a policy of account 210987654321, but the roles are created in "
+        "123456789012, the OIDC provider's account; use a policy of 123456789012 or an AWS managed policy"
+    )):
+        run_stack(dev_with(irsa={"permissionsBoundary": elsewhere}))

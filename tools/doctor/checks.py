@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from components.iam_documents import STS_AUDIENCE, AwsIdentity, kms_key_region, trust_policy
 from stacks.access import role_specs
+from stacks.model import MINIMUM_KUBERNETES_MINOR, kubernetes_floor_problem
 from tools.doctor.document_diff import policy_differences
 from stacks.spec import Service, Stack
 
@@ -95,37 +96,73 @@ def strip_scheme(issuer: str) -> str:
     return issuer.removeprefix("https://").rstrip("/")
 
 
-def issuer_from_stack_reference(reference: str) -> str:
-    """The referenced stack's `oidcProviderUrl` output, read with the Pulumi CLI."""
+def stack_output(stack: str, name: str, where: str) -> str:
+    """A stack's output, read with the Pulumi CLI; `where` says why, for the error."""
     pulumi = shutil.which("pulumi")
-    where = f"cluster.stackReference: the issuer is stack {reference}'s output oidcProviderUrl"
     if pulumi is None:
         raise DoctorError(f"{where}; install the Pulumi CLI (and log in), or pass --oidc-issuer")
     result = subprocess.run(
-        [pulumi, "stack", "output", "--stack", reference, "oidcProviderUrl"],
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [pulumi, "stack", "output", "--stack", stack, name], capture_output=True, text=True, timeout=120
     )
-    issuer = result.stdout.strip()
-    if result.returncode != 0 or not issuer:
+    found = result.stdout.strip()
+    if result.returncode != 0 or not found:
         reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise DoctorError(f"{where}, and `pulumi stack output` failed ({reason}); pass --oidc-issuer")
-    return strip_scheme(issuer)
+    return found
 
 
-def cluster_issuer(session: boto3.Session, stack: Stack, given: Optional[str]) -> tuple[Optional[str], list[Check]]:
-    """The cluster's OIDC issuer (without https://) and the check that found it, if any."""
+def issuer_of_provider(arn: str, where: str) -> str:
+    resource = arn.split(":", 5)[-1] if arn.startswith("arn:") and arn.count(":") >= 5 else ""
+    if not resource.startswith("oidc-provider/") or resource == "oidc-provider/":
+        raise DoctorError(f"{where}, but it is {arn!r}, not an IAM OIDC provider ARN; pass --oidc-issuer")
+    return strip_scheme(resource.removeprefix("oidc-provider/"))
+
+
+def _version_check(name: str, region: str, version: Optional[str]) -> Check:
+    subject = f"{name} ({region})"
+    problem = kubernetes_floor_problem(version or "unknown")
+    if problem:
+        # EKS upgrades one minor version at a time.
+        return Check(
+            "cluster-version", subject, "fail", problem,
+            "upgrade the cluster, a minor version at a time: aws eks update-cluster-version "
+            f"--region {region} --name {name} --kubernetes-version 1.{MINIMUM_KUBERNETES_MINOR}",
+        )
+    return Check("cluster-version", subject, "pass", f"Kubernetes {version} (1.{MINIMUM_KUBERNETES_MINOR} or later)")
+
+
+def _cluster_with_issuer(session: boto3.Session, region: str, issuer: str) -> Check:
+    """The version check of the EKS cluster in `region` whose OIDC issuer is `issuer`."""
+    eks = session.client("eks", region_name=region)
+    subject = f"issuer {issuer}"
+    try:
+        names = [name for page in eks.get_paginator("list_clusters").paginate() for name in page["clusters"]]
+        for name in names:
+            described = eks.describe_cluster(name=name)["cluster"]
+            if strip_scheme(described.get("identity", {}).get("oidc", {}).get("issuer") or "") == issuer:
+                return _version_check(name, region, described.get("version"))
+    except ClientError as error:
+        return _cannot_check("cluster-version", subject, error, "eks:ListClusters, eks:DescribeCluster")
+    return Check(
+        "cluster-version", subject, "fail", f"no EKS cluster in {region} has this OIDC issuer",
+        "check that the cluster stack's oidcProviderArn belongs to a cluster in aws:region",
+    )
+
+
+def cluster_issuer(
+    session: boto3.Session, stack: Stack, given: Optional[str], stack_name: str
+) -> tuple[Optional[str], list[Check]]:
+    """The cluster's OIDC issuer (without https://) and the checks of the cluster that found it."""
     if given:
         return strip_scheme(given), []
     cluster = stack.cluster
-    if cluster.form == "stackReference":
-        return issuer_from_stack_reference(cluster.stack_reference), []
-    if cluster.form == "create":
-        raise DoctorError(
-            "cluster.create: the cluster's name is chosen at deploy time; pass --oidc-issuer with "
-            "`aws eks describe-cluster --name <name> --query cluster.identity.oidc.issuer --output text`"
-        )
+    if cluster.form != "name":
+        if cluster.form == "stackReference":
+            source, where = cluster.stack_reference, f"cluster.stackReference: the issuer is stack {cluster.stack_reference}'s output oidcProviderArn"
+        else:
+            source, where = stack_name, "cluster.create: the issuer is this stack's output oidcProviderArn, there after its first `pulumi up`"
+        issuer = issuer_of_provider(stack_output(source, "oidcProviderArn", where), where)
+        return issuer, [_cluster_with_issuer(session, stack.region, issuer)]
     subject = f"{cluster.name} ({stack.region})"
     try:
         described = session.client("eks", region_name=stack.region).describe_cluster(name=cluster.name)["cluster"]
@@ -136,12 +173,14 @@ def cluster_issuer(session: boto3.Session, stack: Stack, given: Optional[str]) -
                       "correct cluster.name or aws:region in the stack file")
             ]
         return None, [_cannot_check("cluster", subject, error, "eks:DescribeCluster")]
+    version = _version_check(cluster.name, stack.region, described.get("version"))
     issuer = described.get("identity", {}).get("oidc", {}).get("issuer")
     if not issuer:
         return None, [
-            Check("cluster", subject, "fail", "the cluster has no OIDC issuer", "use an EKS cluster with an OIDC issuer (EKS 1.13 or later)")
+            Check("cluster", subject, "fail", "the cluster has no OIDC issuer", "use an EKS cluster with an OIDC issuer (EKS 1.13 or later)"),
+            version,
         ]
-    return strip_scheme(issuer), [Check("cluster", subject, "pass", f"issuer https://{strip_scheme(issuer)}")]
+    return strip_scheme(issuer), [Check("cluster", subject, "pass", f"issuer https://{strip_scheme(issuer)}"), version]
 
 
 def caller_account(session: boto3.Session) -> tuple[str, str]:
@@ -299,13 +338,13 @@ def check_kms_key(session: boto3.Session, key_arn: str) -> Check:
 # All of it -------------------------------------------------------------------------------------
 
 
-def run_checks(session: boto3.Session, stack: Stack, oidc_issuer: Optional[str] = None) -> list[Check]:
+def run_checks(session: boto3.Session, stack: Stack, stack_name: str, oidc_issuer: Optional[str] = None) -> list[Check]:
     """Every check of the stack, in the order a deploy depends on them.
 
     Raises DoctorError when the doctor cannot run at all.
     """
     partition, account = caller_account(session)
-    issuer, checks = cluster_issuer(session, stack, oidc_issuer)
+    issuer, checks = cluster_issuer(session, stack, oidc_issuer, stack_name)
     if issuer is None:
         checks += [
             Check("oidc-provider", stack.cluster.name or "", "skip", "needs the cluster's issuer"),

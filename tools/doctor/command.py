@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
     path = stack_file(args.stack)
     try:
         stack = load_stack_file(path)
-        checks = run_checks(deploying_session(stack), stack, args.oidc_issuer)
+        checks = run_checks(deploying_session(stack), stack, stack_name(path), args.oidc_issuer)
     except StackFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

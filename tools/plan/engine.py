@@ -125,7 +125,7 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         outputs = dict(args.inputs)
         if args.typ == ROLE:
-            outputs["arn"] = f"arn:aws:iam::{self.account_id}:role/{args.inputs['name']}"
+            outputs["arn"] = f"arn:aws:iam::{self.account_id}:role{args.inputs.get('path', '/')}{args.inputs['name']}"
             return args.inputs["name"], outputs
         if args.typ == MANAGED_POLICY:
             outputs["arn"] = f"arn:aws:iam::{self.account_id}:policy{args.inputs['path']}{args.inputs['name']}"

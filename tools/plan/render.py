@@ -163,6 +163,8 @@ def as_text(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> st
                 add(f"  role {role_arn}")
                 for line in _trust_lines(json.loads(role.inputs["assumeRolePolicy"])):
                     add(f"    trusts {line}")
+                if role.inputs.get("permissionsBoundary"):
+                    add(f"    bounded by {role.inputs['permissionsBoundary']}")
                 managed = [p for p in run.of_type(MANAGED_POLICY) if p.parent == role.parent]
                 if managed:
                     add(f"    grants over the inline limit, in {len(managed)} customer-managed policies attached to it")

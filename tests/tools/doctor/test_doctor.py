@@ -47,12 +47,17 @@ class Account:
         return self.session.client("secretsmanager", region_name=self.secrets()[path][0])
 
 
+def create_cluster(session: boto3.Session, name: str, version: str) -> str:
+    """An EKS cluster in moto, and its OIDC issuer."""
+    return session.client("eks").create_cluster(
+        name=name, version=version, roleArn=f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/eks-cluster", resourcesVpcConfig={}
+    )["cluster"]["identity"]["oidc"]["issuer"]
+
+
 def create_account(
     session: boto3.Session, directory: Path, irsa_mode: str = "per-namespace", extra_services: tuple[dict[str, str], ...] = ()
 ) -> Account:
-    issuer = session.client("eks").create_cluster(
-        name=CLUSTER, roleArn=f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/eks-cluster", resourcesVpcConfig={}
-    )["cluster"]["identity"]["oidc"]["issuer"]
+    issuer = create_cluster(session, CLUSTER, "1.35")
     values = stack_values("dev")
     values["services"] += extra_services
     home = values["aws:region"]
@@ -104,7 +109,7 @@ def test_a_healthy_account_passes_every_check(capsys, account):
     assert code == 0
     assert {check["status"] for check in checks} == {"pass"}
     kinds = [check["check"] for check in checks]
-    assert kinds.count("cluster") == 1 and kinds.count("oidc-provider") == 1
+    assert kinds.count("cluster") == 1 and kinds.count("oidc-provider") == 1 and kinds.count("cluster-version") == 1
     assert sorted(c["subject"] for c in checks if c["check"] == "role-trust") == ["eso-dev.backend", "eso-dev.frontend", "eso-dev.payments"]
     assert sorted(c["subject"] for c in checks if c["check"] == "secret") == sorted(
         f"{path} ({region})" for path, (region, _) in account.secrets().items()
@@ -113,6 +118,20 @@ def test_a_healthy_account_passes_every_check(capsys, account):
     assert {arn.split(":")[3] for arn in account.key_arns} == {"us-east-1", "us-west-2"}
     (cluster,) = [c for c in checks if c["check"] == "cluster"]
     assert cluster["detail"] == f"issuer {account.issuer}"
+    (version,) = [c for c in checks if c["check"] == "cluster-version"]
+    assert (version["subject"], version["detail"]) == ("platform-dev (us-east-1)", "Kubernetes 1.35 (1.30 or later)")
+
+
+def test_a_cluster_below_the_kubernetes_floor_fails_with_the_upgrade(capsys, aws, tmp_path):
+    account = create_account(aws, tmp_path)
+    aws.client("eks").delete_cluster(name=CLUSTER)
+    create_cluster(aws, CLUSTER, "1.29")
+    code, checks = doctor_json(capsys, account)
+    assert code == 1
+    (failure,) = failures(checks)
+    assert (failure["check"], failure["subject"]) == ("cluster-version", "platform-dev (us-east-1)")
+    assert failure["detail"].startswith("Kubernetes 1.29 is below 1.30, the first to serve admissionregistration.k8s.io/v1")
+    assert failure["fix"] == "upgrade the cluster, a minor version at a time: aws eks update-cluster-version --region us-east-1 --name platform-dev --kubernetes-version 1.30"
 
 
 def _delete_secret(account: Account) -> None:
@@ -296,22 +315,63 @@ def test_a_missing_cluster_fails_and_skips_what_needs_its_issuer(capsys, account
     assert {c["status"] for c in checks if c["check"] in ("oidc-provider", "role-trust")} == {"skip"}
 
 
-def test_a_stack_reference_reads_the_issuer_with_the_pulumi_cli(capsys, account, tmp_path, monkeypatch):
-    write_stack_file(account.stack_file, {**account.values, "cluster": {"stackReference": "acme/eks-cluster/dev"}})
+def fake_pulumi(tmp_path: Path, monkeypatch, expected_args: str, prints: str) -> None:
+    """A `pulumi` on PATH that answers exactly one command line."""
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+    bin_dir.mkdir(exist_ok=True)
     fake = bin_dir / "pulumi"
     fake.write_text(
         "#!/bin/sh\n"
-        '[ "$*" = "stack output --stack acme/eks-cluster/dev oidcProviderUrl" ] || { echo "unexpected: $*" >&2; exit 3; }\n'
-        f"echo {account.issuer}\n"
+        f'[ "$*" = "{expected_args}" ] || {{ echo "unexpected: $*" >&2; exit 3; }}\n'
+        f"echo {prints}\n"
     )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+def provider_arn(issuer: str) -> str:
+    return f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:oidc-provider/{issuer.removeprefix('https://')}"
+
+
+@pytest.mark.parametrize(
+    "cluster, reads",
+    [
+        ({"stackReference": "acme/eks-cluster/dev"}, "stack output --stack acme/eks-cluster/dev oidcProviderArn"),
+        ({"create": {}}, "stack output --stack doctor oidcProviderArn"),
+    ],
+    ids=["stackReference", "create"],
+)
+def test_the_issuer_is_read_off_the_oidc_provider_arn_output_in_the_other_forms(capsys, account, tmp_path, monkeypatch, cluster, reads):
+    write_stack_file(account.stack_file, {**account.values, "cluster": cluster})
+    fake_pulumi(tmp_path, monkeypatch, reads, provider_arn(account.issuer))
     code, checks = doctor_json(capsys, account)
     assert code == 0
-    assert "cluster" not in {check["check"] for check in checks}
     assert {check["status"] for check in checks} == {"pass"}
+    assert "cluster" not in {check["check"] for check in checks}
+    (version,) = [c for c in checks if c["check"] == "cluster-version"]
+    # Found by its issuer among the region's clusters, next to one that is not it.
+    assert (version["subject"], version["detail"]) == ("platform-dev (us-east-1)", "Kubernetes 1.35 (1.30 or later)")
+
+
+def test_an_issuer_no_cluster_of_the_region_has_fails_the_version_check(capsys, account, tmp_path, monkeypatch):
+    write_stack_file(account.stack_file, {**account.values, "cluster": {"stackReference": "acme/eks-cluster/dev"}})
+    elsewhere = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+    fake_pulumi(tmp_path, monkeypatch, "stack output --stack acme/eks-cluster/dev oidcProviderArn", provider_arn(elsewhere))
+    code, checks = doctor_json(capsys, account)
+    assert code == 1
+    version = [c for c in failures(checks) if c["check"] == "cluster-version"]
+    assert version == [{
+        "check": "cluster-version", "subject": f"issuer {elsewhere}", "status": "fail",
+        "detail": "no EKS cluster in us-east-1 has this OIDC issuer",
+        "fix": "check that the cluster stack's oidcProviderArn belongs to a cluster in aws:region",
+    }]
+
+
+def test_an_output_that_is_no_provider_arn_exits_2_naming_it(capsys, account, tmp_path, monkeypatch):
+    write_stack_file(account.stack_file, {**account.values, "cluster": {"stackReference": "acme/eks-cluster/dev"}})
+    fake_pulumi(tmp_path, monkeypatch, "stack output --stack acme/eks-cluster/dev oidcProviderArn", "https://oidc.example")
+    assert exit_code(str(account.stack_file)) == 2
+    assert "stack acme/eks-cluster/dev's output oidcProviderArn, but it is 'https://oidc.example', not an IAM OIDC provider ARN" in capsys.readouterr().err
 
 
 def test_an_explicit_issuer_is_checked_as_given(capsys, account):
@@ -345,13 +405,14 @@ def test_bad_arguments_exit_2_with_a_message(capsys, aws, args, message):
     assert message in capsys.readouterr().err
 
 
-def test_bad_stack_config_and_unknowable_issuers_exit_2(capsys, account):
+def test_bad_stack_config_and_unknowable_issuers_exit_2(capsys, account, monkeypatch):
     write_stack_file(account.stack_file, {**account.values, "environment": "Dev_1"})
     assert exit_code(str(account.stack_file)) == 2
     assert "environment: 'Dev_1' is not a DNS-1123 label" in capsys.readouterr().err
     write_stack_file(account.stack_file, {**account.values, "cluster": {"create": {}}})
+    monkeypatch.setenv("PATH", "/nonexistent")
     assert exit_code(str(account.stack_file)) == 2
-    assert "cluster.create: the cluster's name is chosen at deploy time; pass --oidc-issuer" in capsys.readouterr().err
+    assert "cluster.create: the issuer is this stack's output oidcProviderArn, there after its first `pulumi up`; install the Pulumi CLI" in capsys.readouterr().err
 
 
 def with_aws(account: Account, **aws: Any) -> str:
