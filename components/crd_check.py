@@ -1,11 +1,12 @@
-"""An operator someone else installed: the program checks its CRDs serve external-secrets.io/v1."""
+"""An operator someone else installed: the program checks its CRDs serve external-secrets.io/v1
+and that the controller's ServiceAccount exists."""
 
 from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.manifests import ESO_API_VERSION
+from components.manifests import ESO_API_VERSION, ServiceAccountRef
 
 # The kinds the program creates.
 REQUIRED_CRDS = ("externalsecrets.external-secrets.io", "secretstores.external-secrets.io")
@@ -29,9 +30,15 @@ def require_served_v1(crd: str, spec: Any) -> None:
 class ExistingOperator(pulumi.ComponentResource):
     # What ESO objects wait for, in place of the Helm release.
     crds: list[k8s.apiextensions.v1.CustomResourceDefinition]
+    # The account the token grants and the Secret guard name: read, so that a wrong name fails
+    # the preview instead of leaving every store without a token and the guard blind.
+    controller_account: k8s.core.v1.ServiceAccount
 
-    def __init__(self, name: str, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, controller: ServiceAccountRef, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eso-platform:crd_check:ExistingOperator", name, None, opts)
+        self.controller_account = k8s.core.v1.ServiceAccount.get(
+            f"{name}-controller-account", f"{controller.namespace}/{controller.name}", opts=pulumi.ResourceOptions(parent=self)
+        )
         self.crds = []
         for crd in REQUIRED_CRDS:
             # Reading a CRD that does not exist fails the preview, naming it.

@@ -1,5 +1,6 @@
 """No Secret lost by accident, proven with the real controller, API server and garbage collector."""
 
+import json
 import time
 
 import pytest
@@ -89,10 +90,16 @@ def test_a_stack_that_does_not_install_eso_uses_the_running_one(harness, generat
     # false, uses it. Its admission guard is off: the guard's policy names are cluster-wide, so
     # two stacks cannot both register one yet.
     harness.deploy(generated_stack("own", {"services": [{"name": "app", "namespace": "own"}]}))
-    plan = generated_stack("ext", {"eso": {"install": False}, "admission": {"enabled": False}, "services": [{"name": "app", "namespace": "ext"}]})
+    config = {"eso": {"install": False}, "admission": {"enabled": False}, "services": [{"name": "app", "namespace": "ext"}]}
+    plan = generated_stack("ext", config)
     assert not plan.installs_operator
     stack = harness.stack("ext")
     try:
+        # The controller's ServiceAccount is read at deploy: a name no account has fails the
+        # preview, naming it, instead of leaving every store without a token.
+        wrong = generated_stack("ext", {**config, "eso": {"install": False, "controllerServiceAccount": "eso-external-secrets"}})
+        preview = stack.preview(wrong.config)
+        assert not preview.ok and "external-secrets/eso-external-secrets" in preview.error + json.dumps(preview.diagnostics)
         _, expected = harness.apply(stack, plan)
         _ready(harness, plan)
         assert harness.secret_data("ext", "app") == expected[("ext", "app")]

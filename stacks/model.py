@@ -327,6 +327,12 @@ class EsoConfig(_Model):
         "oci:// registry path holding the chart external-secrets.",
     )
     namespace: DnsLabel = Field("external-secrets", description="Namespace of the operator.")
+    controller_service_account: Optional[KubernetesName] = Field(
+        None,
+        description="With install: false, the ServiceAccount the installed controller runs as, in "
+        "eso.namespace (default external-secrets). The chart names it <release>-external-secrets "
+        "unless the release name contains external-secrets: for a release named eso, eso-external-secrets.",
+    )
     replicas: int = Field(1, ge=1, le=10, strict=True, description="Controller replicas; >1 adds leader election and a PDB.")
     concurrency: Optional[int] = Field(
         None,
@@ -371,6 +377,11 @@ class EsoConfig(_Model):
                 "monitoring.serviceMonitor: true needs install: true; with install: false the chart is "
                 "someone else's: enable serviceMonitor in that release's values, and load "
                 "`python -m stacks alert-rules` into your Prometheus"
+            )
+        if self.controller_service_account is not None and self.install:
+            problems.append(
+                "controllerServiceAccount: only with install: false; the chart this program installs runs "
+                "the controller as external-secrets, and the values that would rename it are refused"
             )
         if problems:
             raise ValueError("; ".join(problems))

@@ -43,6 +43,15 @@ ADMISSION_OFF_WARNING = (
 )
 
 
+SOMEONE_ELSES_OPERATOR_WARNING = (
+    "eso.install is false: three guarantees hold only when this program installs ESO, and are now up "
+    "to whoever installed it: the controller may request tokens only for the tenant ServiceAccounts "
+    "(chart value rbac.serviceAccountTokenCreate: false), ESO's roles are not aggregated to the edit "
+    "and admin ClusterRoles (rbac.aggregateToEdit/aggregateToAdmin: false), and the controller gets "
+    "no instance metadata credentials (AWS_EC2_METADATA_DISABLED=true); see docs/coexistence.md"
+)
+
+
 def wildcard_warning(service_account: str) -> str:
     return (
         f"irsa.mode shared-wildcard: the role trusts a ServiceAccount named {service_account!r} in ANY "
@@ -68,8 +77,8 @@ def ambiguous_legacy_names(stack: Stack) -> frozenset[str]:
 
 def controller_account(stack: Stack) -> ServiceAccountRef:
     """The controller's ServiceAccount. The chart names it after the release, and the values that
-    could rename it are refused; an ESO installed by someone else is expected under those names."""
-    return ServiceAccountRef(stack.eso.namespace, CONTROLLER_SERVICE_ACCOUNT)
+    could rename it are refused; an ESO installed by someone else runs as what its stack names."""
+    return ServiceAccountRef(stack.eso.namespace, stack.eso.controller_service_account or CONTROLLER_SERVICE_ACCOUNT)
 
 
 def own_stack_name() -> str:
@@ -134,8 +143,10 @@ def deploy(stack: Stack) -> dict[str, Any]:
         ready_for_eso_objects: list[pulumi.Resource] = [operator.release]
         operator_output = {"namespace": operator.namespace, "chartVersion": stack.eso.chart_version, "installed": True}
     else:
-        ready_for_eso_objects = list(ExistingOperator("eso", k8s_opts).crds)
+        existing = ExistingOperator("eso", controller, k8s_opts)
+        ready_for_eso_objects = [*existing.crds, existing.controller_account]
         operator_output = {"namespace": stack.eso.namespace, "installed": False}
+        pulumi.log.warn(SOMEONE_ELSES_OPERATOR_WARNING)
 
     admitted_after: list[pulumi.Resource] = []
     if stack.admission.enabled:

@@ -3,6 +3,8 @@
 import pytest
 
 from components.crd_check import ExistingOperator, MissingCrdError, require_served_v1
+from components.manifests import ServiceAccountRef
+from components.resource_types import SERVICE_ACCOUNT
 from components.secret_guard import SecretGuard, SecretGuardArgs
 from components.secret_guard_manifests import secret_guard_binding, secret_guard_policy
 from tools.plan.engine import record
@@ -63,10 +65,13 @@ def test_the_guard_component_binds_its_policy():
     assert "guard-policy" in binding.dependencies
 
 
-def test_the_existing_operator_reads_both_crds():
-    result = record(lambda: ExistingOperator("eso"), "test", Mocks(), {"aws:region": "us-east-1"})
+def test_the_existing_operator_reads_both_crds_and_the_controllers_service_account():
+    controller = ServiceAccountRef("eso-system", "eso-external-secrets")
+    result = record(lambda: ExistingOperator("eso", controller), "test", Mocks(), {"aws:region": "us-east-1"})
     reads = sorted((r.name, r.parent) for r in result.resources if r.type.endswith("CustomResourceDefinition"))
     assert reads == [("eso-externalsecrets", "eso"), ("eso-secretstores", "eso")]
+    (account,) = result.of_type(SERVICE_ACCOUNT)
+    assert (account.name, account.parent, account.read_id) == ("eso-controller-account", "eso", "eso-system/eso-external-secrets")
 
 
 @pytest.mark.parametrize(

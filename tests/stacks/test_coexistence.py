@@ -9,7 +9,8 @@ import yaml
 
 from tools.cli import main
 from tools.plan.engine import PlaceholderCloud
-from components.resource_types import CRD, EXTERNAL_SECRET, NAMESPACE, RELEASE, SECRET_STORE
+from components.resource_types import CRD, EXTERNAL_SECRET, NAMESPACE, RELEASE, SECRET_STORE, SERVICE_ACCOUNT, TOKEN_ROLE_BINDING
+from stacks.program import SOMEONE_ELSES_OPERATOR_WARNING
 from tests.conftest import PROJECT_ROOT, REGION, stack_values
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -38,6 +39,29 @@ def test_install_false_manages_only_roles_and_tenants_and_checks_the_crds(run_st
     assert condition.endswith("'system:serviceaccount:eso-system:external-secrets'")
 
 
+def test_someone_elses_controller_account_is_read_granted_tokens_and_known_to_the_guard(run_stack):
+    values = without_install()
+    values["eso"]["controllerServiceAccount"] = "eso-external-secrets"
+    run = run_stack(values)
+    (account,) = [r for r in run.of_type(SERVICE_ACCOUNT) if r.read_id]
+    assert (account.name, account.read_id) == ("eso-controller-account", "eso-system/eso-external-secrets")
+    for resource in run.of_type(EXTERNAL_SECRET) + run.of_type(SECRET_STORE):
+        assert "eso-controller-account" in resource.dependencies, resource.name
+    bindings = run.of_type(TOKEN_ROLE_BINDING)
+    assert bindings and all(
+        binding.inputs["subjects"] == [{"kind": "ServiceAccount", "name": "eso-external-secrets", "namespace": "eso-system"}]
+        for binding in bindings
+    )
+    condition = run.named("secret-guard-policy").inputs["spec"]["matchConditions"][0]["expression"]
+    assert condition.endswith("'system:serviceaccount:eso-system:eso-external-secrets'")
+    assert SOMEONE_ELSES_OPERATOR_WARNING in run.warnings
+
+
+def test_installing_eso_warns_of_nothing_and_reads_no_controller_account(dev_run):
+    assert SOMEONE_ELSES_OPERATOR_WARNING not in dev_run.warnings
+    assert not [r for r in dev_run.of_type(SERVICE_ACCOUNT) if r.read_id]
+
+
 class OnlyBetaCrds(PlaceholderCloud):
     """A cluster whose ESO predates external-secrets.io/v1."""
 
@@ -63,7 +87,8 @@ def test_the_plan_says_the_operator_is_not_installed(capsys, tmp_path):
     out = capsys.readouterr().out
     operator = out.split("\noperator\n")[1].split("\n\n")[0]
     assert operator.splitlines()[0] == (
-        "  not installed by this stack: the ESO in namespace external-secrets, its external-secrets.io/v1 CRDs checked at deploy"
+        "  not installed by this stack: the ESO in namespace external-secrets, its external-secrets.io/v1 CRDs "
+        "and the controller's ServiceAccount external-secrets/external-secrets checked at deploy"
     )
     assert "chart external-secrets" not in operator
 

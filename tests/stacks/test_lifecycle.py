@@ -8,6 +8,7 @@ import pulumi
 import pytest
 import yaml
 
+from stacks.program import SOMEONE_ELSES_OPERATOR_WARNING
 from tools.cli import main
 from tools.plan.engine import PlaceholderCloud, ProgramRun
 from stacks.loading import ConfigError, load_stack
@@ -273,8 +274,9 @@ def test_the_operator_moves_in_two_deployments_through_install_false(run_stack, 
     values["eso"] = {"install": False}
     handed_off = after(run_stack, dev_run, values)
     assert handed_off.warnings == [
+        SOMEONE_ELSES_OPERATOR_WARNING,
         "eso.install is false: this stack stops managing the operator it installed in 'external-secrets'; its Helm "
-        "release stays installed and running, now yours to upgrade or remove with helm"
+        "release stays installed and running, now yours to upgrade or remove with helm",
     ]
     values["eso"] = {"namespace": "eso-system"}
     moved = after(run_stack, handed_off, values)

@@ -62,6 +62,8 @@ def test_committed_stacks_load():
         (with_service(3, region="us-west"), "services[3].region: 'us-west' is not valid here; expected something like us-east-1"),
         (with_service(0, refreshIntreval="10m"), "services[0].refreshIntreval: unknown key; did you mean 'refreshInterval'?"),
         (dev_with(servics=[]), "eso-platform:servics: unknown key; did you mean 'services'?"),
+        (dev_with(eso={"controllerServiceAccount": "eso-external-secrets"}), "eso: controllerServiceAccount: only with install: false; the chart this program installs runs the controller as external-secrets"),
+        (dev_with(eso={"install": False, "controllerServiceAccount": "Eso"}), "eso.controllerServiceAccount: 'Eso' is not"),
         (dev_with(eso={"replica": 2}), "eso.replica: unknown key; did you mean 'replicas'?"),
         (dev_with(eso={"replicas": 0}), "eso.replicas: Input should be greater than or equal to 1"),
         (dev_with(eso={"chartVersion": "^2.9"}), "eso.chartVersion: '^2.9' is not valid here; expected an exact version: 2.9.0"),

@@ -51,6 +51,8 @@ class Registration:
     retain_on_delete: bool = False
     # The URNs of the resource's aliases: each one a deployed resource it takes over.
     aliases: tuple[str, ...] = ()
+    # The ID of an existing object the program reads (`Resource.get`), not one it manages.
+    read_id: Optional[str] = None
 
 
 @dataclass
@@ -203,7 +205,7 @@ class RecordingMonitor(mocks.MockMonitor):
             urns.append(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
         return tuple(sorted(urns))
 
-    def _record(self, request, urn: str, properties) -> None:
+    def _record(self, request, urn: str, properties, read_id: Optional[str] = None) -> None:
         inputs = rpc.deserialize_properties(properties, keep_unknowns=False)
         parent = _name_of(request.parent)
         self.registrations.append(
@@ -218,6 +220,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 provider=request.provider.split("::")[-2] if request.provider else None,
                 retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                 aliases=self._alias_urns(request),
+                read_id=read_id,
             )
         )
 
@@ -229,7 +232,7 @@ class RecordingMonitor(mocks.MockMonitor):
 
     def ReadResource(self, request):
         response = super().ReadResource(request)
-        self._record(request, response.urn, request.properties)
+        self._record(request, response.urn, request.properties, read_id=request.id)
         return response
 
 

@@ -149,7 +149,7 @@ def as_text(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> st
     add(f"  OIDC provider {_oidc_provider(roles)}")
     by_namespace: dict[str, list[Registration]] = {}
     for resource in run.resources:
-        if resource.type in MANIFEST_ORDER:
+        if resource.type in MANIFEST_ORDER and resource.read_id is None:
             by_namespace.setdefault(resource.inputs["metadata"]["namespace"], []).append(resource)
     for namespace, resources in sorted(by_namespace.items()):
         add("")
@@ -228,7 +228,11 @@ def as_text(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> st
         add(f"  PrometheusRule {rule.inputs['metadata']['name']}: alerts {', '.join(alerts)}")
     operator = run.outputs.get("operator") or {}
     if operator.get("installed") is False:
-        add(f"  not installed by this stack: the ESO in namespace {operator['namespace']}, its external-secrets.io/v1 CRDs checked at deploy")
+        (account,) = [r.read_id for r in run.of_type(SERVICE_ACCOUNT) if r.read_id]
+        add(
+            f"  not installed by this stack: the ESO in namespace {operator['namespace']}, its external-secrets.io/v1 CRDs "
+            f"and the controller's ServiceAccount {account} checked at deploy"
+        )
     guard = run.outputs.get("secretGuard")
     if guard:
         adopts = ", ".join(guard["adopts"]) or "none"
