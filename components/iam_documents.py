@@ -1,5 +1,6 @@
 """IAM documents for IRSA: pure functions from names to policy JSON, testable without any engine."""
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -198,51 +199,51 @@ def render(document: dict[str, Any], limit: int, what: str) -> str:
 
 @dataclass(frozen=True)
 class ReadPolicyLayout:
-    """Where a role's read grants live: one inline policy, or consecutive runs of them, one
-    customer-managed policy each. Every run is exact; together they hold every grant once."""
+    """Where a role's read grants live: one inline policy, or buckets of them, one
+    customer-managed policy each (an empty bucket has none). Every bucket is exact; together
+    they hold every grant once."""
 
     inline: bool
-    runs: tuple[tuple[SecretGrant, ...], ...]
+    buckets: tuple[tuple[SecretGrant, ...], ...]
 
 
 def _fits(identity: AwsIdentity, grants: list[SecretGrant], kms_key_arns: list[str], limit: int) -> bool:
     return len(compact(permission_policy(identity, grants, kms_key_arns))) <= limit
 
 
-def split_grants(
-    identity: AwsIdentity, grants: list[SecretGrant], kms_key_arns: list[str], limit: int
-) -> list[tuple[SecretGrant, ...]]:
-    """`grants`, in their order, cut into the fewest consecutive runs whose permission policy
-    each fits `limit`.
+def _hash(grant: SecretGrant) -> int:
+    return int.from_bytes(hashlib.sha256(f"{grant.region}/{grant.path}".encode()).digest()[:8], "big")
 
-    Next-fit in a fixed order: with shorter ARNs (another partition) every run can only reach
-    further, so a split computed for the longest ARNs never needs more runs in reality.
+
+def spread_grants(grants: list[SecretGrant], count: int) -> tuple[tuple[SecretGrant, ...], ...]:
+    """`grants` in `count` buckets (a power of two) by a hash of each secret, in their order.
+
+    A grant stays in its bucket whatever else is added or removed, so a service added or removed
+    changes one policy; and with twice the buckets a grant of bucket b goes to b or b + count,
+    so doubling moves grants only to new, higher buckets (and halving only to lower ones).
     """
-    runs: list[tuple[SecretGrant, ...]] = []
-    current: list[SecretGrant] = []
+    buckets: list[list[SecretGrant]] = [[] for _ in range(count)]
     for grant in grants:
-        if _fits(identity, current + [grant], kms_key_arns, limit):
-            current.append(grant)
-            continue
-        if current:
-            runs.append(tuple(current))
-        if not _fits(identity, [grant], kms_key_arns, limit):
-            raise PolicyTooLargeError(
-                f"the permission policy for the one secret {grant.path} is over IAM's limit of {limit}"
-            )
-        current = [grant]
-    if current:
-        runs.append(tuple(current))
-    return runs
+        buckets[_hash(grant) % count].append(grant)
+    return tuple(tuple(bucket) for bucket in buckets)
 
 
 def read_policy_layout(
     identity: AwsIdentity, grants: list[SecretGrant], kms_key_arns: list[str]
 ) -> ReadPolicyLayout:
-    """Inline when the whole permission policy fits a role's inline quota, otherwise as many
-    customer-managed policies of at most MANAGED_POLICY_LIMIT characters as it takes."""
+    """Inline when the whole permission policy fits a role's inline quota, otherwise the fewest
+    buckets, a power of two, whose customer-managed policies each fit MANAGED_POLICY_LIMIT.
+
+    Raises PolicyTooLargeError when one grant alone is over that limit.
+    """
     if _fits(identity, grants, kms_key_arns, INLINE_POLICY_LIMIT):
-        return ReadPolicyLayout(inline=True, runs=(tuple(grants),))
-    return ReadPolicyLayout(
-        inline=False, runs=tuple(split_grants(identity, grants, kms_key_arns, MANAGED_POLICY_LIMIT))
-    )
+        return ReadPolicyLayout(inline=True, buckets=(tuple(grants),))
+    for grant in grants:
+        if not _fits(identity, [grant], kms_key_arns, MANAGED_POLICY_LIMIT):
+            raise PolicyTooLargeError(
+                f"the permission policy for the one secret {grant.path} is over IAM's limit of {MANAGED_POLICY_LIMIT}"
+            )
+    count = 2
+    while not all(_fits(identity, list(b), kms_key_arns, MANAGED_POLICY_LIMIT) for b in spread_grants(grants, count)):
+        count *= 2
+    return ReadPolicyLayout(inline=False, buckets=spread_grants(grants, count))

@@ -34,12 +34,12 @@ class IrsaRoleArgs:
     path: str = "/"
     permissions_boundary: Optional[str] = None
     # Empty: `grants` go into one inline policy. Otherwise `grants` did not fit inline, and each
-    # run becomes one customer-managed policy attached to the role.
-    managed_policy_runs: list[tuple[SecretGrant, ...]] = field(default_factory=list)
+    # non-empty bucket (see spread_grants) becomes one customer-managed policy attached to the role.
+    managed_policy_buckets: list[tuple[SecretGrant, ...]] = field(default_factory=list)
 
     def __post_init__(self):
-        if self.managed_policy_runs:
-            spread = sorted((g for run in self.managed_policy_runs for g in run), key=repr)
+        if self.managed_policy_buckets:
+            spread = sorted((g for bucket in self.managed_policy_buckets for g in bucket), key=repr)
             if spread != sorted(self.grants, key=repr):
                 raise ValueError(f"the managed policies of role {self.role_name} must hold exactly its grants, once")
 
@@ -94,7 +94,7 @@ class IrsaRole(pulumi.ComponentResource):
                 lambda ident: render(permission_policy(ident, grants, args.kms_key_arns), limit, what)
             )
 
-        if not args.managed_policy_runs:
+        if not args.managed_policy_buckets:
             self.read_grants = [
                 aws.iam.RolePolicy(
                     f"{name}-read-secrets",
@@ -106,20 +106,27 @@ class IrsaRole(pulumi.ComponentResource):
             ]
         else:
             self.read_grants = []
-            for number, run in enumerate(args.managed_policy_runs, start=1):
-                policy_name = f"{args.role_name}-read-secrets-{number}"
+            # Highest bucket first: when the buckets double, a grant moves only to a higher one,
+            # which then holds it before the lower one lets it go (halving deletes the higher ones,
+            # and deletes come last).
+            for number in range(len(args.managed_policy_buckets), 0, -1):
+                bucket = args.managed_policy_buckets[number - 1]
+                if not bucket:
+                    continue
+                policy_name = f"{args.role_name}-secret-reads-{number}"
                 policy = aws.iam.Policy(
-                    f"{name}-read-secrets-{number}",
+                    f"{name}-secret-reads-{number}",
                     name=policy_name,
                     path=MANAGED_POLICY_PATH,
-                    description=f"Part {number} of {len(args.managed_policy_runs)} of the exact secret reads of role {args.role_name}",
-                    policy=document(list(run), MANAGED_POLICY_LIMIT, f"managed policy {policy_name}"),
+                    # Constant: `description` is ForceNew, and a policy that stays must never be replaced.
+                    description=f"Exact secret reads of role {args.role_name}",
+                    policy=document(list(bucket), MANAGED_POLICY_LIMIT, f"managed policy {policy_name}"),
                     tags=args.tags,
-                    opts=child,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.read_grants)),
                 )
                 self.read_grants.append(
                     aws.iam.RolePolicyAttachment(
-                        f"{name}-read-secrets-{number}-attachment",
+                        f"{name}-secret-reads-{number}-attachment",
                         role=role.name,
                         policy_arn=policy.arn,
                         opts=child,

@@ -1,5 +1,6 @@
-"""A namespace whose exact grants grow past one more managed policy, and shrink back: the role
-never loses a read while `pulumi up` runs, as a reader polling Secrets Manager sees."""
+"""A namespace whose exact grants grow by one service, then past twice the managed policies, and
+shrink back: no policy is replaced and the role never loses a read while `pulumi up` runs, as
+readers polling Secrets Manager see (one of them reads a secret whose grant moves)."""
 
 import json
 import threading
@@ -64,19 +65,25 @@ class Reader(threading.Thread):
         self.join()
 
 
-def _policies(count: int) -> int:
-    """The managed policies the program spreads the namespace's grants over (its role plan)."""
+def _layout(count: int):
+    """How the program spreads the namespace's grants over managed policies (its role plan)."""
     values = config(count)
     stack = load_stack({key: json.dumps(value) if not isinstance(value, str) else value for key, value in values.items() if ":" not in key}, REGION)
     (spec,) = role_specs(stack)
-    return 0 if spec.read_policies.inline else len(spec.read_policies.runs)
+    return spec.read_policies
+
+
+def _policies(count: int) -> int:
+    layout = _layout(count)
+    return 0 if layout.inline else len(layout.buckets)
 
 
 @pytest.fixture(scope="module")
 def growth(harness):
-    """The smallest namespace past 100 long-named services whose grants need one more policy."""
-    low, high = 100, 160
+    """The smallest namespace past 100 long-named services whose grants need twice the policies."""
+    low, high = 101, 400
     policies = _policies(low)
+    assert _policies(low - 1) == policies
     assert policies >= 2 and _policies(high) > policies
     while high - low > 1:
         middle = (low + high) // 2
@@ -84,24 +91,47 @@ def growth(harness):
     return high - 1, high
 
 
+def _moved_secret(before: int, after: int) -> str:
+    """A secret whose grant moves to a new policy when the policies double."""
+    old, new = _layout(before).buckets, _layout(after).buckets
+    for index, bucket in enumerate(old):
+        moved = set(bucket) & set(new[index + len(old)])
+        if moved:
+            return min(moved, key=lambda grant: grant.path).path
+    raise AssertionError("doubling moved no grant")
+
+
+def _policy_steps(result) -> list[tuple[str, str]]:
+    return sorted((s["op"], s["type"]) for s in result.steps if s["type"] in (MANAGED_POLICY, POLICY_ATTACHMENT) and s["op"] != "same")
+
+
 def _managed_replacements(result) -> list[str]:
     return [s["urn"] for s in result.steps if s["op"] in REPLACING and s["type"] in (MANAGED_POLICY, POLICY_ATTACHMENT)]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 item 4: each managed policy's description says 'Part i of N', and description is ForceNew, so N+1 policies replace all N")
-def test_growing_and_shrinking_a_namespace_never_replaces_a_policy_that_stays(harness, growth):
+def test_growing_and_shrinking_a_namespace_never_replaces_a_policy_nor_loses_a_read(harness, growth):
     before, after = growth
     stack = harness.stack("grants")
-    result, plan, _ = harness.up(stack, config(before))
+    result, plan, _ = harness.up(stack, config(before - 1))
     role = plan.of_type(ROLE)[0]["inputs"]["name"]
     account = moto_client("sts", harness.moto_url).get_caller_identity()["Account"]
-    secret_id = f"grw/app/{LONG_NAME.format(0)}"
-    reader = Reader(harness, f"arn:aws:iam::{account}:role/{role}", secret_id)
-    reader.start()
+    readers = [
+        Reader(harness, f"arn:aws:iam::{account}:role/{role}", secret_id)
+        for secret_id in (_moved_secret(before, after), f"grw/app/{LONG_NAME.format(0)}")
+    ]
+    for reader in readers:
+        reader.start()
     try:
+        added, _, _ = harness.up(stack, config(before))
         grown, _, _ = harness.up(stack, config(after))
         shrunk, _, _ = harness.up(stack, config(before))
     finally:
-        reader.stop()
+        for reader in readers:
+            reader.stop()
+    # One service more: one policy's document, updated in place; every other policy as it was.
+    assert _policy_steps(added) == [("update", MANAGED_POLICY)]
+    # Twice the policies and back: new ones created (then deleted), lower ones updated, none replaced.
     assert _managed_replacements(grown) == [] and _managed_replacements(shrunk) == []
-    assert reader.reads > 0 and reader.denied == [], reader.denied
+    assert ("create", MANAGED_POLICY) in _policy_steps(grown) and ("delete", MANAGED_POLICY) in _policy_steps(shrunk)
+    for reader in readers:
+        assert reader.reads > 0 and reader.denied == [], (reader.secret_id, reader.denied)

@@ -128,21 +128,22 @@ def policy_size_problems(stack: Stack) -> list[str]:
             )
         except PolicyTooLargeError as error:
             problems.append(f"irsa.mode: {error}; use per-namespace roles or fewer namespaces per stack")
-        needed = len(spec.read_policies.runs)
+        needed = len(spec.read_policies.buckets)
         if spec.read_policies.inline or needed <= allowed:
             continue
         size = len(compact(permission_policy(identity, list(spec.grants), list(spec.kms_key_arns))))
         fix = "move some services to another namespace or stack"
-        if allowed < MAX_MANAGED_POLICIES_PER_ROLE:
+        if needed <= MAX_MANAGED_POLICIES_PER_ROLE:
             fix = (
                 f"raise the IAM quota 'Managed policies per role' (at most {MAX_MANAGED_POLICIES_PER_ROLE}) "
-                f"and set irsa.managedPoliciesPerRole to {min(needed, MAX_MANAGED_POLICIES_PER_ROLE)}, or {fix}"
+                f"and set irsa.managedPoliciesPerRole to {needed}, or {fix}"
             )
         problems.append(
             f"{where}: the exact grants of role {spec.role_name} ({len(spec.grants)} secrets, "
             f"{size} characters in one document, over the {INLINE_POLICY_LIMIT} of inline policies) need "
-            f"{needed} managed policies of at most {MANAGED_POLICY_LIMIT} characters, over "
-            f"irsa.managedPoliciesPerRole = {allowed}; {fix}"
+            f"{needed} managed policies of at most {MANAGED_POLICY_LIMIT} characters (a power of two: each "
+            f"secret's policy is chosen by a hash of its path, so that adding or removing one changes one "
+            f"policy), over irsa.managedPoliciesPerRole = {allowed}; {fix}"
         )
     return problems
 

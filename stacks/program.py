@@ -177,7 +177,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 grants=list(spec.grants),
                 kms_key_arns=list(spec.kms_key_arns),
                 wildcard_service_account=spec.wildcard_service_account,
-                managed_policy_runs=[] if spec.read_policies.inline else list(spec.read_policies.runs),
+                managed_policy_buckets=[] if spec.read_policies.inline else list(spec.read_policies.buckets),
                 path=stack.irsa.role_path,
                 permissions_boundary=stack.irsa.permissions_boundary,
                 tags={

@@ -61,35 +61,40 @@ def test_irsa_role_refuses_a_trust_policy_over_iam_limits():
         run(lambda: {"arn": irsa_role(subjects=subjects).role_arn})
 
 
-def test_irsa_role_spreads_grants_over_attached_managed_policies_when_given_runs():
+def test_irsa_role_puts_each_non_empty_bucket_in_an_attached_managed_policy():
     grants = [SecretGrant("us-east-1", f"test/app/s{i}") for i in range(3)]
-    runs = [tuple(grants[:2]), (grants[2],)]
-    result = run(lambda: {"arn": irsa_role(grants=grants, managed_policy_runs=runs).role_arn})
+    buckets = [tuple(grants[:2]), (), (grants[2],), ()]
+    result = run(lambda: {"arn": irsa_role(grants=grants, managed_policy_buckets=buckets).role_arn})
     children = sorted((r.type, r.name) for r in result.resources if r.parent == "irsa-team")
     assert children == [
-        ("aws:iam/policy:Policy", "irsa-team-read-secrets-1"),
-        ("aws:iam/policy:Policy", "irsa-team-read-secrets-2"),
+        ("aws:iam/policy:Policy", "irsa-team-secret-reads-1"),
+        ("aws:iam/policy:Policy", "irsa-team-secret-reads-3"),
         ("aws:iam/role:Role", "irsa-team-role"),
-        ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "irsa-team-read-secrets-1-attachment"),
-        ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "irsa-team-read-secrets-2-attachment"),
+        ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "irsa-team-secret-reads-1-attachment"),
+        ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "irsa-team-secret-reads-3-attachment"),
     ]
-    second = result.named("irsa-team-read-secrets-2").inputs
-    assert second["name"] == "eso-test.team-read-secrets-2" and second["path"] == "/eso-platform/"
-    assert json.loads(second["policy"])["Statement"][0]["Resource"] == [
+    third = result.named("irsa-team-secret-reads-3").inputs
+    assert third["name"] == "eso-test.team-secret-reads-3" and third["path"] == "/eso-platform/"
+    # Nothing in it depends on how many buckets there are: description is ForceNew.
+    assert third["description"] == result.named("irsa-team-secret-reads-1").inputs["description"] == "Exact secret reads of role eso-test.team"
+    assert json.loads(third["policy"])["Statement"][0]["Resource"] == [
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:test/app/s2-??????"
     ]
-    attachment = result.named("irsa-team-read-secrets-2-attachment")
+    attachment = result.named("irsa-team-secret-reads-3-attachment")
     assert attachment.inputs == {
         "role": "eso-test.team",
-        "policyArn": "arn:aws:iam::123456789012:policy/eso-platform/eso-test.team-read-secrets-2",
+        "policyArn": "arn:aws:iam::123456789012:policy/eso-platform/eso-test.team-secret-reads-3",
     }
-    assert "irsa-team-read-secrets-2" in attachment.dependencies
+    assert "irsa-team-secret-reads-3" in attachment.dependencies
+    # A lower bucket's policy changes only after every higher bucket is attached.
+    assert "irsa-team-secret-reads-3-attachment" in result.named("irsa-team-secret-reads-1").dependencies
+    assert not [d for d in result.named("irsa-team-secret-reads-3").dependencies if d.startswith("irsa-team-secret-reads")]
 
 
-def test_irsa_role_refuses_managed_runs_that_are_not_its_grants():
+def test_irsa_role_refuses_managed_buckets_that_are_not_its_grants():
     grants = [SecretGrant("us-east-1", "test/app/a"), SecretGrant("us-east-1", "test/app/b")]
     with pytest.raises(ValueError, match="must hold exactly its grants, once"):
-        IrsaRoleArgs("r", PROVIDER_ARN, [], grants, managed_policy_runs=[(grants[0],), (grants[0],)])
+        IrsaRoleArgs("r", PROVIDER_ARN, [], grants, managed_policy_buckets=[(grants[0],), (grants[0],)])
 
 
 def test_admission_guard_registers_each_policy_before_its_binding():

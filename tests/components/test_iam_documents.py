@@ -21,7 +21,7 @@ from components.iam_documents import (
     render,
     secret_arn_pattern,
     secrets_manager_service,
-    split_grants,
+    spread_grants,
     trust_policy,
 )
 
@@ -180,49 +180,59 @@ def exactly(target: int, with_kms: bool) -> tuple[list[SecretGrant], list[str]]:
 @pytest.mark.parametrize("with_kms", [False, True], ids=["no-kms", "kms"])
 def test_grants_stay_inline_exactly_up_to_the_inline_limit(with_kms):
     grants, kms = exactly(INLINE_POLICY_LIMIT, with_kms)
-    assert read_policy_layout(IDENTITY, grants, kms) == ReadPolicyLayout(inline=True, runs=(tuple(grants),))
+    assert read_policy_layout(IDENTITY, grants, kms) == ReadPolicyLayout(inline=True, buckets=(tuple(grants),))
     grants, kms = exactly(INLINE_POLICY_LIMIT + 1, with_kms)
     layout = read_policy_layout(IDENTITY, grants, kms)
-    assert not layout.inline and len(layout.runs) == 2
-    assert [grant for run in layout.runs for grant in run] == grants
+    assert not layout.inline and len(layout.buckets) in (2, 4)
+    assert sorted((grant for bucket in layout.buckets for grant in bucket), key=repr) == sorted(grants, key=repr)
 
 
-@pytest.mark.parametrize("with_kms", [False, True], ids=["no-kms", "kms"])
-def test_a_managed_policy_holds_exactly_up_to_its_limit(with_kms):
-    grants, kms = exactly(MANAGED_POLICY_LIMIT, with_kms)
-    assert split_grants(IDENTITY, grants, kms, MANAGED_POLICY_LIMIT) == [tuple(grants)]
-    grants, kms = exactly(MANAGED_POLICY_LIMIT + 1, with_kms)
-    assert split_grants(IDENTITY, grants, kms, MANAGED_POLICY_LIMIT) == [tuple(grants[:-1]), (grants[-1],)]
+def many(count: int, start: int = 0) -> list[SecretGrant]:
+    return [SecretGrant("eu-west-1" if i % 3 else "us-east-1", f"prod/app/service-{i:04d}") for i in range(start, start + count)]
 
 
-def test_split_runs_are_exact_full_and_in_order():
-    grants = [SecretGrant("eu-west-1" if i % 3 else "us-east-1", f"prod/app/service-{i:04d}") for i in range(400)]
-    runs = split_grants(IDENTITY, grants, KMS, MANAGED_POLICY_LIMIT)
-    assert [grant for run in runs for grant in run] == grants
-    for index, run in enumerate(runs):
-        document = permission_policy(IDENTITY, list(run), KMS)
+def test_managed_buckets_are_the_fewest_power_of_two_that_fit_each_exact():
+    grants = many(400)
+    layout = read_policy_layout(IDENTITY, grants, KMS)
+    count = len(layout.buckets)
+    assert not layout.inline and count & (count - 1) == 0
+    assert sorted((g for bucket in layout.buckets for g in bucket), key=repr) == sorted(grants, key=repr)
+    for bucket in layout.buckets:
+        document = permission_policy(IDENTITY, list(bucket), KMS)
         assert len(compact(document)) <= MANAGED_POLICY_LIMIT
-        # Each run names exactly its own secrets, in reads and in its key region's KMS condition alike.
-        arns = sorted(secret_arn_pattern(IDENTITY, grant) for grant in run)
+        # Each bucket names exactly its own secrets, in reads and in its key region's KMS condition alike.
+        arns = sorted(secret_arn_pattern(IDENTITY, grant) for grant in bucket)
         assert document["Statement"][0]["Resource"] == arns
         (decrypt,) = document["Statement"][1:]
         assert decrypt["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"] == [
             arn for arn in arns if ":eu-west-1:" in arn
         ]
-        if index + 1 < len(runs):
-            # Full: the next grant would not have fitted.
-            assert size(list(run) + [runs[index + 1][0]], KMS) > MANAGED_POLICY_LIMIT
+    # Half as many would not have fitted.
+    assert any(size(bucket, KMS) > MANAGED_POLICY_LIMIT for bucket in spread_grants(grants, count // 2))
 
 
-def test_a_split_for_longer_arns_never_needs_fewer_runs_than_reality():
+def test_a_grant_added_or_removed_changes_one_bucket_and_doubling_moves_grants_only_up():
+    grants = many(300)
+    before = spread_grants(grants, 8)
+    added = spread_grants(grants + many(1, start=300), 8)
+    assert sum(a != b for a, b in zip(before, added)) == 1
+    removed = spread_grants(grants[1:], 8)
+    assert sum(a != b for a, b in zip(before, removed)) == 1
+    doubled = spread_grants(grants, 16)
+    for index, bucket in enumerate(before):
+        assert set(bucket) == set(doubled[index]) | set(doubled[index + 8])
+
+
+def test_a_layout_for_the_longest_arns_fits_any_other_partition():
     grants = [SecretGrant("us-east-1", f"prod/app/{'s' * (i % 50)}-{i:04d}") for i in range(500)]
     gov = AwsIdentity.from_oidc_provider_arn("arn:aws-us-gov:iam::111122223333:oidc-provider/x/id/1")
-    assert len(split_grants(gov, grants, [], MANAGED_POLICY_LIMIT)) >= len(
-        split_grants(IDENTITY, grants, [], MANAGED_POLICY_LIMIT)
-    )
+    layout = read_policy_layout(gov, grants, [])
+    assert all(size(bucket) <= MANAGED_POLICY_LIMIT for bucket in layout.buckets)
+    assert len(read_policy_layout(IDENTITY, grants, []).buckets) <= len(layout.buckets)
 
 
 def test_a_grant_that_cannot_fit_any_policy_is_refused():
     keys = [f"arn:aws:kms:eu-west-1:111122223333:key/{index:040d}" for index in range(200)]
-    with pytest.raises(PolicyTooLargeError, match="the permission policy for the one secret prod/app/a is over IAM's limit of 6144"):
-        split_grants(IDENTITY, [SecretGrant("eu-west-1", "prod/app/a")], keys, MANAGED_POLICY_LIMIT)
+    grants = many(200) + [SecretGrant("eu-west-1", "prod/app/a")]
+    with pytest.raises(PolicyTooLargeError, match="the permission policy for the one secret prod/app/service-0001 is over IAM's limit of 6144"):
+        read_policy_layout(IDENTITY, grants, keys)

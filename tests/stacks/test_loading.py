@@ -2,6 +2,9 @@
 
 import copy
 import json
+import re
+
+from typing import Optional
 
 import pulumi
 import pytest
@@ -261,23 +264,43 @@ def load(values):
     return load_stack({k.removeprefix("eso-platform:"): v for k, v in config.items()}, region)
 
 
-def policies_of_crowded(count: int, **irsa) -> int:
-    (spec,) = role_specs(load(crowded(count, **irsa)))
-    return 0 if spec.read_policies.inline else len(spec.read_policies.runs)
+# Secret paths near Secrets Manager's 512 characters: few secrets fill a managed policy.
+LONG_PATHS = "{env}/app/" + "p" * 400 + "/{service}"
 
 
-def per_policy() -> int:
-    """How many of crowded's grants one managed policy holds (all names are one length)."""
-    (spec,) = role_specs(load(crowded(200)))
-    return len(spec.read_policies.runs[0])
+def policies_of_crowded(count: int, template: Optional[str] = None) -> int:
+    """The managed policies a crowded namespace needs, as the role plan lays them out under IAM's
+    highest quota, or as the refusal beyond it says."""
+    values = crowded(count, managedPoliciesPerRole=20)
+    if template:
+        values["secretPathTemplate"] = template
+    try:
+        (spec,) = role_specs(load(values))
+    except ConfigError as error:
+        (needed,) = re.findall(r"need ([0-9]+) managed policies", str(error))
+        return int(needed)
+    return 0 if spec.read_policies.inline else len(spec.read_policies.buckets)
 
 
-def test_grants_past_the_inline_limit_are_spread_over_managed_policies_up_to_the_quota():
-    capacity = per_policy()
-    assert policies_of_crowded(capacity * 2) == 2
-    # Exactly the default quota of 10 is accepted, one grant more is refused with the numbers.
-    assert policies_of_crowded(capacity * 10) == 10
-    values = crowded(capacity * 10 + 1)
+def fewest_services_needing(policies: int, template: Optional[str] = None) -> int:
+    """The smallest crowded namespace whose grants need `policies` managed policies (the count
+    only grows with the namespace: a grant added only adds to its bucket)."""
+    low, high = 1, 64
+    while policies_of_crowded(high, template) < policies:
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if policies_of_crowded(middle, template) >= policies else (middle, high)
+    return high
+
+
+def test_grants_past_the_inline_limit_are_spread_over_a_power_of_two_of_managed_policies_up_to_the_quota():
+    past_inline = fewest_services_needing(1)
+    assert policies_of_crowded(past_inline - 1) == 0 and policies_of_crowded(past_inline) in (2, 4)
+    # 8 fit the default quota of 10; the 16 the next service needs do not, refused with the numbers.
+    sixteen = fewest_services_needing(16)
+    assert policies_of_crowded(sixteen - 1) == 8
+    values = crowded(sixteen)
     # The size check's cluster: us-east-1's partition, the longest issuer id.
     identity = AwsIdentity.from_oidc_provider_arn(
         "arn:aws:iam::000000000000:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/" + "F" * 32
@@ -285,17 +308,21 @@ def test_grants_past_the_inline_limit_are_spread_over_managed_policies_up_to_the
     grants = [SecretGrant("us-east-1", f"dev/app/{service['name']}") for service in values["services"]]
     document_size = len(compact(permission_policy(identity, grants, [])))
     assert problems_of(values) == [
-        f"services (namespace crowded): the exact grants of role eso-dev.crowded ({capacity * 10 + 1} secrets, "
+        f"services (namespace crowded): the exact grants of role eso-dev.crowded ({sixteen} secrets, "
         f"{document_size} characters in one document, over the 10240 of "
-        "inline policies) need 11 managed policies of at most 6144 characters, over irsa.managedPoliciesPerRole = 10; "
-        "raise the IAM quota 'Managed policies per role' (at most 20) and set irsa.managedPoliciesPerRole to 11, "
-        "or move some services to another namespace or stack"
+        "inline policies) need 16 managed policies of at most 6144 characters (a power of two: each secret's "
+        "policy is chosen by a hash of its path, so that adding or removing one changes one policy), over "
+        "irsa.managedPoliciesPerRole = 10; raise the IAM quota 'Managed policies per role' (at most 20) and set "
+        "irsa.managedPoliciesPerRole to 16, or move some services to another namespace or stack"
     ]
-    # A raised quota takes the next policy, up to IAM's highest quota of 20.
-    assert policies_of_crowded(capacity * 10 + 1, managedPoliciesPerRole=11) == 11
-    assert policies_of_crowded(capacity * 20, managedPoliciesPerRole=20) == 20
-    (problem,) = problems_of(crowded(capacity * 20 + 1, managedPoliciesPerRole=20))
-    assert "need 21 managed policies" in problem and "over irsa.managedPoliciesPerRole = 20" in problem
+    (spec,) = role_specs(load(crowded(sixteen, managedPoliciesPerRole=16)))
+    assert len(spec.read_policies.buckets) == 16
+    # 32 is over IAM's highest quota of 20: only fewer services help.
+    thirty_two = fewest_services_needing(32, LONG_PATHS)
+    values = crowded(thirty_two, managedPoliciesPerRole=20)
+    values["secretPathTemplate"] = LONG_PATHS
+    (problem,) = problems_of(values)
+    assert "need 32 managed policies" in problem and "over irsa.managedPoliciesPerRole = 20" in problem
     assert problem.endswith("; move some services to another namespace or stack")
 
 
@@ -304,8 +331,9 @@ def test_a_namespace_that_fits_inline_keeps_one_inline_policy():
 
 
 def test_every_oversized_role_is_reported_at_once():
-    values = crowded(per_policy() * 10 + 1)
-    values["services"] += crowded_services(per_policy() * 10 + 1, "busy")
+    count = fewest_services_needing(16)
+    values = crowded(count)
+    values["services"] += crowded_services(count, "busy")
     values["secretPathTemplate"] = "{env}/{namespace}/{service}"
     problems = problems_of(values)
     assert [p.split(":")[0] for p in problems] == ["services (namespace busy)", "services (namespace crowded)"]
