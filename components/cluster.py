@@ -8,7 +8,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
-from components.kubeconfig import DeployingIdentity, exec_kubeconfig, with_deploying_identity
+from components.kubeconfig import DeployingIdentity, eks_cluster_arn, exec_kubeconfig, with_deploying_identity
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class ClusterAccessArgs:
 class ClusterAccess(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
+    # What the Kubernetes providers are pinned to: they are replaced only when it changes.
+    cluster_arn: pulumi.Output[str]
     provider: k8s.Provider
     # Creating a namespace that already exists adopts it instead of failing. Only
     # namespaces use it, always with retain_on_delete, so adopting never leads to deleting.
@@ -49,12 +51,14 @@ class ClusterAccess(pulumi.ComponentResource):
                     args.existing_cluster_name, args.region, parts[0], parts[1][0]["data"], args.identity
                 )
             )
+            cluster_arn = cluster.arn
         elif args.stack_reference is not None:
             reference = pulumi.StackReference(f"{name}-stack", stack_name=args.stack_reference, opts=child)
             self.oidc_provider_arn = reference.require_output("oidcProviderArn")
             kubeconfig = reference.require_output("kubeconfig").apply(
                 lambda found: with_deploying_identity(found, args.identity, args.region)
             )
+            cluster_arn = pulumi.Output.all(kubeconfig, self.oidc_provider_arn).apply(lambda parts: eks_cluster_arn(*parts))
         else:
             new = args.new_cluster
             cluster = eks.Cluster(
@@ -75,10 +79,16 @@ class ClusterAccess(pulumi.ComponentResource):
             )
             self.oidc_provider_arn = cluster.oidc_provider_arn
             kubeconfig = cluster.kubeconfig_json.apply(lambda found: with_deploying_identity(found, args.identity, args.region))
+            cluster_arn = pulumi.Output.all(kubeconfig, self.oidc_provider_arn).apply(lambda parts: eks_cluster_arn(*parts))
         # It names no credential, but it is the way into the cluster: kept out of plain outputs.
         self.kubeconfig = pulumi.Output.secret(kubeconfig)
-        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, opts=child)
+        # pulumi-kubernetes otherwise replaces a provider, and every object it manages, when the
+        # kubeconfig's active cluster entry changes (a new endpoint name, another tool's
+        # kubeconfig) or is unknown at preview; with an identifier it replaces only when that changes.
+        self.cluster_arn = cluster_arn
+        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, cluster_identifier=cluster_arn, opts=child)
         self.namespace_provider = k8s.Provider(
-            f"{name}-k8s-namespaces", kubeconfig=self.kubeconfig, upsert_existing_objects=True, opts=child
+            f"{name}-k8s-namespaces", kubeconfig=self.kubeconfig, cluster_identifier=cluster_arn,
+            upsert_existing_objects=True, opts=child,
         )
         self.register_outputs({"oidcProviderArn": self.oidc_provider_arn})

@@ -144,3 +144,34 @@ def _without_identity_and_region(args: list[str]) -> tuple[list[str], Optional[s
             region = value
         index += 1
     return kept, region
+
+
+def eks_cluster_arn(kubeconfig: Any, oidc_provider_arn: str) -> str:
+    """The ARN of the EKS cluster that `kubeconfig`'s `aws eks get-token` names (its
+    `--cluster-name`, or `--cluster-id` on Outposts, and `--region`), in the partition and
+    account of the cluster's IAM OIDC provider."""
+    parsed = parsed_kubeconfig(kubeconfig)
+    users = parsed.get("users") or [{}]
+    current = next((c for c in parsed.get("contexts") or [] if c.get("name") == parsed.get("current-context")), None)
+    wanted = ((current or {}).get("context") or {}).get("user")
+    user = next((u for u in users if u.get("name") == wanted), users[0])
+    args = [str(arg) for arg in ((user.get("user") or {}).get("exec") or {}).get("args") or []]
+    region, name = _option_value(args, _REGION), _option_value(args, "--cluster-name") or _option_value(args, "--cluster-id")
+    if not region or not name:
+        raise ValueError(
+            f"kubeconfig user {user.get('name')!r} names no {'--region' if not region else '--cluster-name'} "
+            "for `aws eks get-token`; the program pins the Kubernetes providers to the cluster's ARN"
+        )
+    partition, account = oidc_provider_arn.split(":")[1], oidc_provider_arn.split(":")[4]
+    return f"arn:{partition}:eks:{region}:{account}:cluster/{name}"
+
+
+def _option_value(args: list[str], option: str) -> Optional[str]:
+    """The last value given to `option`, as `option value` or `option=value`."""
+    found = None
+    for index, arg in enumerate(args):
+        if arg == option and index + 1 < len(args):
+            found = args[index + 1]
+        elif arg.startswith(f"{option}="):
+            found = arg.split("=", 1)[1]
+    return found

@@ -151,15 +151,20 @@ class Harness:
             config["eso-platform:cluster"] = {"stackReference": f"{ORGANIZATION}/{project}/{name}"}
         return config
 
-    def cluster_stack(self, project: str, name: str) -> EngineStack:
-        """A stack of `project` exporting this cluster's kubeconfig and OIDC provider ARN."""
+    def cluster_stack(self, project: str, name: str, kubeconfig: Optional[str] = None) -> EngineStack:
+        """A stack of `project` exporting this cluster's kubeconfig (as given, else as the program
+        writes one) and OIDC provider ARN."""
         stack = self.engine.stack(name, CLUSTER_STACK_PROGRAM, workspace=f"{project}-{name}", project=project)
-        if stack.config is None:
+        if stack.config is None or kubeconfig is not None:
             account = moto_client("sts", self.moto_url).get_caller_identity()["Account"]
-            kubeconfig = exec_kubeconfig(CLUSTER, REGION, self.plane.server, _ca_data(self.plane))
+            kubeconfig = kubeconfig or exec_kubeconfig(CLUSTER, REGION, self.plane.server, self.ca_data())
             provider = f"arn:aws:iam::{account}:oidc-provider/{self.issuer.removeprefix('https://')}"
-            stack.up({f"{project}:kubeconfig": kubeconfig, f"{project}:oidcProviderArn": provider})
+            stack.up({f"{project}:kubeconfig": kubeconfig, f"{project}:oidcProviderArn": provider}).checked()
         return stack
+
+    def ca_data(self) -> str:
+        """The cluster CA certificate, base64, as a kubeconfig carries it."""
+        return _ca_data(self.plane)
 
     def stack(self, name: str, program: Optional[Path] = None, workspace: Optional[str] = None) -> EngineStack:
         return self.engine.stack(name, program or build.REPOSITORY, workspace)

@@ -6,9 +6,11 @@ import json
 import time
 
 import pytest
+import yaml
 
 from e2e.engine import wait_for_engine
-from e2e.harness import DEPLOYER_PROFILE, DEPLOYER_ROLE
+from e2e.aws_front import moto_client
+from e2e.harness import CLUSTER, DEPLOYER_PROFILE, DEPLOYER_ROLE, REGION
 from e2e.processes import wait_until
 from e2e.secret_watch import SecretWatch
 from e2e.test_engine import resource_changes
@@ -82,6 +84,46 @@ def test_the_same_cluster_through_a_stack_reference_replaces_nothing(harness, op
     assert not result.replaced(), result.replaced()
     assert not [urn for urn in result.urns("delete") if "kubernetes" in urn]
     harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
+
+
+def _aws_cli_kubeconfig(harness, server: str) -> str:
+    """The kubeconfig `aws --profile cluster-owner eks update-kubeconfig --role-arn ...` writes
+    for this cluster (YAML; cluster, context and user named by the cluster's ARN)."""
+    arn = f"arn:aws:eks:{REGION}:{moto_client('sts', harness.moto_url).get_caller_identity()['Account']}:cluster/{CLUSTER}"
+    return yaml.safe_dump({
+        "apiVersion": "v1",
+        "clusters": [{"cluster": {"certificate-authority-data": harness.ca_data(), "server": server}, "name": arn}],
+        "contexts": [{"context": {"cluster": arn, "user": arn}, "name": arn}],
+        "current-context": arn,
+        "kind": "Config",
+        "preferences": {},
+        "users": [{"name": arn, "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "args": ["--region", REGION, "eks", "get-token", "--cluster-name", CLUSTER, "--output", "json",
+                     "--role", "arn:aws:iam::123456789012:role/cluster-admin"],
+            "command": "aws",
+            "env": [{"name": "AWS_PROFILE", "value": "cluster-owner"}],
+        }}}],
+    })
+
+
+def test_another_tools_kubeconfig_for_the_same_cluster_updates_the_providers_and_replaces_nothing(harness, ops):
+    """The cluster stack now exports the kubeconfig the AWS CLI writes, with the endpoint by name:
+    another active cluster entry, which pulumi-kubernetes would take for another cluster, but the
+    same cluster ARN the providers are pinned to."""
+    stack = ops[0]
+    server = harness.plane.server.replace("127.0.0.1", "localhost")
+    harness.cluster_stack("eks-cluster", "dev", kubeconfig=_aws_cli_kubeconfig(harness, server))
+    preview = stack.preview(stack.config).checked()
+    assert not preview.replaced(), preview.replaced()
+    assert {(op, kind) for op, kind, _ in resource_changes(preview)} == {("update", PROVIDERS)}
+    calls_before = len(harness.aws_cli_calls)
+    result = stack.up(stack.config)
+    assert not result.replaced() and not result.urns("delete")
+    # The source's --role and AWS_PROFILE are gone: the deploying role reaches the cluster.
+    calls = harness.aws_cli_calls[calls_before:]
+    assert calls and all(call["argv"][call["argv"].index("--role-arn") + 1] == DEPLOYER_ROLE for call in calls)
+    assert all("--role" not in call["argv"] and "AWS_PROFILE" not in call["env"] for call in calls)
 
 
 def test_an_update_killed_half_way_converges_without_losing_a_secret(harness, ops):

@@ -7,7 +7,7 @@ from typing import Optional
 import pytest
 import yaml
 
-from components.kubeconfig import DeployingIdentity, exec_kubeconfig, with_deploying_identity
+from components.kubeconfig import DeployingIdentity, eks_cluster_arn, exec_kubeconfig, with_deploying_identity
 
 # What pulumi-eks and `aws eks update-kubeconfig` write, with the sources they are read from.
 KUBECONFIGS = Path(__file__).parent / "kubeconfigs"
@@ -138,3 +138,26 @@ def test_text_that_is_no_kubeconfig_is_refused_with_what_it_is(text, message):
 def test_any_other_way_in_is_refused(user):
     with pytest.raises(ValueError, match=f"kubeconfig user '{user['name']}' does not authenticate with `aws eks get-token`"):
         with_deploying_identity({"users": [user]}, DeployingIdentity())
+
+
+PROVIDER = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC"
+
+
+@pytest.mark.parametrize(
+    "exported, arn",
+    [
+        (PULUMI_EKS, "arn:aws:eks:eu-west-1:123456789012:cluster/platform-eksCluster-1a2b3c4"),
+        (AWS_CLI, "arn:aws:eks:eu-west-1:123456789012:cluster/platform"),
+        (exec_kubeconfig("platform", "us-gov-west-1", "https://k8s.example", "Q0E="), "arn:aws-us-gov:eks:us-gov-west-1:210987654321:cluster/platform"),
+    ],
+    ids=["pulumi-eks", "aws-cli", "written here"],
+)
+def test_the_cluster_arn_is_read_off_the_get_token_command(exported, arn):
+    provider = PROVIDER if ":aws:" in arn else "arn:aws-us-gov:iam::210987654321:oidc-provider/oidc.example/id/1"
+    assert eks_cluster_arn(with_deploying_identity(exported, DeployingIdentity()), provider) == arn
+
+
+def test_a_kubeconfig_naming_no_cluster_has_no_arn():
+    source = kubeconfig_running(["--region", "eu-west-1", "eks", "get-token"])
+    with pytest.raises(ValueError, match="kubeconfig user 'u' names no --cluster-name"):
+        eks_cluster_arn(source, PROVIDER)

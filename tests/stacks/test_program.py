@@ -525,3 +525,17 @@ def test_an_aws_managed_boundary_is_taken_and_another_accounts_policy_is_refused
         "123456789012, the OIDC provider's account; use a policy of 123456789012 or an AWS managed policy"
     )):
         run_stack(dev_with(irsa={"permissionsBoundary": elsewhere}))
+
+
+@pytest.mark.parametrize(
+    "form, exported, arn",
+    [
+        ("name", None, "arn:aws:eks:us-east-1:123456789012:cluster/platform-dev"),
+        ("stackReference", AWS_CLI, "arn:aws:eks:eu-west-1:123456789012:cluster/platform"),
+        ("create", PULUMI_EKS, "arn:aws:eks:eu-west-1:123456789012:cluster/platform-eksCluster-1a2b3c4"),
+    ],
+)
+def test_both_kubernetes_providers_are_pinned_to_the_clusters_arn(form, exported, arn):
+    run, _ = run_revealing(dev_with(cluster=CLUSTER_FORMS[form]), kubeconfig=exported)
+    for provider in ("cluster-k8s", "cluster-k8s-namespaces"):
+        assert run.named(provider).inputs["clusterIdentifier"] == arn

@@ -138,7 +138,8 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
                 outputs.update(outputs=self.previous_outputs, secretOutputNames=[])
                 return stack_name, outputs
             outputs["outputs"] = {
-                "kubeconfig": self.kubeconfig(stack_name),
+                # A cluster named after the referenced stack, as a name EKS allows.
+                "kubeconfig": self.kubeconfig(stack_name.replace("/", "-")),
                 "oidcProviderArn": self.provider_arn(stack_name),
             }
             outputs["secretOutputNames"] = []
