@@ -81,7 +81,7 @@ def _policies(count: int) -> int:
 @pytest.fixture(scope="module")
 def growth(harness):
     """The smallest namespace past 100 long-named services whose grants need twice the policies."""
-    low, high = 101, 400
+    low, high = 101, 240
     policies = _policies(low)
     assert _policies(low - 1) == policies
     assert policies >= 2 and _policies(high) > policies
