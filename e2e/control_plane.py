@@ -10,7 +10,7 @@ import requests
 
 from e2e import pki
 from e2e.kube import Credentials, Kube
-from e2e.processes import LOOPBACK, Process, free_port, wait_until
+from e2e.processes import LOOPBACK, Process, ProcessExited, free_port, wait_until
 
 
 def eks_issuer(region: str, seed: str) -> str:
@@ -93,7 +93,7 @@ def start_controller_manager(plane: ControlPlane, binary: Path, workdir: Path) -
 
     def default_account() -> bool:
         if not plane.controller_manager.alive():
-            raise RuntimeError(f"kube-controller-manager exited:\n{plane.controller_manager.log_tail()}")
+            raise ProcessExited(f"kube-controller-manager exited:\n{plane.controller_manager.log_tail()}")
         return admin.get("v1", "ServiceAccount", "default", "default") is not None
 
     wait_until(default_account, 120, "kube-controller-manager (the default ServiceAccount)", interval=0.5)
@@ -153,7 +153,7 @@ def start_kwok(plane: ControlPlane, binary: Path, stages: list[Path], workdir: P
 
     def node_ready() -> bool:
         if not plane.kwok.alive():
-            raise RuntimeError(f"kwok exited:\n{plane.kwok.log_tail()}")
+            raise ProcessExited(f"kwok exited:\n{plane.kwok.log_tail()}")
         node = admin.get("v1", "Node", FAKE_NODE) or {}
         return any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", []))
 
@@ -213,7 +213,7 @@ def start(workdir: Path, etcd_binary: Path, apiserver_binary: Path, issuer: str,
 
     def ready() -> bool:
         if not apiserver.alive():
-            raise RuntimeError(f"kube-apiserver exited:\n{apiserver.log_tail()}")
+            raise ProcessExited(f"kube-apiserver exited:\n{apiserver.log_tail()}")
         return admin.session.get(f"{plane.server}/readyz", verify=admin.ca_cert, timeout=5).status_code == 200
 
     wait_until(ready, 180, "kube-apiserver /readyz", interval=0.5)

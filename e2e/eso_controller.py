@@ -18,7 +18,7 @@ import yaml
 
 from e2e.build import crd_bundle, eso_chart
 from e2e.kube import Kube
-from e2e.processes import LOOPBACK, Process, free_port, wait_until
+from e2e.processes import LOOPBACK, Process, ProcessExited, free_port, wait_until
 
 RELEASE = "external-secrets"
 KUBERNETES_VERSION = "v1.36.3"
@@ -96,7 +96,7 @@ class Controller:
 
     def live(self) -> bool:
         if not self.process.alive():
-            raise RuntimeError(f"external-secrets exited:\n{self.process.log_tail()}")
+            raise ProcessExited(f"external-secrets exited:\n{self.process.log_tail()}")
         return requests.get(self.live_url, timeout=2).status_code == 200
 
     def credentials(self) -> str:

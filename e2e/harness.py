@@ -29,7 +29,7 @@ from e2e.aws_provider.install import install as install_aws_plugin
 from e2e.aws_cli import LOG as AWS_CLI_LOG, TOKENS as AWS_CLI_TOKENS
 from e2e.engine import Engine, EngineResult, EngineStack
 from e2e.kube import Kube
-from e2e.processes import LOOPBACK, Process, free_port, wait_until
+from e2e.processes import LOOPBACK, Process, ProcessExited, free_port, wait_until
 from e2e.world import ESO_API, Plan, create_oidc_provider, run_plan, seed_secrets, write_stack
 
 REGION = "us-east-1"
@@ -227,7 +227,11 @@ class Harness:
     def wait_for_controller(self, timeout: float = 120) -> eso_controller.Controller:
         def running() -> bool:
             controller = self.runner.controller
-            if controller is None or not controller.live():
+            try:
+                up = controller is not None and controller.live()
+            except ProcessExited as exited:  # the runner starts it again, as the kubelet would
+                raise RuntimeError(str(exited)) from None
+            if not up:
                 raise RuntimeError(self.runner.errors[-1] if self.runner.errors else "no controller Deployment yet")
             return True
 

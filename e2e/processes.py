@@ -29,14 +29,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class ProcessExited(RuntimeError):
+    """The process waited for is gone: what was waited for can no longer happen."""
+
+
 def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> float:
-    """Seconds it took for `check` to hold; raises TimeoutError naming `what` otherwise."""
+    """Seconds it took for `check` to hold; raises TimeoutError naming `what` otherwise, and at
+    once the ProcessExited that `check` raises."""
     started = time.monotonic()
     last_error: Optional[BaseException] = None
     while time.monotonic() - started < timeout:
         try:
             if check():
                 return time.monotonic() - started
+        except ProcessExited:
+            raise
         except Exception as error:  # the thing waited for is not up yet
             last_error = error
         time.sleep(interval)
