@@ -70,7 +70,7 @@ class AwsIdentity:
     @classmethod
     def from_oidc_provider_arn(cls, arn: str) -> "AwsIdentity":
         parts = arn.split(":", 5)
-        if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("oidc-provider/"):
+        if len(parts) != 6 or parts[0] != "arn" or parts[2] != "iam" or not parts[5].startswith("oidc-provider/") or parts[5] == "oidc-provider/":
             raise ValueError(f"{arn!r} is not an IAM OIDC provider ARN")
         return cls(
             partition=parts[1],
@@ -244,6 +244,8 @@ def read_policy_layout(
                 f"the permission policy for the one secret {grant.path} is over IAM's limit of {MANAGED_POLICY_LIMIT}"
             )
     count = 2
-    while not all(_fits(identity, list(b), kms_key_arns, MANAGED_POLICY_LIMIT) for b in spread_grants(grants, count)):
+    while True:
+        buckets = spread_grants(grants, count)
+        if all(_fits(identity, list(bucket), kms_key_arns, MANAGED_POLICY_LIMIT) for bucket in buckets):
+            return ReadPolicyLayout(inline=False, buckets=buckets)
         count *= 2
-    return ReadPolicyLayout(inline=False, buckets=spread_grants(grants, count))

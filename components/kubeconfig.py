@@ -7,6 +7,8 @@ from typing import Any, Optional
 
 import yaml
 
+from components.iam_documents import AwsIdentity
+
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 # The AWS CLI's options that choose who signs the token: the global `--profile`, and `eks
 # get-token`'s `--role-arn` and `--session-name` (awscli/customizations/eks/get_token.py). Its
@@ -108,8 +110,9 @@ def with_deploying_identity(kubeconfig: Any, identity: DeployingIdentity, region
         env = [entry for entry in found.get("env") or [] if entry.get("name") not in _IDENTITY_ENV]
         env += identity.env()
         rewritten = {key: value for key, value in found.items() if key != "env"}
-        kept, own_region = _without_identity_and_region(args)
-        chosen_region = own_region or region
+        kept = _without_identity_and_region(args)
+        # The last one given, as the AWS CLI's argparse keeps it.
+        chosen_region = _option_value(args, _REGION) or region
         rewritten["args"] = ([_REGION, chosen_region] if chosen_region else []) + kept + identity.get_token_args()
         if env:
             rewritten["env"] = env
@@ -126,24 +129,18 @@ def _is_identity_option(name: str) -> bool:
     return len(name) >= _SHORTEST_PREFIX and any(option.startswith(name) for option in _IDENTITY_OPTIONS)
 
 
-def _without_identity_and_region(args: list[str]) -> tuple[list[str], Optional[str]]:
-    """The args without identity options and `--region`, and the last `--region` given (the one
-    the AWS CLI's argparse would keep)."""
+def _without_identity_and_region(args: list[str]) -> list[str]:
+    """The args without identity options and `--region`, each with its value."""
     kept: list[str] = []
-    region = None
     index = 0
     while index < len(args):
-        name, equals, value = args[index].partition("=")
-        dropped = name.startswith("--") and (_is_identity_option(name) or name == _REGION)
-        if dropped and not equals:
-            index += 1
-            value = args[index] if index < len(args) else ""
-        if not dropped:
+        name, equals, _ = args[index].partition("=")
+        if not (name.startswith("--") and (_is_identity_option(name) or name == _REGION)):
             kept.append(args[index])
-        elif name == _REGION and value:
-            region = value
+        elif not equals:
+            index += 1
         index += 1
-    return kept, region
+    return kept
 
 
 def eks_cluster_arn(kubeconfig: Any, oidc_provider_arn: str) -> str:
@@ -162,8 +159,8 @@ def eks_cluster_arn(kubeconfig: Any, oidc_provider_arn: str) -> str:
             f"kubeconfig user {user.get('name')!r} names no {'--region' if not region else '--cluster-name'} "
             "for `aws eks get-token`; the program pins the Kubernetes providers to the cluster's ARN"
         )
-    partition, account = oidc_provider_arn.split(":")[1], oidc_provider_arn.split(":")[4]
-    return f"arn:{partition}:eks:{region}:{account}:cluster/{name}"
+    identity = AwsIdentity.from_oidc_provider_arn(oidc_provider_arn)
+    return f"arn:{identity.partition}:eks:{region}:{identity.account_id}:cluster/{name}"
 
 
 def _option_value(args: list[str], option: str) -> Optional[str]:

@@ -87,6 +87,12 @@ def crowded_services(count: int, namespace: str = "crowded") -> list[dict[str, s
     return [{"name": f"service-{index:03d}-{'x' * 51}", "namespace": namespace} for index in range(count)]
 
 
+# Kubeconfigs as pulumi-eks (its kubeconfigJson) and `aws eks update-kubeconfig` write them, read
+# off the sources components/kubeconfig.py cites; the YAML file names its command line.
+KUBECONFIGS = PROJECT_ROOT / "tests" / "components" / "kubeconfigs"
+PULUMI_EKS_KUBECONFIG = (KUBECONFIGS / "pulumi-eks-4.4.0.json").read_text()
+AWS_CLI_KUBECONFIG = (KUBECONFIGS / "aws-cli-update-kubeconfig.yaml").read_text()
+
 RunStack = Callable[..., ProgramRun]
 
 

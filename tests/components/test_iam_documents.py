@@ -35,7 +35,8 @@ def test_identity_is_read_off_the_provider_arn():
     assert gov.partition == "aws-us-gov"
 
 
-@pytest.mark.parametrize("bad", ["", "arn:aws:iam::111122223333:role/x", "arn:aws:s3:::bucket/oidc-provider/x"])
+@pytest.mark.parametrize("bad", ["", "arn:aws:iam::111122223333:role/x", "arn:aws:s3:::bucket/oidc-provider/x",
+                                 "nra:aws:iam::111122223333:oidc-provider/x", "arn:aws:iam::111122223333:oidc-provider/"])
 def test_other_arns_are_not_provider_arns(bad):
     with pytest.raises(ValueError, match="is not an IAM OIDC provider ARN"):
         AwsIdentity.from_oidc_provider_arn(bad)

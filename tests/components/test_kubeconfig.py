@@ -1,16 +1,14 @@
 """Kubeconfigs run as the deploying identity, without any engine."""
 
 import json
-from pathlib import Path
 from typing import Optional
 
 import pytest
 import yaml
 
+from tests.conftest import AWS_CLI_KUBECONFIG, PULUMI_EKS_KUBECONFIG
 from components.kubeconfig import DeployingIdentity, eks_cluster_arn, exec_kubeconfig, with_deploying_identity
 
-# What pulumi-eks and `aws eks update-kubeconfig` write, with the sources they are read from.
-KUBECONFIGS = Path(__file__).parent / "kubeconfigs"
 
 DEPLOYER = "arn:aws:iam::123456789012:role/deployer"
 
@@ -42,12 +40,10 @@ def test_profile_role_and_files_are_carried_as_flags_and_file_variables():
     ]
 
 
-PULUMI_EKS = (KUBECONFIGS / "pulumi-eks-4.4.0.json").read_text()
-AWS_CLI = (KUBECONFIGS / "aws-cli-update-kubeconfig.yaml").read_text()
 EXEC_INFO = {"name": "KUBERNETES_EXEC_INFO", "value": '{"apiVersion": "client.authentication.k8s.io/v1beta1"}'}
 
 
-@pytest.mark.parametrize("exported", [PULUMI_EKS, json.loads(PULUMI_EKS)], ids=["kubeconfigJson", "kubeconfig object"])
+@pytest.mark.parametrize("exported", [PULUMI_EKS_KUBECONFIG, json.loads(PULUMI_EKS_KUBECONFIG)], ids=["kubeconfigJson", "kubeconfig object"])
 def test_pulumi_eks_kubeconfig_runs_as_the_deploying_identity_instead_of_its_role_and_profile(exported):
     rewritten = json.loads(with_deploying_identity(exported, DeployingIdentity(profile="platform"), "us-east-1"))
     command = rewritten["users"][0]["user"]["exec"]
@@ -56,13 +52,13 @@ def test_pulumi_eks_kubeconfig_runs_as_the_deploying_identity_instead_of_its_rol
         "--output", "json", "--profile", "platform",
     ]
     assert command["env"] == [EXEC_INFO]
-    source = json.loads(PULUMI_EKS)
+    source = json.loads(PULUMI_EKS_KUBECONFIG)
     assert {key: rewritten[key] for key in ("clusters", "contexts", "current-context")} == {
         key: source[key] for key in ("clusters", "contexts", "current-context")
     }
 
 
-@pytest.mark.parametrize("exported", [AWS_CLI, yaml.safe_load(AWS_CLI), json.dumps(yaml.safe_load(AWS_CLI))],
+@pytest.mark.parametrize("exported", [AWS_CLI_KUBECONFIG, yaml.safe_load(AWS_CLI_KUBECONFIG), json.dumps(yaml.safe_load(AWS_CLI_KUBECONFIG))],
                          ids=["YAML text", "object", "JSON text"])
 def test_aws_cli_kubeconfig_loses_its_role_and_aws_profile_and_keeps_its_region(exported):
     command = exec_of(with_deploying_identity(exported, DeployingIdentity(role_arn=DEPLOYER), "us-east-1"))
@@ -146,8 +142,8 @@ PROVIDER = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws
 @pytest.mark.parametrize(
     "exported, arn",
     [
-        (PULUMI_EKS, "arn:aws:eks:eu-west-1:123456789012:cluster/platform-eksCluster-1a2b3c4"),
-        (AWS_CLI, "arn:aws:eks:eu-west-1:123456789012:cluster/platform"),
+        (PULUMI_EKS_KUBECONFIG, "arn:aws:eks:eu-west-1:123456789012:cluster/platform-eksCluster-1a2b3c4"),
+        (AWS_CLI_KUBECONFIG, "arn:aws:eks:eu-west-1:123456789012:cluster/platform"),
         (exec_kubeconfig("platform", "us-gov-west-1", "https://k8s.example", "Q0E="), "arn:aws-us-gov:eks:us-gov-west-1:210987654321:cluster/platform"),
     ],
     ids=["pulumi-eks", "aws-cli", "written here"],

@@ -4,7 +4,6 @@ import copy
 import re
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -24,7 +23,7 @@ from components.resource_types import (
 )
 from tools.plan.engine import ProgramRun, run_program
 from tools.plan.render import as_text
-from tests.conftest import Mocks, RevealingMonitor, as_pulumi_config, stack_values
+from tests.conftest import AWS_CLI_KUBECONFIG, PULUMI_EKS_KUBECONFIG, Mocks, RevealingMonitor, as_pulumi_config, stack_values
 
 CONTROLLER = {"kind": "ServiceAccount", "name": "external-secrets", "namespace": "external-secrets"}
 ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
@@ -388,19 +387,16 @@ def test_the_cluster_is_reached_as_the_aws_providers_profile_and_role_in_every_f
         assert cluster.inputs["providerCredentialOpts"] == {"profileName": "platform", "roleArn": DEPLOYER}
 
 
-KUBECONFIGS = Path(__file__).parents[1] / "components" / "kubeconfigs"
-PULUMI_EKS = (KUBECONFIGS / "pulumi-eks-4.4.0.json").read_text()
-AWS_CLI = (KUBECONFIGS / "aws-cli-update-kubeconfig.yaml").read_text()
 
 
 @pytest.mark.parametrize(
     "form, exported, cluster_name",
     [
-        ("stackReference", PULUMI_EKS, "platform-eksCluster-1a2b3c4"),
-        ("stackReference", json.loads(PULUMI_EKS), "platform-eksCluster-1a2b3c4"),
-        ("stackReference", AWS_CLI, "platform"),
-        ("stackReference", yaml.safe_load(AWS_CLI), "platform"),
-        ("create", PULUMI_EKS, "platform-eksCluster-1a2b3c4"),
+        ("stackReference", PULUMI_EKS_KUBECONFIG, "platform-eksCluster-1a2b3c4"),
+        ("stackReference", json.loads(PULUMI_EKS_KUBECONFIG), "platform-eksCluster-1a2b3c4"),
+        ("stackReference", AWS_CLI_KUBECONFIG, "platform"),
+        ("stackReference", yaml.safe_load(AWS_CLI_KUBECONFIG), "platform"),
+        ("create", PULUMI_EKS_KUBECONFIG, "platform-eksCluster-1a2b3c4"),
     ],
     ids=["pulumi-eks kubeconfigJson", "pulumi-eks kubeconfig", "aws-cli YAML", "aws-cli object", "cluster.create"],
 )
@@ -531,8 +527,8 @@ def test_an_aws_managed_boundary_is_taken_and_another_accounts_policy_is_refused
     "form, exported, arn",
     [
         ("name", None, "arn:aws:eks:us-east-1:123456789012:cluster/platform-dev"),
-        ("stackReference", AWS_CLI, "arn:aws:eks:eu-west-1:123456789012:cluster/platform"),
-        ("create", PULUMI_EKS, "arn:aws:eks:eu-west-1:123456789012:cluster/platform-eksCluster-1a2b3c4"),
+        ("stackReference", AWS_CLI_KUBECONFIG, "arn:aws:eks:eu-west-1:123456789012:cluster/platform"),
+        ("create", PULUMI_EKS_KUBECONFIG, "arn:aws:eks:eu-west-1:123456789012:cluster/platform-eksCluster-1a2b3c4"),
     ],
 )
 def test_both_kubernetes_providers_are_pinned_to_the_clusters_arn(form, exported, arn):

@@ -112,10 +112,10 @@ def stack_output(stack: str, name: str, where: str) -> str:
 
 
 def issuer_of_provider(arn: str, where: str) -> str:
-    resource = arn.split(":", 5)[-1] if arn.startswith("arn:") and arn.count(":") >= 5 else ""
-    if not resource.startswith("oidc-provider/") or resource == "oidc-provider/":
-        raise DoctorError(f"{where}, but it is {arn!r}, not an IAM OIDC provider ARN; pass --oidc-issuer")
-    return strip_scheme(resource.removeprefix("oidc-provider/"))
+    try:
+        return strip_scheme(AwsIdentity.from_oidc_provider_arn(arn).issuer)
+    except ValueError:
+        raise DoctorError(f"{where}, but it is {arn!r}, not an IAM OIDC provider ARN; pass --oidc-issuer") from None
 
 
 def _version_check(name: str, region: str, version: Optional[str]) -> Check:
