@@ -19,6 +19,11 @@ RELEASE_NAME = "external-secrets"
 CONTROLLER_SERVICE_ACCOUNT = RELEASE_NAME
 
 
+def release_id(namespace: str) -> str:
+    """The release's ID as pulumi-kubernetes reads and imports it: `<namespace>/<name>`."""
+    return f"{namespace}/{RELEASE_NAME}"
+
+
 def chart_source(chart: str, repository: str) -> dict[str, Any]:
     """The release's chart arguments: Helm takes an OCI chart as one reference, and a chart of an
     HTTPS repository by name with the repository beside it."""
@@ -45,6 +50,11 @@ class OperatorArgs:
     service_monitor: bool = False
     alerts: bool = False
     monitoring_labels: dict[str, str] = field(default_factory=dict)
+    # Removing the release from the stack (destroy, or not installing it any more) leaves it
+    # installed and running, for another manager; otherwise it is uninstalled.
+    keep_on_removal: bool = False
+    # The release of this name in `namespace` exists, left running by this stack: import it.
+    take_back: bool = False
 
 
 class Operator(pulumi.ComponentResource):
@@ -78,9 +88,13 @@ class Operator(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             timeout=600,
-            # Removing the release from the stack (eso.install: false) hands the operator over
-            # instead of stopping every sync; `helm uninstall` remains the way to remove it.
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            # The engine deletes with the options the last deployment recorded, so a handover
+            # needs keep_on_removal deployed before the release leaves the stack.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                retain_on_delete=args.keep_on_removal,
+                import_=release_id(args.namespace) if args.take_back else None,
+            ),
         )
         if args.alerts:
             rule = prometheus_rule(

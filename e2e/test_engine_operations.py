@@ -15,7 +15,7 @@ from e2e.processes import wait_until
 from e2e.secret_watch import SecretWatch
 from e2e.test_engine import resource_changes
 from e2e.world import ESO_API, seed_secrets
-from components.resource_types import ROLE_POLICY
+from components.resource_types import RELEASE, ROLE_POLICY
 
 pytestmark = pytest.mark.timeout(900)
 PROVIDERS = "pulumi:providers:kubernetes"
@@ -167,31 +167,60 @@ def test_an_update_killed_half_way_converges_without_losing_a_secret(harness, op
         assert watch.gaps() == 0 and len(watch.uids) == 1, (watch.namespace, watch.name, watch.states)
 
 
+def _controller_deployment(harness) -> dict:
+    return harness.admin.get("apps/v1", "Deployment", "external-secrets", "external-secrets")
+
+
+def _release_revisions(harness) -> list[dict]:
+    # Helm keeps a Secret per revision of a release.
+    return harness.admin.list("v1", "Secret", "external-secrets", selector="owner=helm,name=external-secrets")
+
+
 def test_eso_install_false_hands_the_running_operator_over(harness, ops):
     stack, plan, expected = ops
     config = copy.deepcopy(stack.config)
-    config["eso-platform:eso"] = {**config["eso-platform:eso"], "install": False}
+    eso = config["eso-platform:eso"]
+    # The state says uninstall: keep in the same `up` would come too late for the engine.
+    refused = stack.preview({**config, "eso-platform:eso": {**eso, "install": False, "onRemove": "keep"}})
+    said = refused.error + "".join(d["message"] for d in refused.diagnostics)
+    assert not refused.ok and "eso.onRemove: keep takes effect with the `pulumi up` that deploys it" in said
+    # An option, not an input: the release is not updated.
+    kept = stack.up({**config, "eso-platform:eso": {**eso, "onRemove": "keep"}}).checked()
+    assert not resource_changes(kept), resource_changes(kept)
+    uid = _controller_deployment(harness)["metadata"]["uid"]
+    config["eso-platform:eso"] = {**eso, "install": False, "onRemove": "keep"}
     preview = stack.preview(config).checked()
-    assert any("eso.install is false: this stack stops managing the operator it installed" in w for w in preview.warnings())
+    assert any("this stack stops managing the operator it installed" in w for w in preview.warnings())
     result = stack.up(config)
     assert not result.replaced()
+    assert ("delete", RELEASE, "eso-chart") in resource_changes(result)
     # retainOnDelete: the release leaves the stack, and keeps running.
-    assert harness.admin.get("apps/v1", "Deployment", "external-secrets", "external-secrets")
+    assert _controller_deployment(harness)["metadata"]["uid"] == uid and _release_revisions(harness)
     harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 item 7: the retained release's name is still in use, so the release cannot be created again")
 def test_eso_install_true_again_takes_the_operator_back(harness, ops):
     stack, plan, _ = ops
+    uid = _controller_deployment(harness)["metadata"]["uid"]
     config = copy.deepcopy(stack.config)
     config["eso-platform:eso"] = {**config["eso-platform:eso"], "install": True}
-    stack.up(config)
+    result = stack.up(config).checked()
+    assert any("this stack takes back the Helm release external-secrets" in w for w in result.warnings())
+    assert ("import", RELEASE, "eso-chart") in resource_changes(result)
+    assert not result.replaced() and not [urn for urn in result.urns("create") if urn.endswith("::eso-chart")]
+    # Imported, then upgraded in place: the same controller runs on.
+    assert _controller_deployment(harness)["metadata"]["uid"] == uid
     harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
+    assert not resource_changes(stack.preview().checked())
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 item 7: `pulumi destroy` keeps the release, whose name the next `up` cannot re-use")
 def test_destroy_then_up_deploys_the_stack_again(harness, ops):
     stack, plan, _ = ops
-    stack.destroy()
-    stack.up(plan.config)
+    # The default, eso.onRemove: uninstall, deployed so that the destroy applies it.
+    stack.up(plan.config).checked()
+    stack.destroy().checked()
+    assert _controller_deployment(harness) is None and not _release_revisions(harness)
+    # The chart keeps its CRDs on uninstall, so ExternalSecrets elsewhere survive the destroy.
+    assert harness.admin.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "externalsecrets.external-secrets.io")
+    stack.up(plan.config).checked()
     harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])

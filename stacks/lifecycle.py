@@ -105,26 +105,89 @@ def secret_changes(previous_services: Any, current_services: Any) -> list[Secret
     return changes
 
 
-def operator_move_problem(previous_operator: Any, install: bool, namespace: str) -> Optional[str]:
-    """A refusal when the operator this stack installed would move to another namespace."""
-    if not install or not isinstance(previous_operator, dict) or not previous_operator.get("installed", True):
-        return None
-    before = previous_operator.get("namespace")
-    if not isinstance(before, str) or before == namespace:
-        return None
-    return (
-        f"eso.namespace: this stack installed the operator in {before!r}; moving it to {namespace!r} would "
-        "replace the Helm release, and the new release cannot take over the CRDs the old one keeps. Either set "
-        f"eso.namespace back to {before!r}, or move it as docs/coexistence.md, \"Moving the operator to another "
-        "namespace\" describes: eso.install: false first, then hand the release over to the new namespace"
-    )
+def _installed(previous_operator: Any) -> bool:
+    return isinstance(previous_operator, dict) and previous_operator.get("installed", True) is not False
 
 
-def operator_removal_warning(previous_operator: Any, install: bool) -> Optional[str]:
-    if install or not isinstance(previous_operator, dict) or not previous_operator.get("installed", True):
+def _removal(previous_operator: Any) -> str:
+    # Releases before eso.onRemove deployed the release retainOnDelete.
+    return previous_operator.get("onRemove", "keep")
+
+
+def handed_over_namespace(previous_operator: Any) -> Optional[str]:
+    """Where the Helm release runs that this stack let go of, still running, and has not taken back."""
+    if not isinstance(previous_operator, dict):
         return None
-    return (
-        f"eso.install is false: this stack stops managing the operator it installed in "
-        f"{previous_operator.get('namespace')!r}; its Helm release stays installed and running, now yours to "
-        "upgrade or remove with helm"
-    )
+    if _installed(previous_operator):
+        return previous_operator.get("namespace") if _removal(previous_operator) == "keep" else None
+    handed_over = previous_operator.get("handedOver")
+    return handed_over if isinstance(handed_over, str) else None
+
+
+@dataclass(frozen=True)
+class OperatorReview:
+    """What this deployment does to the operator the last one left: refusals, warnings, and
+    the namespace of a handed-over release that this one takes back."""
+
+    problems: list[str]
+    warnings: list[str]
+    take_back: Optional[str]
+
+
+def review_operator(previous_operator: Any, install: bool, namespace: str, on_remove: str) -> OperatorReview:
+    problems: list[str] = []
+    warnings: list[str] = []
+    take_back = None
+    if _installed(previous_operator):
+        before, removal = previous_operator.get("namespace"), _removal(previous_operator)
+        if install and isinstance(before, str) and before != namespace:
+            problems.append(
+                f"eso.namespace: this stack installed the operator in {before!r}; moving it to {namespace!r} would "
+                "replace the Helm release, and the new release cannot take over the CRDs the old one keeps. Either "
+                f"set eso.namespace back to {before!r}, or move it as docs/coexistence.md, \"Moving the operator to "
+                "another namespace\" describes: hand the release over first, then to the new namespace"
+            )
+        elif not install and removal == "uninstall" and on_remove == "keep":
+            problems.append(
+                "eso.onRemove: keep takes effect with the `pulumi up` that deploys it, and this stack's last "
+                f"`up` deployed uninstall, so this `up` would uninstall the operator in {before!r}. Deploy "
+                "eso.onRemove: keep with eso.install: true first, then set eso.install: false"
+            )
+        elif not install and removal == "uninstall":
+            warnings.append(
+                f"eso.install is false: this `up` uninstalls the operator this stack installed in {before!r} "
+                "(eso.onRemove: uninstall): no ExternalSecret in the cluster is refreshed until another ESO runs, "
+                "and their Secrets stay as they are. To hand it over running instead, deploy eso.onRemove: keep "
+                "with eso.install: true first"
+            )
+        elif not install:
+            warnings.append(
+                f"eso.install is false: this stack stops managing the operator it installed in {before!r}; its "
+                "Helm release stays installed and running (eso.onRemove: keep), now yours to upgrade or remove "
+                "with helm, or this stack's again with eso.install: true"
+            )
+    handed_over = handed_over_namespace(previous_operator)
+    if install and not _installed(previous_operator) and handed_over == namespace:
+        take_back = handed_over
+        warnings.append(
+            f"eso.install is true: this stack takes back the Helm release external-secrets it handed over in "
+            f"{handed_over!r}: an import, then an upgrade to this stack's chart and values, with no reinstall"
+        )
+    elif install and not _installed(previous_operator) and handed_over is not None:
+        warnings.append(
+            f"eso.install is true: the operator this stack handed over in {handed_over!r} must be gone before one "
+            f"installs in {namespace!r} (two operators cannot share the CRDs): see docs/coexistence.md, "
+            "\"Moving the operator to another namespace\""
+        )
+    return OperatorReview(problems, warnings, take_back)
+
+
+def operator_output(install: bool, namespace: str, chart_version: str, on_remove: str, previous_operator: Any) -> dict[str, Any]:
+    """The `operator` stack output: what the next deployment reads to review its own."""
+    if install:
+        return {"namespace": namespace, "chartVersion": chart_version, "installed": True, "onRemove": on_remove}
+    output: dict[str, Any] = {"namespace": namespace, "installed": False}
+    handed_over = handed_over_namespace(previous_operator)
+    if handed_over is not None:
+        output["handedOver"] = handed_over
+    return output

@@ -327,6 +327,12 @@ class EsoConfig(_Model):
         "oci:// registry path holding the chart external-secrets.",
     )
     namespace: DnsLabel = Field("external-secrets", description="Namespace of the operator.")
+    on_remove: Literal["uninstall", "keep"] = Field(
+        "uninstall",
+        description="What removing the release from the stack (pulumi destroy, or install: false) does: "
+        "uninstall it, or keep it installed and running, for another manager to take over. The engine "
+        "applies the value the last `pulumi up` deployed: deploy keep before removing the release.",
+    )
     controller_service_account: Optional[KubernetesName] = Field(
         None,
         description="With install: false, the ServiceAccount the installed controller runs as, in "

@@ -13,6 +13,7 @@ from components.iam_documents import service_account_subject
 from components.irsa import IrsaRole, IrsaRoleArgs
 from components.manifests import ExternalSecretSpec, ServiceAccountRef, store_name
 from components.operator import CONTROLLER_SERVICE_ACCOUNT, Operator, OperatorArgs
+from components.resource_types import READ_STACK_OUTPUTS
 from components.secret_guard import SecretGuard, SecretGuardArgs
 from components.tenant import (
     Tenant,
@@ -21,12 +22,11 @@ from components.tenant import (
     legacy_store_resource_name,
 )
 from stacks.access import role_for_namespace, role_specs
-from stacks.lifecycle import operator_move_problem, operator_removal_warning, secret_changes
+from stacks.lifecycle import OperatorReview, operator_output, review_operator, secret_changes
 from stacks.model import CHART_NAME
 from stacks.spec import Stack
 
 PLATFORM = "eso-platform"
-PREVIOUS_DEPLOYMENT = "previous-deployment"
 
 
 def labels(stack: Stack) -> dict[str, str]:
@@ -85,22 +85,23 @@ def own_stack_name() -> str:
     return f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
-def review_previous_deployment(stack: Stack, service_outputs: dict[str, Any]) -> None:
-    """Compares with what this stack last deployed (its own outputs, through a reference to
-    itself): warns of every Secret the change deletes or renames, and refuses to move the operator."""
-    previous = pulumi.StackReference(PREVIOUS_DEPLOYMENT, stack_name=own_stack_name())
+def previous_outputs() -> dict[str, Any]:
+    """The outputs this stack's last deployment exported (none before the first, or after a
+    destroy). Read before anything is registered, so that its refusals stop a preview early
+    and its answers can shape resource options."""
+    result = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": own_stack_name()})
+    outputs = result.value.get("outputs") if isinstance(result.value, dict) else None
+    return outputs if isinstance(outputs, dict) else {}
 
-    def review(outputs: Any) -> None:
-        outputs = outputs if isinstance(outputs, dict) else {}
-        problem = operator_move_problem(outputs.get("operator"), stack.eso.install, stack.eso.namespace)
-        if problem:
-            raise pulumi.RunError(problem)
-        removal = operator_removal_warning(outputs.get("operator"), stack.eso.install)
-        changes = secret_changes(outputs.get("services"), service_outputs)
-        for warning in ([removal] if removal else []) + [change.message for change in changes]:
-            pulumi.log.warn(warning)
 
-    previous.outputs.apply(review)
+def review_operator_change(stack: Stack, previous: dict[str, Any]) -> OperatorReview:
+    """Refuses what would break the operator the last deployment left, and warns of the rest."""
+    review = review_operator(previous.get("operator"), stack.eso.install, stack.eso.namespace, stack.eso.on_remove)
+    if review.problems:
+        raise pulumi.RunError("; ".join(review.problems))
+    for warning in review.warnings:
+        pulumi.log.warn(warning)
+    return review
 
 
 def _cluster_args(stack: Stack) -> ClusterAccessArgs:
@@ -117,6 +118,8 @@ def _cluster_args(stack: Stack) -> ClusterAccessArgs:
 
 def deploy(stack: Stack) -> dict[str, Any]:
     """Registers every resource of `stack` and returns the stack outputs."""
+    previous = previous_outputs()
+    operator_review = review_operator_change(stack, previous)
     common_labels = labels(stack)
     controller = controller_account(stack)
     cluster = ClusterAccess("cluster", _cluster_args(stack))
@@ -137,15 +140,15 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 service_monitor=stack.eso.monitoring.service_monitor,
                 alerts=stack.eso.monitoring.alerts,
                 monitoring_labels=stack.eso.monitoring.labels,
+                keep_on_removal=stack.eso.on_remove == "keep",
+                take_back=operator_review.take_back is not None,
             ),
             k8s_opts,
         )
         ready_for_eso_objects: list[pulumi.Resource] = [operator.release]
-        operator_output = {"namespace": operator.namespace, "chartVersion": stack.eso.chart_version, "installed": True}
     else:
         existing = ExistingOperator("eso", controller, k8s_opts)
         ready_for_eso_objects = [*existing.crds, existing.controller_account]
-        operator_output = {"namespace": stack.eso.namespace, "installed": False}
         pulumi.log.warn(SOMEONE_ELSES_OPERATOR_WARNING)
 
     admitted_after: list[pulumi.Resource] = []
@@ -255,12 +258,15 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 "onRemove": service.on_remove,
             }
 
-    review_previous_deployment(stack, service_outputs)
+    for change in secret_changes(previous.get("services"), service_outputs):
+        pulumi.log.warn(change.message)
     return {
         "environment": stack.environment,
         # The doctor reads the cluster's issuer off it, whichever form the cluster takes.
         "oidcProviderArn": cluster.oidc_provider_arn,
-        "operator": operator_output,
+        "operator": operator_output(
+            stack.eso.install, stack.eso.namespace, stack.eso.chart_version, stack.eso.on_remove, previous.get("operator")
+        ),
         "secretGuard": guard_output,
         "namespaces": namespace_outputs,
         "services": service_outputs,

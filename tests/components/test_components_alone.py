@@ -136,7 +136,8 @@ def test_operator_installs_the_pinned_chart_in_its_namespace():
     assert release.inputs["namespace"] == "eso-system"
     assert release.inputs["version"] == "2.9.0"
     assert release.inputs["skipAwait"] is False and release.inputs["atomic"] is True
-    assert release.retain_on_delete  # eso.install: false hands it over, running
+    # Uninstalled when it leaves the stack, and created rather than imported, unless asked.
+    assert not release.retain_on_delete and release.import_id is None
     assert release.inputs["values"]["leaderElect"] is True
 
 

@@ -41,7 +41,9 @@ def test_every_aws_type_and_invoke_of_the_program_is_implemented(run_stack, valu
     run = run_stack(values, mocks=mocks)
     types = {r.type for r in run.resources if r.type.startswith("aws:")}
     assert types and types <= set(RESOURCES), types - set(RESOURCES)
-    assert mocks.invoked <= set(INVOKES), mocks.invoked - set(INVOKES)
+    # The engine answers its own `pulumi:` lookups.
+    aws_invokes = {token for token in mocks.invoked if not token.startswith("pulumi:")}
+    assert aws_invokes <= set(INVOKES), aws_invokes - set(INVOKES)
 
 
 def test_only_cluster_create_needs_a_plugin_the_suite_lacks(run_stack):

@@ -84,7 +84,6 @@ def test_a_deployed_stack_keeps_every_resource_through_aliases(request, stack):
     assert run.of_type(MANAGED_POLICY) == []
     assert added == sorted(
         [
-            "previous-deployment",
             "secret-guard",
             "secret-guard-binding",
             "secret-guard-policy",

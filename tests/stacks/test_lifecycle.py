@@ -12,7 +12,7 @@ from stacks.program import SOMEONE_ELSES_OPERATOR_WARNING
 from tools.cli import main
 from tools.plan.engine import PlaceholderCloud, ProgramRun
 from stacks.loading import ConfigError, load_stack
-from components.resource_types import EXTERNAL_SECRET
+from components.resource_types import EXTERNAL_SECRET, RELEASE
 from tests.conftest import PROJECT_ROOT, REGION, as_pulumi_config, stack_values
 
 
@@ -269,18 +269,76 @@ def test_moving_the_installed_operator_to_another_namespace_is_refused(capsys, t
     assert "Moving the operator to another namespace" in err and "Traceback" not in err
 
 
-def test_the_operator_moves_in_two_deployments_through_install_false(run_stack, dev_run):
+def with_eso(previous: ProgramRun, run_stack, **eso) -> ProgramRun:
     values = copy.deepcopy(stack_values("dev"))
-    values["eso"] = {"install": False}
-    handed_off = after(run_stack, dev_run, values)
-    assert handed_off.warnings == [
+    values["eso"] = eso
+    return after(run_stack, previous, values)
+
+
+def test_the_release_is_uninstalled_on_removal_unless_keep_is_deployed(dev_run):
+    assert dev_run.named("eso-chart").retain_on_delete is False
+    assert dev_run.outputs["operator"]["onRemove"] == "uninstall"
+
+
+def test_install_false_after_uninstall_was_deployed_warns_that_it_uninstalls(run_stack, dev_run):
+    run = with_eso(dev_run, run_stack, install=False)
+    assert not run.of_type(RELEASE)
+    assert run.warnings == [
+        "eso.install is false: this `up` uninstalls the operator this stack installed in 'external-secrets' "
+        "(eso.onRemove: uninstall): no ExternalSecret in the cluster is refreshed until another ESO runs, and their "
+        "Secrets stay as they are. To hand it over running instead, deploy eso.onRemove: keep with eso.install: true first",
         SOMEONE_ELSES_OPERATOR_WARNING,
-        "eso.install is false: this stack stops managing the operator it installed in 'external-secrets'; its Helm "
-        "release stays installed and running, now yours to upgrade or remove with helm",
     ]
-    values["eso"] = {"namespace": "eso-system"}
-    moved = after(run_stack, handed_off, values)
-    assert moved.named("eso-chart").inputs["namespace"] == "eso-system" and moved.warnings == []
+    assert run.outputs["operator"] == {"namespace": "external-secrets", "installed": False}
+
+
+def test_keep_in_the_same_up_as_install_false_is_refused_because_the_engine_applies_the_last_deployed(run_stack, dev_run):
+    with pytest.raises(pulumi.RunError, match=r"eso.onRemove: keep takes effect with the `pulumi up` that deploys it, "
+                       r"and this stack's last `up` deployed uninstall, so this `up` would uninstall the operator in "
+                       r"'external-secrets'. Deploy eso.onRemove: keep with eso.install: true first"):
+        with_eso(dev_run, run_stack, install=False, onRemove="keep")
+
+
+def test_a_handover_in_two_deployments_and_the_release_taken_back(run_stack, dev_run):
+    keeping = with_eso(dev_run, run_stack, onRemove="keep")
+    assert keeping.named("eso-chart").retain_on_delete is True and keeping.warnings == []
+    handed_over = with_eso(keeping, run_stack, install=False)
+    assert handed_over.warnings[0] == (
+        "eso.install is false: this stack stops managing the operator it installed in 'external-secrets'; its Helm "
+        "release stays installed and running (eso.onRemove: keep), now yours to upgrade or remove with helm, or this "
+        "stack's again with eso.install: true"
+    )
+    assert handed_over.outputs["operator"] == {"namespace": "external-secrets", "installed": False, "handedOver": "external-secrets"}
+    # Another deployment without the operator still knows what it handed over.
+    again = with_eso(handed_over, run_stack, install=False)
+    assert again.outputs["operator"]["handedOver"] == "external-secrets"
+    assert again.warnings == [SOMEONE_ELSES_OPERATOR_WARNING]
+    taken_back = with_eso(again, run_stack)
+    assert taken_back.named("eso-chart").import_id == "external-secrets/external-secrets"
+    assert taken_back.warnings == [
+        "eso.install is true: this stack takes back the Helm release external-secrets it handed over in "
+        "'external-secrets': an import, then an upgrade to this stack's chart and values, with no reinstall"
+    ]
+    assert taken_back.outputs["operator"]["installed"] is True
+    assert with_eso(taken_back, run_stack).named("eso-chart").import_id is None
+
+
+def test_a_fresh_install_imports_nothing(run_stack, dev_run):
+    assert dev_run.named("eso-chart").import_id is None
+    never_installed = with_eso(dev_run, run_stack, install=False)
+    assert with_eso(never_installed, run_stack).named("eso-chart").import_id is None
+
+
+def test_the_operator_moves_in_two_deployments_through_a_handover(run_stack, dev_run):
+    handed_over = with_eso(with_eso(dev_run, run_stack, onRemove="keep"), run_stack, install=False)
+    moved = with_eso(handed_over, run_stack, namespace="eso-system")
+    assert moved.named("eso-chart").inputs["namespace"] == "eso-system"
+    assert moved.named("eso-chart").import_id is None
+    assert moved.warnings == [
+        "eso.install is true: the operator this stack handed over in 'external-secrets' must be gone before one "
+        "installs in 'eso-system' (two operators cannot share the CRDs): see docs/coexistence.md, \"Moving the "
+        "operator to another namespace\""
+    ]
 
 
 def test_outputs_of_the_previous_release_are_understood(run_stack, dev_run):

@@ -21,7 +21,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.kubeconfig import exec_kubeconfig
-from components.resource_types import CRD, GET_CLUSTER, GET_OIDC_PROVIDER, MANAGED_POLICY, ROLE
+from components.resource_types import CRD, GET_CLUSTER, GET_OIDC_PROVIDER, MANAGED_POLICY, READ_STACK_OUTPUTS, ROLE
 from stacks.loading import PROJECT
 
 PROGRAM = Path(__file__).resolve().parents[2] / "__main__.py"
@@ -53,6 +53,8 @@ class Registration:
     aliases: tuple[str, ...] = ()
     # The ID of an existing object the program reads (`Resource.get`), not one it manages.
     read_id: Optional[str] = None
+    # The ID of an existing object the program takes under management (`import_`).
+    import_id: Optional[str] = None
 
 
 @dataclass
@@ -122,6 +124,8 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
                 "url": issuer,
                 "clientIdLists": ["sts.amazonaws.com"],
             }
+        if args.token == READ_STACK_OUTPUTS and args.args["name"] == f"{ORGANIZATION}/{pulumi.get_project()}/{pulumi.get_stack()}":
+            return {"name": args.args["name"], "outputs": self.previous_outputs, "secretOutputNames": []}
         raise NotImplementedError(f"the offline plan has no placeholder for the lookup {args.token}")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
@@ -134,9 +138,6 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
             return outputs["arn"], outputs
         if args.typ == "pulumi:pulumi:StackReference":
             stack_name = args.inputs.get("name") or args.resource_id or args.name
-            if stack_name == f"{ORGANIZATION}/{pulumi.get_project()}/{pulumi.get_stack()}":
-                outputs.update(outputs=self.previous_outputs, secretOutputNames=[])
-                return stack_name, outputs
             outputs["outputs"] = {
                 # A cluster named after the referenced stack, as a name EKS allows.
                 "kubeconfig": self.kubeconfig(stack_name.replace("/", "-")),
@@ -222,6 +223,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                 aliases=self._alias_urns(request),
                 read_id=read_id,
+                import_id=getattr(request, "importId", "") or None,
             )
         )
 
