@@ -78,7 +78,7 @@ def test_dev_from_nothing_delivers_every_secret_with_the_documented_outputs(harn
         "externalSecret": "backend-api",
         "onRemove": "delete",
     }
-    assert outputs["operator"] == {"namespace": "external-secrets", "chartVersion": "2.9.0", "installed": True}
+    assert outputs["operator"] == {"namespace": "external-secrets", "chartVersion": "2.9.0", "installed": True, "onRemove": "uninstall"}
     assert "/index.yaml" in harness.charts.requests, "the chart came from the repository eso.chartRepository names"
 
 

@@ -8,14 +8,17 @@ import time
 import pytest
 import yaml
 
-from e2e.engine import wait_for_engine
+from e2e.engine import REPLACING, wait_for_engine
 from e2e.aws_front import moto_client
 from e2e.harness import CLUSTER, DEPLOYER_PROFILE, DEPLOYER_ROLE, REGION
 from e2e.processes import wait_until
 from e2e.secret_watch import SecretWatch
 from e2e.test_engine import resource_changes
 from e2e.world import ESO_API, seed_secrets
-from components.resource_types import RELEASE, ROLE_POLICY
+from components.resource_types import RELEASE, ROLE, ROLE_POLICY, SERVICE_ACCOUNT
+from tools.plan.engine import PlaceholderCloud, run_program
+from tools.plan.render import plan_resources
+from tools.plan.replacements import resource_changes as resource_changes_offline
 
 pytestmark = pytest.mark.timeout(900)
 PROVIDERS = "pulumi:providers:kubernetes"
@@ -125,6 +128,42 @@ def test_another_tools_kubeconfig_for_the_same_cluster_updates_the_providers_and
     calls = harness.aws_cli_calls[calls_before:]
     assert calls and not any({"--role", "--role-arn", "--profile"} & set(call["argv"]) for call in calls)
     assert not any("AWS_PROFILE" in call["env"] for call in calls)
+
+
+def _offline(stack_name: str, config: dict) -> list[dict]:
+    strings = {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+    return plan_resources(run_program(strings, stack_name, PlaceholderCloud(REGION)))
+
+
+def test_a_new_role_path_replaces_the_roles_as_the_readme_says_and_every_secret_syncs_again(harness, ops):
+    """The README's "What a change replaces", row irsa.rolePath, as the real engine runs it:
+    each role replaced, deleted first (the bridge's rule for a resource the program names), and
+    the Secrets in place throughout."""
+    stack, plan, expected = ops
+    before = copy.deepcopy(stack.config)
+    config = copy.deepcopy(before)
+    config["eso-platform:irsa"] = {**config["eso-platform:irsa"], "rolePath": "/platform/eso/"}
+    watches = _watching(harness, expected)
+    for watch in watches:
+        watch.__enter__()
+    try:
+        result = stack.up(config).checked()
+    finally:
+        for watch in watches:
+            watch.__exit__(None, None, None)
+    assert any("irsa.rolePath: this stack's roles move from / to /platform/eso/" in w for w in result.warnings())
+    replaced = {(kind, name) for op, kind, name in resource_changes(result) if op in REPLACING}
+    # What the offline plan derives for the same change is what the engine did.
+    derived = resource_changes_offline(_offline(stack.name, before), _offline(stack.name, config))
+    assert replaced == {(r.type, r.name) for r in derived.replaced}, replaced
+    assert {kind for kind, _ in replaced} == {ROLE, ROLE_POLICY, SERVICE_ACCOUNT}
+    assert all(watch.gaps() == 0 for watch in watches), [(w.namespace, w.name, w.states) for w in watches if w.gaps()]
+    for namespace in ("backend", "frontend", "payments"):
+        annotations = harness.admin.get("v1", "ServiceAccount", "external-secret-operator", namespace)["metadata"]["annotations"]
+        assert ":role/platform/eso/eso-dev." in annotations["eks.amazonaws.com/role-arn"]
+    for (namespace, name), data in expected.items():
+        harness.wait_for_data(namespace, name, data)
+    harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
 
 
 def test_an_update_killed_half_way_converges_without_losing_a_secret(harness, ops):

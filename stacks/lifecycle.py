@@ -191,3 +191,25 @@ def operator_output(install: bool, namespace: str, chart_version: str, on_remove
     if handed_over is not None:
         output["handedOver"] = handed_over
     return output
+
+
+def _role_path(role_arn: Any) -> Optional[str]:
+    # arn:aws:iam::<account>:role<path><name>
+    if not isinstance(role_arn, str) or ":role/" not in role_arn:
+        return None
+    return role_arn.split(":role", 1)[1].rsplit("/", 1)[0] + "/"
+
+
+def role_path_warning(previous_namespaces: Any, role_path: str) -> Optional[str]:
+    """When the deployed roles move to another IAM path: IAM cannot move a role, so Pulumi
+    replaces each, and deletes it first (pulumi-terraform-bridge does for a resource whose name
+    the program sets: a second role of that name cannot exist beside it)."""
+    entries = previous_namespaces.values() if isinstance(previous_namespaces, dict) else []
+    deployed = sorted({path for entry in entries if isinstance(entry, dict) for path in [_role_path(entry.get("roleArn"))] if path})
+    if not deployed or deployed == [role_path]:
+        return None
+    return (
+        f"irsa.rolePath: this stack's roles move from {', '.join(deployed)} to {role_path}, which replaces every "
+        "role and its grants, each deleted before it is created again: ESO's reads fail with AccessDenied "
+        "until the new role and its grants exist (Secrets stay as they are, and sync again after)"
+    )

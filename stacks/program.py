@@ -22,7 +22,7 @@ from components.tenant import (
     legacy_store_resource_name,
 )
 from stacks.access import role_for_namespace, role_specs
-from stacks.lifecycle import OperatorReview, operator_output, review_operator, secret_changes
+from stacks.lifecycle import OperatorReview, operator_output, review_operator, role_path_warning, secret_changes
 from stacks.model import CHART_NAME
 from stacks.spec import Stack
 
@@ -94,12 +94,14 @@ def previous_outputs() -> dict[str, Any]:
     return outputs if isinstance(outputs, dict) else {}
 
 
-def review_operator_change(stack: Stack, previous: dict[str, Any]) -> OperatorReview:
-    """Refuses what would break the operator the last deployment left, and warns of the rest."""
+def review_previous_deployment(stack: Stack, previous: dict[str, Any]) -> OperatorReview:
+    """Refuses what would break the operator the last deployment left, and warns of what the
+    change interrupts."""
     review = review_operator(previous.get("operator"), stack.eso.install, stack.eso.namespace, stack.eso.on_remove)
     if review.problems:
         raise pulumi.RunError("; ".join(review.problems))
-    for warning in review.warnings:
+    role_move = role_path_warning(previous.get("namespaces"), stack.irsa.role_path)
+    for warning in [*review.warnings, *([role_move] if role_move else [])]:
         pulumi.log.warn(warning)
     return review
 
@@ -119,7 +121,7 @@ def _cluster_args(stack: Stack) -> ClusterAccessArgs:
 def deploy(stack: Stack) -> dict[str, Any]:
     """Registers every resource of `stack` and returns the stack outputs."""
     previous = previous_outputs()
-    operator_review = review_operator_change(stack, previous)
+    operator_review = review_previous_deployment(stack, previous)
     common_labels = labels(stack)
     controller = controller_account(stack)
     cluster = ClusterAccess("cluster", _cluster_args(stack))

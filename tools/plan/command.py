@@ -4,6 +4,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pulumi
 
@@ -11,24 +12,27 @@ from stacks.lifecycle import secret_changes
 from tools.exit_codes import EXIT_BAD_INPUT
 from tools.plan.engine import PlaceholderCloud, identity_clashes, run_program
 from tools.plan.identities import clash_problems
-from tools.plan.render import as_json, as_text, as_yaml
+from tools.plan.render import Against, as_json, as_text, as_yaml, plan_resources
+from tools.plan.replacements import resource_changes
 from tools.stack_files import StackFileError, read_stack, stack_file, stack_name
 
 
-def previous_outputs(path: Path) -> dict:
-    """The stack outputs of the deployed config: from a JSON plan, or `pulumi stack output --json`."""
+def previous_deployment(path: Path) -> tuple[dict, Optional[list]]:
+    """The stack outputs of the deployed config, and its resources when the file is a JSON plan
+    (`pulumi stack output --json` has none)."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ValueError(f"cannot be read ({error.strerror or error})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"is not JSON ({error})") from None
-    outputs = document.get("outputs") if isinstance(document, dict) and "resources" in document else document
+    is_plan = isinstance(document, dict) and isinstance(document.get("resources"), list)
+    outputs = document.get("outputs") if is_plan else document
     if not isinstance(outputs, dict) or not isinstance(outputs.get("services"), dict):
         raise ValueError(
             "holds no `services` outputs; give a plan written with --format json, or `pulumi stack output --json`"
         )
-    return outputs
+    return outputs, document["resources"] if is_plan else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,10 +42,10 @@ def run(args: argparse.Namespace) -> int:
     except StackFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    previous = None
+    previous, previous_resources = None, None
     if args.against is not None:
         try:
-            previous = previous_outputs(args.against)
+            previous, previous_resources = previous_deployment(args.against)
         except ValueError as error:
             print(f"error: --against {args.against}: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -62,8 +66,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
-    changes = None if previous is None else secret_changes(previous.get("services"), run.outputs.get("services"))
-    rendered = as_yaml(run) if args.format == "yaml" else {"text": as_text, "json": as_json}[args.format](run, changes)
+    against = None
+    if previous is not None:
+        against = Against(
+            secret_changes(previous.get("services"), run.outputs.get("services")),
+            None if previous_resources is None else resource_changes(previous_resources, plan_resources(run)),
+        )
+    rendered = as_yaml(run) if args.format == "yaml" else {"text": as_text, "json": as_json}[args.format](run, against)
     if args.out is None:
         sys.stdout.write(rendered)
     else:

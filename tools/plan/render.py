@@ -1,6 +1,7 @@
 """What a stack will create, read off a mock-engine run of the real program, in three formats."""
 
 import json
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import yaml
@@ -22,6 +23,7 @@ from components.resource_types import (
 )
 from tools.plan.engine import ProgramRun, Registration
 from tools.plan.estimate import Delivery, estimate
+from tools.plan.replacements import ResourceChanges
 from stacks.lifecycle import SecretChange
 
 # The Secret guard is a ValidatingAdmissionPolicy too; it has a line of its own under the operator.
@@ -59,19 +61,38 @@ def deliveries(run: ProgramRun) -> list[Delivery]:
     return found
 
 
-def as_json(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> str:
+def plan_resources(run: ProgramRun) -> list[dict[str, Any]]:
+    """The resources as a JSON plan lists them."""
+    return [{"type": r.type, "name": r.name, "parent": r.parent, "inputs": _inputs(r)} for r in run.resources]
+
+
+@dataclass(frozen=True)
+class Against:
+    """The plan held against the deployed one: its Secrets' fates and, when the deployed plan's
+    resources are known, what the change replaces."""
+
+    secret_changes: list[SecretChange]
+    resource_changes: Optional[ResourceChanges]
+
+
+def as_json(run: ProgramRun, against: Optional[Against] = None) -> str:
     document: dict[str, Any] = {
         "stack": run.stack,
         "project": run.project,
-        "resources": [
-            {"type": r.type, "name": r.name, "parent": r.parent, "inputs": _inputs(r)} for r in run.resources
-        ],
+        "resources": plan_resources(run),
         "outputs": run.outputs,
         "warnings": run.warnings,
         "estimate": estimate(deliveries(run)),
     }
-    if changes is not None:
-        document["secretChanges"] = [change.as_dict() for change in changes]
+    if against is not None:
+        document["secretChanges"] = [change.as_dict() for change in against.secret_changes]
+    if against is not None and against.resource_changes is not None:
+        changes = against.resource_changes
+        document["resourceChanges"] = {
+            "replaced": [replacement.as_dict() for replacement in changes.replaced],
+            "deleted": [{"type": kind, "name": name} for kind, name in changes.deleted],
+            "created": [{"type": kind, "name": name} for kind, name in changes.created],
+        }
     return json.dumps({key: _canonical(value) for key, value in document.items()}, indent=2) + "\n"
 
 
@@ -140,7 +161,7 @@ def _oidc_provider(roles: dict[str, Registration]) -> str:
     return "none (no roles)"
 
 
-def as_text(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> str:
+def as_text(run: ProgramRun, against: Optional[Against] = None) -> str:
     out: list[str] = []
     add = out.append
     roles = _roles_by_name(run)
@@ -243,12 +264,28 @@ def as_text(run: ProgramRun, changes: Optional[list[SecretChange]] = None) -> st
     add("warnings")
     out += [f"  {warning}" for warning in run.warnings] or ["  none"]
     add("")
-    if changes is not None:
+    if against is not None:
         add("kubernetes secrets against the deployed config")
-        out += [f"  {change.action} {change.namespace}/{change.secret} (service {change.service})" for change in changes] or ["  none deleted or renamed"]
+        out += [
+            f"  {change.action} {change.namespace}/{change.secret} (service {change.service})"
+            for change in against.secret_changes
+        ] or ["  none deleted or renamed"]
         add("")
+        out += _resource_change_lines(against.resource_changes)
     out += _estimate_lines(estimate(deliveries(run)))
     return "\n".join(out) + "\n"
+
+
+def _resource_change_lines(changes: Optional[ResourceChanges]) -> list[str]:
+    if changes is None:
+        return ["resources against the deployed config", "  unknown: --against a JSON plan (--format json) lists replacements", ""]
+    lines = ["resources against the deployed config"]
+    lines += [f"  replaced {r.type} {r.name} (changes {', '.join(r.inputs)})" for r in changes.replaced]
+    lines += [f"  deleted {kind} {name}" for kind, name in changes.deleted]
+    lines += [f"  created {kind} {name}" for kind, name in changes.created]
+    if len(lines) == 1:
+        lines.append("  none replaced, deleted or created")
+    return lines + [""]
 
 
 def _chart_origin(release_inputs: dict[str, Any]) -> str:
