@@ -1,5 +1,6 @@
 """The program: a validated stack turned into components, and the stack outputs."""
 
+import time
 from collections import Counter
 from typing import Any
 
@@ -85,11 +86,24 @@ def own_stack_name() -> str:
     return f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
+# A backend whose writes are not atomic (the file backend's metadata sidecar) can be read while
+# the engine writes the checkpoint it begins the update with; the read then fails with this.
+CHECKPOINT_BEING_WRITTEN = "failed to load checkpoint"
+PREVIOUS_OUTPUTS_ATTEMPTS = 10
+
+
 def previous_outputs() -> dict[str, Any]:
     """The outputs this stack's last deployment exported (none before the first, or after a
     destroy). Read before anything is registered, so that its refusals stop a preview early
     and its answers can shape resource options."""
-    result = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": own_stack_name()})
+    for attempt in range(1, PREVIOUS_OUTPUTS_ATTEMPTS + 1):
+        try:
+            result = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": own_stack_name()})
+            break
+        except Exception as error:
+            if CHECKPOINT_BEING_WRITTEN not in str(error) or attempt == PREVIOUS_OUTPUTS_ATTEMPTS:
+                raise
+            time.sleep(0.1 * attempt)
     outputs = result.value.get("outputs") if isinstance(result.value, dict) else None
     return outputs if isinstance(outputs, dict) else {}
 

@@ -4,6 +4,7 @@ operator's namespace, through the real program and the plan command."""
 import copy
 import json
 
+import grpc
 import pulumi
 import pytest
 import yaml
@@ -12,7 +13,7 @@ from stacks.program import SOMEONE_ELSES_OPERATOR_WARNING
 from tools.cli import main
 from tools.plan.engine import PlaceholderCloud, ProgramRun
 from stacks.loading import ConfigError, load_stack
-from components.resource_types import EXTERNAL_SECRET, RELEASE
+from components.resource_types import EXTERNAL_SECRET, READ_STACK_OUTPUTS, RELEASE
 from tests.conftest import PROJECT_ROOT, REGION, as_pulumi_config, stack_values
 
 
@@ -357,3 +358,44 @@ def test_outputs_of_the_previous_release_are_understood(run_stack, dev_run):
     values["eso"] = {"namespace": "eso-system"}
     with pytest.raises(pulumi.RunError, match="eso.namespace: this stack installed the operator"):
         run_stack(values, stack="dev", mocks=mocks)
+
+
+class EngineError(grpc.RpcError):
+    """An error the engine returns over gRPC, as the SDK receives it."""
+
+    def __init__(self, details: str):
+        self._details = details
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNKNOWN
+
+    def details(self) -> str:
+        return self._details
+
+
+class CheckpointBeingWritten(PlaceholderCloud):
+    """The backend's answer while the engine writes the checkpoint it begins the update with."""
+
+    def __init__(self, failures: int, message: str, previous_outputs: dict):
+        super().__init__(REGION, previous_outputs=previous_outputs)
+        self.failures, self.message = failures, message
+
+    def call(self, args):
+        if args.token == READ_STACK_OUTPUTS and self.failures:
+            self.failures -= 1
+            raise EngineError(f"invocation of {READ_STACK_OUTPUTS} returned an error: {self.message}")
+        return super().call(args)
+
+
+def test_the_last_outputs_are_read_again_while_the_checkpoint_is_being_written(run_stack, dev_run):
+    deployed = json.loads(json.dumps(dev_run.outputs))
+    values = dev_with_services(lambda services: services.pop(4))
+    mocks = CheckpointBeingWritten(3, "failed to load checkpoint: EOF", deployed)
+    # The removal warning needs the last outputs: they were read once the write was done.
+    assert [w.split(":")[0] for w in run_stack(values, stack="dev", mocks=mocks).warnings] == ["Secret frontend/web will be deleted"]
+    assert mocks.failures == 0
+
+
+def test_another_failure_to_read_the_last_outputs_stops_the_program(run_stack):
+    with pytest.raises(Exception, match="no backend client is available"):
+        run_stack(stack_values("dev"), stack="dev", mocks=CheckpointBeingWritten(1, "no backend client is available", {}))
