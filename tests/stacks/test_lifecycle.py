@@ -12,6 +12,7 @@ import yaml
 from stacks.program import SOMEONE_ELSES_OPERATOR_WARNING
 from tools.cli import main
 from tools.plan.engine import PlaceholderCloud, ProgramRun
+from tools.plan.render import as_text
 from stacks.loading import ConfigError, load_stack
 from components.resource_types import EXTERNAL_SECRET, READ_STACK_OUTPUTS, RELEASE
 from tests.conftest import PROJECT_ROOT, REGION, as_pulumi_config, stack_values
@@ -399,3 +400,14 @@ def test_the_last_outputs_are_read_again_while_the_checkpoint_is_being_written(r
 def test_another_failure_to_read_the_last_outputs_stops_the_program(run_stack):
     with pytest.raises(Exception, match="no backend client is available"):
         run_stack(stack_values("dev"), stack="dev", mocks=CheckpointBeingWritten(1, "no backend client is available", {}))
+
+
+def test_the_plan_says_what_becomes_of_the_release(run_stack, dev_run):
+    assert "\n  on destroy or eso.install: false: uninstalled\n" in as_text(dev_run)
+    keeping = with_eso(dev_run, run_stack, onRemove="keep")
+    assert "\n  on destroy or eso.install: false: kept installed and running\n" in as_text(keeping)
+    taken_back = with_eso(with_eso(keeping, run_stack, install=False), run_stack, onRemove="keep")
+    assert (
+        "\n  on destroy or eso.install: false: kept installed and running; taken back by import of "
+        "external-secrets/external-secrets\n" in as_text(taken_back)
+    )

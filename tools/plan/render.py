@@ -244,6 +244,8 @@ def as_text(run: ProgramRun, against: Optional[Against] = None) -> str:
         )
         if values.get("serviceMonitor", {}).get("enabled"):
             add("  ServiceMonitors for the controller's and webhook's metrics (needs the Prometheus Operator's CRDs)")
+        fate = "kept installed and running" if release.retain_on_delete else "uninstalled"
+        add(f"  on destroy or eso.install: false: {fate}{'; taken back by import of ' + release.import_id if release.import_id else ''}")
     for rule in run.of_type(PROMETHEUS_RULE):
         alerts = [r["alert"] for group in rule.inputs["spec"]["groups"] for r in group["rules"]]
         add(f"  PrometheusRule {rule.inputs['metadata']['name']}: alerts {', '.join(alerts)}")
