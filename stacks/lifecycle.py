@@ -161,10 +161,16 @@ def review_operator(previous_operator: Any, install: bool, namespace: str, on_re
                 "with eso.install: true first"
             )
         elif not install:
+            late = (
+                "; eso.onRemove: uninstall takes effect only once a `pulumi up` with eso.install: true deploys it, "
+                "so the release is kept"
+                if on_remove == "uninstall"
+                else ""
+            )
             warnings.append(
                 f"eso.install is false: this stack stops managing the operator it installed in {before!r}; its "
                 "Helm release stays installed and running (eso.onRemove: keep), now yours to upgrade or remove "
-                "with helm, or this stack's again with eso.install: true"
+                f"with helm, or this stack's again with eso.install: true{late}"
             )
     handed_over = handed_over_namespace(previous_operator)
     if install and not _installed(previous_operator) and handed_over == namespace:

@@ -304,7 +304,7 @@ def test_keep_in_the_same_up_as_install_false_is_refused_because_the_engine_appl
 def test_a_handover_in_two_deployments_and_the_release_taken_back(run_stack, dev_run):
     keeping = with_eso(dev_run, run_stack, onRemove="keep")
     assert keeping.named("eso-chart").retain_on_delete is True and keeping.warnings == []
-    handed_over = with_eso(keeping, run_stack, install=False)
+    handed_over = with_eso(keeping, run_stack, install=False, onRemove="keep")
     assert handed_over.warnings[0] == (
         "eso.install is false: this stack stops managing the operator it installed in 'external-secrets'; its Helm "
         "release stays installed and running (eso.onRemove: keep), now yours to upgrade or remove with helm, or this "
@@ -325,9 +325,14 @@ def test_a_handover_in_two_deployments_and_the_release_taken_back(run_stack, dev
     assert with_eso(taken_back, run_stack).named("eso-chart").import_id is None
 
 
-def test_a_fresh_install_imports_nothing(run_stack, dev_run):
+def test_only_a_handed_over_release_is_imported(run_stack, dev_run):
     assert dev_run.named("eso-chart").import_id is None
-    never_installed = with_eso(dev_run, run_stack, install=False)
+    uninstalled = with_eso(dev_run, run_stack, install=False)
+    assert with_eso(uninstalled, run_stack).named("eso-chart").import_id is None
+    never_installed = run_stack(
+        {**stack_values("dev"), "eso": {"install": False}}, stack="dev", mocks=PlaceholderCloud(REGION)
+    )
+    assert "handedOver" not in never_installed.outputs["operator"]
     assert with_eso(never_installed, run_stack).named("eso-chart").import_id is None
 
 
@@ -359,6 +364,26 @@ def test_outputs_of_the_previous_release_are_understood(run_stack, dev_run):
     values["eso"] = {"namespace": "eso-system"}
     with pytest.raises(pulumi.RunError, match="eso.namespace: this stack installed the operator"):
         run_stack(values, stack="dev", mocks=mocks)
+
+
+def test_a_release_deployed_before_on_remove_was_recorded_as_kept(run_stack, dev_run):
+    # Those releases deployed the Helm release retainOnDelete, so the engine keeps it.
+    deployed = json.loads(json.dumps(dev_run.outputs))
+    del deployed["operator"]["onRemove"]
+    mocks = PlaceholderCloud(REGION, previous_outputs=deployed)
+    handed_over = run_stack({**stack_values("dev"), "eso": {"install": False, "onRemove": "keep"}}, stack="dev", mocks=mocks)
+    assert "Helm release stays installed and running (eso.onRemove: keep)" in handed_over.warnings[0]
+    assert handed_over.outputs["operator"]["handedOver"] == "external-secrets"
+
+
+def test_uninstall_in_the_same_up_as_install_false_after_keep_keeps_the_release_and_says_so(run_stack, dev_run):
+    keeping = with_eso(dev_run, run_stack, onRemove="keep")
+    run = with_eso(keeping, run_stack, install=False, onRemove="uninstall")
+    assert run.warnings[0].endswith(
+        "eso.onRemove: uninstall takes effect only once a `pulumi up` with eso.install: true deploys it, "
+        "so the release is kept"
+    )
+    assert run.outputs["operator"]["handedOver"] == "external-secrets"
 
 
 class EngineError(grpc.RpcError):

@@ -63,7 +63,10 @@ def deliveries(run: ProgramRun) -> list[Delivery]:
 
 def plan_resources(run: ProgramRun) -> list[dict[str, Any]]:
     """The resources as a JSON plan lists them."""
-    return [{"type": r.type, "name": r.name, "parent": r.parent, "inputs": _inputs(r)} for r in run.resources]
+    return [
+        {"type": r.type, "name": r.name, "parent": r.parent, "inputs": _inputs(r), "dependencies": list(r.dependencies)}
+        for r in run.resources
+    ]
 
 
 @dataclass(frozen=True)

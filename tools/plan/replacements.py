@@ -121,7 +121,8 @@ def _dependent_replacements(
     """The engine's dependent replacements (pkg/resource/deploy/step_generator.go,
     calculateDependentReplacements): a resource replaced delete-first takes its dependents with
     it when the provider, given every input that takes a value from it as unknown, replaces them.
-    An input takes a value from a resource here when it holds that resource's name or ARN."""
+    An input takes a value from a resource here when the resource depends on it and the input
+    holds its name or ARN."""
     found = dict(replaced)
     pending = [identity for identity in replaced if _deleted_first(identity[0], old[identity]["inputs"], new[identity]["inputs"])]
     while pending:
@@ -131,6 +132,9 @@ def _dependent_replacements(
             if identity in found or identity == root or identity not in old:
                 continue
             if namespace is not None and _at(resource["inputs"], "metadata.namespace") != namespace:
+                continue
+            # Plans written before dependencies were listed leave the names alone to decide.
+            if "dependencies" in resource and root[1] not in resource["dependencies"]:
                 continue
             unknown = tuple(
                 key for key, value in resource["inputs"].items()
@@ -144,7 +148,8 @@ def _dependent_replacements(
 
 
 def resource_changes(before: Iterable[dict[str, Any]], after: Iterable[dict[str, Any]]) -> ResourceChanges:
-    """`before` and `after`: resources as a JSON plan lists them (type, name, parent, inputs)."""
+    """`before` and `after`: resources as a JSON plan lists them (type, name, parent, inputs,
+    dependencies)."""
     old = {_identity(resource): resource for resource in before}
     new = {_identity(resource): resource for resource in after}
     replaced = {}

@@ -152,3 +152,14 @@ def test_plan_against_stack_outputs_says_it_cannot_list_replacements(capsys, tmp
     code, out, _ = _plan(capsys, "dev", "--against", outputs)
     assert code == 0
     assert "resources against the deployed config\n  unknown: --against a JSON plan (--format json) lists replacements\n" in out
+
+
+def test_only_dependents_are_replaced_with_a_resource_deleted_first(dev_run):
+    """A service named like the tenant ServiceAccount holds that name in its ExternalSecret's
+    metadata, but does not take it from the ServiceAccount: the engine leaves it alone."""
+    values = copy.deepcopy(stack_values("dev"))
+    values["services"].append({"name": values["irsa"]["serviceAccountName"], "namespace": "backend"})
+    before = _run(values, {})
+    _irsa(rolePath="/platform/eso/")(values)
+    changes = resource_changes(plan_resources(before), plan_resources(_run(values, json.loads(json.dumps(before.outputs)))))
+    assert {r.type for r in changes.replaced} == {ROLE, ROLE_POLICY, SERVICE_ACCOUNT}
