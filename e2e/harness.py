@@ -266,9 +266,13 @@ class Harness:
         self.owner = None
         self.remove_what_destroy_keeps()
 
+    def release_revisions(self, namespace: str = "") -> list[dict[str, Any]]:
+        """The program's Helm release in `namespace`, or wherever it is installed: Helm keeps a
+        Secret per revision."""
+        return self.admin.list("v1", "Secret", namespace, selector="owner=helm,name=external-secrets")
+
     def remove_what_destroy_keeps(self) -> None:
-        # Helm keeps a Secret per revision of a release.
-        releases = {r["metadata"]["namespace"] for r in self.admin.list("v1", "Secret", selector="owner=helm,name=external-secrets")}
+        releases = {r["metadata"]["namespace"] for r in self.release_revisions()}
         for namespace in sorted(releases):
             uninstalled = subprocess.run(
                 [str(self.binaries["helm"]), "uninstall", "external-secrets", "--namespace", namespace, "--wait", "--timeout", "120s"],

@@ -19,6 +19,7 @@ from components.resource_types import RELEASE, ROLE, ROLE_POLICY, SERVICE_ACCOUN
 from tools.plan.engine import PlaceholderCloud, run_program
 from tools.plan.render import plan_resources
 from tools.plan.replacements import resource_changes as resource_changes_offline
+from tools.stack_files import as_pulumi_string
 
 pytestmark = pytest.mark.timeout(900)
 PROVIDERS = "pulumi:providers:kubernetes"
@@ -131,7 +132,7 @@ def test_another_tools_kubeconfig_for_the_same_cluster_updates_the_providers_and
 
 
 def _offline(stack_name: str, config: dict) -> list[dict]:
-    strings = {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+    strings = {key: as_pulumi_string(value) for key, value in config.items()}
     return plan_resources(run_program(strings, stack_name, PlaceholderCloud(REGION)))
 
 
@@ -210,11 +211,6 @@ def _controller_deployment(harness) -> dict:
     return harness.admin.get("apps/v1", "Deployment", "external-secrets", "external-secrets")
 
 
-def _release_revisions(harness) -> list[dict]:
-    # Helm keeps a Secret per revision of a release.
-    return harness.admin.list("v1", "Secret", "external-secrets", selector="owner=helm,name=external-secrets")
-
-
 def test_eso_install_false_hands_the_running_operator_over(harness, ops):
     stack, plan, expected = ops
     config = copy.deepcopy(stack.config)
@@ -234,7 +230,7 @@ def test_eso_install_false_hands_the_running_operator_over(harness, ops):
     assert not result.replaced()
     assert ("delete", RELEASE, "eso-chart") in resource_changes(result)
     # retainOnDelete: the release leaves the stack, and keeps running.
-    assert _controller_deployment(harness)["metadata"]["uid"] == uid and _release_revisions(harness)
+    assert _controller_deployment(harness)["metadata"]["uid"] == uid and harness.release_revisions("external-secrets")
     harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
 
 
@@ -258,7 +254,7 @@ def test_destroy_then_up_deploys_the_stack_again(harness, ops):
     # The default, eso.onRemove: uninstall, deployed so that the destroy applies it.
     stack.up(plan.config).checked()
     stack.destroy().checked()
-    assert _controller_deployment(harness) is None and not _release_revisions(harness)
+    assert _controller_deployment(harness) is None and not harness.release_revisions("external-secrets")
     # The chart keeps its CRDs on uninstall, so ExternalSecrets elsewhere survive the destroy.
     assert harness.admin.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "externalsecrets.external-secrets.io")
     stack.up(plan.config).checked()

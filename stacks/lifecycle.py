@@ -127,17 +127,17 @@ def handed_over_namespace(previous_operator: Any) -> Optional[str]:
 @dataclass(frozen=True)
 class OperatorReview:
     """What this deployment does to the operator the last one left: refusals, warnings, and
-    the namespace of a handed-over release that this one takes back."""
+    whether it takes back the release this stack handed over (in eso.namespace)."""
 
     problems: list[str]
     warnings: list[str]
-    take_back: Optional[str]
+    take_back: bool
 
 
 def review_operator(previous_operator: Any, install: bool, namespace: str, on_remove: str) -> OperatorReview:
     problems: list[str] = []
     warnings: list[str] = []
-    take_back = None
+    take_back = False
     if _installed(previous_operator):
         before, removal = previous_operator.get("namespace"), _removal(previous_operator)
         if install and isinstance(before, str) and before != namespace:
@@ -174,7 +174,7 @@ def review_operator(previous_operator: Any, install: bool, namespace: str, on_re
             )
     handed_over = handed_over_namespace(previous_operator)
     if install and not _installed(previous_operator) and handed_over == namespace:
-        take_back = handed_over
+        take_back = True
         warnings.append(
             f"eso.install is true: this stack takes back the Helm release external-secrets it handed over in "
             f"{handed_over!r}: an import, then an upgrade to this stack's chart and values, with no reinstall"

@@ -157,7 +157,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 alerts=stack.eso.monitoring.alerts,
                 monitoring_labels=stack.eso.monitoring.labels,
                 keep_on_removal=stack.eso.on_remove == "keep",
-                take_back=operator_review.take_back is not None,
+                take_back=operator_review.take_back,
             ),
             k8s_opts,
         )
