@@ -1,19 +1,25 @@
 """The admission guard: ValidatingAdmissionPolicies that keep every ESO store on IRSA.
 
 Pure builders for the policy and binding manifests, and a thin component that registers them.
-Two policies, bound so that no object is judged by both:
 
-- in namespaces the program manages (labelled MANAGED_NAMESPACE_LABEL), SecretStores act as
-  the managed ServiceAccount only and ExternalSecrets read only from SecretStores;
+Two cluster-wide policies, defined once per cluster (by the stack that installs ESO, unless
+another says `admission.clusterRules: define`) and bound so that no object is judged by both:
+
+- in namespaces a stack manages (labelled MANAGED_NAMESPACE_LABEL), SecretStores act only as
+  the ServiceAccount the namespace's SERVICE_ACCOUNT_ANNOTATION names, and ExternalSecrets read
+  only from SecretStores: whichever stack manages the namespace;
 - everywhere else, and for every ClusterSecretStore, an AWS store authenticates with
-  `auth.jwt` (IRSA), with `auth.secretRef` only in namespaces the stack names; and a managed
-  namespace that lost its label changes no ESO object until the label is back.
+  `auth.jwt` (IRSA), with `auth.secretRef` only in the namespaces the defining stack names.
+
+And one policy per stack for what only that stack knows, its namespaces: one that lost its
+label changes no ESO object until the label is back, and no ClusterSecretStore acts as one of
+their ServiceAccounts. Denials of several policies add up, so per-stack policies compose.
 
 The API server reports the first failing validation of a policy, so each list is ordered
 from the most specific rule to the most general.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import pulumi
@@ -24,9 +30,13 @@ from components.admission_objects import denying_binding, validating_admission_p
 ESO_GROUP = "external-secrets.io"
 ESO_VERSION = "v1"
 MANAGED_NAMESPACE_LABEL = "eso-platform/managed"
+# On a managed namespace: the ServiceAccount its SecretStores must act as. Only whoever may
+# update Namespaces (not a namespace's editors) can change it.
+SERVICE_ACCOUNT_ANNOTATION = "eso-platform/service-account"
 TENANT_POLICY = "eso-platform-tenant-namespaces"
 STORE_AUTH_POLICY = "eso-platform-aws-store-auth"
 RULE_PREFIX = "eso-platform admission rule"
+CLUSTER_POLICIES = (TENANT_POLICY, STORE_AUTH_POLICY)
 
 _AWS = "object.spec.provider.aws"
 _HAS_AWS = f"has(object.spec.provider) && has({_AWS})"
@@ -34,6 +44,8 @@ _HAS_AUTH = f"{_HAS_AWS} && has({_AWS}.auth)"
 _HAS_SECRET_REF = f"{_HAS_AUTH} && has({_AWS}.auth.secretRef)"
 _HAS_ACCOUNT_REF = f"{_HAS_AUTH} && has({_AWS}.auth.jwt) && has({_AWS}.auth.jwt.serviceAccountRef)"
 _ACCOUNT_REF = f"{_AWS}.auth.jwt.serviceAccountRef"
+_NAMESPACE_ANNOTATIONS = "namespaceObject.metadata.annotations"
+_NAMESPACE_LABELS = "namespaceObject.metadata.labels"
 
 
 @dataclass(frozen=True)
@@ -66,11 +78,16 @@ def _only_secret_store_refs(items: str) -> str:
     )
 
 
-def tenant_rules(service_account: str) -> list[Rule]:
-    """What a managed namespace admits: its stores act only as `service_account`."""
+def stack_policy_name(stack_key: str) -> str:
+    return f"eso-platform-stack-{stack_key}"
+
+
+def tenant_rules() -> list[Rule]:
+    """What a managed namespace admits: its stores act only as the account it is annotated with."""
     is_store = "object.kind != 'SecretStore' || "
     is_external_secret = "object.kind != 'ExternalSecret' || "
     store_ref = "object.spec.secretStoreRef"
+    annotated_account = f"{_NAMESPACE_ANNOTATIONS}['{SERVICE_ACCOUNT_ANNOTATION}']"
     return [
         Rule(
             "tenant-store-no-static-credentials",
@@ -86,11 +103,12 @@ def tenant_rules(service_account: str) -> list[Rule]:
         Rule(
             "tenant-store-managed-service-account",
             is_store
-            + f"({_HAS_ACCOUNT_REF} && {_ACCOUNT_REF}.name == '{service_account}' && "
+            + f"({_HAS_ACCOUNT_REF} && has({_NAMESPACE_ANNOTATIONS}) && "
+            f"'{SERVICE_ACCOUNT_ANNOTATION}' in {_NAMESPACE_ANNOTATIONS} && {_ACCOUNT_REF}.name == {annotated_account} && "
             f"(!has({_ACCOUNT_REF}.namespace) || {_ACCOUNT_REF}.namespace == object.metadata.namespace))",
-            f"in a namespace eso-platform manages, a SecretStore must authenticate with "
-            f"auth.jwt.serviceAccountRef naming the managed ServiceAccount '{service_account}' "
-            "of its own namespace, and no other account",
+            "in a namespace eso-platform manages, a SecretStore must authenticate with "
+            "auth.jwt.serviceAccountRef naming the managed ServiceAccount of its own namespace (the "
+            f"namespace's annotation {SERVICE_ACCOUNT_ANNOTATION}), and no other account",
         ),
         Rule(
             "tenant-external-secret-namespaced-store",
@@ -103,9 +121,9 @@ def tenant_rules(service_account: str) -> list[Rule]:
     ]
 
 
-def store_auth_rules(static_credentials_namespaces: list[str], managed_namespaces: list[str]) -> list[Rule]:
-    """What every other namespace, and the cluster scope, admits. Only the unlabelled-namespace
-    rule concerns ExternalSecrets: the others judge `spec.provider`, which they do not have."""
+def store_auth_rules(static_credentials_namespaces: list[str]) -> list[Rule]:
+    """What every unmanaged namespace, and the cluster scope, admits. Both judge `spec.provider`,
+    which ExternalSecrets do not have."""
     if static_credentials_namespaces:
         allowed = f"has(object.metadata.namespace) && object.metadata.namespace in {_cel_list(static_credentials_namespaces)}"
         where = "outside the namespaces in eso-platform:admission.allowStaticCredentialsIn (" + ", ".join(
@@ -114,18 +132,7 @@ def store_auth_rules(static_credentials_namespaces: list[str], managed_namespace
     else:
         allowed = "false"
         where = "anywhere (eso-platform:admission.allowStaticCredentialsIn lists no namespace)"
-    rules = []
-    if managed_namespaces:
-        # This policy sees a managed namespace's objects only when its label is gone.
-        rules.append(
-            Rule(
-                "managed-namespace-unlabelled",
-                f"!has(object.metadata.namespace) || !(object.metadata.namespace in {_cel_list(managed_namespaces)})",
-                f"this namespace is one eso-platform manages but has lost its label {MANAGED_NAMESPACE_LABEL}=true; "
-                "restore it (`pulumi up --refresh` does: a plain `pulumi up` does not see the change) before changing its ESO objects",
-            )
-        )
-    rules += [
+    return [
         Rule(
             "aws-store-static-credentials",
             f"!({_HAS_SECRET_REF}) || ({allowed})",
@@ -139,17 +146,28 @@ def store_auth_rules(static_credentials_namespaces: list[str], managed_namespace
             "(IRSA); without auth the controller would fall back to ambient AWS credentials",
         ),
     ]
-    if managed_namespaces:
-        rules.append(
-            Rule(
-                "cluster-store-tenant-account",
-                f"object.kind != 'ClusterSecretStore' || !({_HAS_ACCOUNT_REF}) || "
-                f"!has({_ACCOUNT_REF}.namespace) || !({_ACCOUNT_REF}.namespace in {_cel_list(managed_namespaces)})",
-                "a ClusterSecretStore may not authenticate as a ServiceAccount of a namespace eso-platform "
-                "manages: every namespace could then read that namespace's secrets",
-            )
-        )
-    return rules
+
+
+def stack_rules(managed_namespaces: list[str]) -> list[Rule]:
+    """What one stack's namespaces need beyond the cluster-wide rules; judged everywhere."""
+    namespaces = _cel_list(managed_namespaces)
+    return [
+        Rule(
+            "managed-namespace-unlabelled",
+            f"!has(object.metadata.namespace) || !(object.metadata.namespace in {namespaces}) || "
+            f"(has({_NAMESPACE_LABELS}) && '{MANAGED_NAMESPACE_LABEL}' in {_NAMESPACE_LABELS} && "
+            f"{_NAMESPACE_LABELS}['{MANAGED_NAMESPACE_LABEL}'] == 'true')",
+            f"this namespace is one eso-platform manages but has lost its label {MANAGED_NAMESPACE_LABEL}=true; "
+            "restore it (`pulumi up --refresh` does: a plain `pulumi up` does not see the change) before changing its ESO objects",
+        ),
+        Rule(
+            "cluster-store-tenant-account",
+            f"object.kind != 'ClusterSecretStore' || !({_HAS_ACCOUNT_REF}) || "
+            f"!has({_ACCOUNT_REF}.namespace) || !({_ACCOUNT_REF}.namespace in {namespaces})",
+            "a ClusterSecretStore may not authenticate as a ServiceAccount of a namespace eso-platform "
+            "manages: every namespace could then read that namespace's secrets",
+        ),
+    ]
 
 
 def _resource_rules(resources: list[str]) -> dict[str, Any]:
@@ -186,32 +204,48 @@ def binding(policy_name: str, managed: bool, labels: dict[str, str]) -> dict[str
     )
 
 
-def guard_manifests(
-    service_account: str,
-    static_credentials_namespaces: list[str],
-    managed_namespaces: list[str],
-    labels: dict[str, str],
-) -> list[dict[str, Any]]:
-    """Both policies, each followed by its binding."""
+def cluster_guard_manifests(static_credentials_namespaces: list[str], labels: dict[str, str]) -> list[dict[str, Any]]:
+    """The cluster-wide policies, each followed by its binding."""
     return [
-        policy(TENANT_POLICY, ["secretstores", "externalsecrets"], tenant_rules(service_account), labels),
+        policy(TENANT_POLICY, ["secretstores", "externalsecrets"], tenant_rules(), labels),
         binding(TENANT_POLICY, True, labels),
         policy(
             STORE_AUTH_POLICY,
-            ["secretstores", "clustersecretstores", "externalsecrets"],
-            store_auth_rules(sorted(static_credentials_namespaces), sorted(managed_namespaces)),
+            ["secretstores", "clustersecretstores"],
+            store_auth_rules(sorted(static_credentials_namespaces)),
             labels,
         ),
         binding(STORE_AUTH_POLICY, False, labels),
     ]
 
 
+def stack_guard_manifests(stack_key: str, managed_namespaces: list[str], labels: dict[str, str]) -> list[dict[str, Any]]:
+    """The stack's own policy, bound everywhere: its rules name the namespaces they concern."""
+    name = stack_policy_name(stack_key)
+    return [
+        policy(name, ["secretstores", "clustersecretstores", "externalsecrets"], stack_rules(sorted(managed_namespaces)), labels),
+        denying_binding(name, name, None, labels),
+    ]
+
+
+_RESOURCE_TYPES = {
+    "ValidatingAdmissionPolicy": k8s.admissionregistration.v1.ValidatingAdmissionPolicy,
+    "ValidatingAdmissionPolicyBinding": k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding,
+}
+
+
 @dataclass(frozen=True)
 class AdmissionGuardArgs:
-    service_account_name: str
+    stack_key: str
     managed_namespaces: list[str]
-    static_credentials_namespaces: list[str]
     labels: dict[str, str]
+    # False: another stack defines the cluster-wide policies, and they are read (a missing one
+    # fails the deployment, naming it) instead of registered.
+    define_cluster_policies: bool
+    static_credentials_namespaces: list[str] = field(default_factory=list)
+    # eso.onRemove keep: the cluster-wide policies stay when the stack lets go of them, for the
+    # stack that takes the operator over.
+    keep_cluster_policies_on_removal: bool = False
 
 
 class AdmissionGuard(pulumi.ComponentResource):
@@ -220,27 +254,44 @@ class AdmissionGuard(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AdmissionGuardArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eso-platform:admission:AdmissionGuard", name, None, opts)
-        manifests = guard_manifests(
-            args.service_account_name, args.static_credentials_namespaces, args.managed_namespaces, args.labels
-        )
-        self.bindings = []
-        policies: dict[str, pulumi.Resource] = {}
+        own = self._register(name, stack_guard_manifests(args.stack_key, args.managed_namespaces, args.labels), [], False)
+        if args.define_cluster_policies:
+            # The stack's policy first: an older cluster-wide policy held its rules until now.
+            cluster = self._register(
+                name,
+                cluster_guard_manifests(args.static_credentials_namespaces, args.labels),
+                own,
+                args.keep_cluster_policies_on_removal,
+            )
+        else:
+            cluster = [self._read(name, manifest) for manifest in cluster_guard_manifests([], {})]
+        self.bindings = [*own[1::2], *cluster[1::2]]
+        defined = CLUSTER_POLICIES if args.define_cluster_policies else ()
+        self.register_outputs({"policies": [stack_policy_name(args.stack_key), *defined]})
+
+    def _register(
+        self, name: str, manifests: list[dict[str, Any]], after: list[pulumi.Resource], retain: bool
+    ) -> list[pulumi.Resource]:
+        registered: list[pulumi.Resource] = []
         for manifest in manifests:
             metadata, spec = manifest["metadata"], manifest["spec"]
-            if manifest["kind"] == "ValidatingAdmissionPolicy":
-                policies[metadata["name"]] = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-                    f"{name}-{metadata['name']}",
+            is_policy = manifest["kind"] == "ValidatingAdmissionPolicy"
+            depends_on = after if is_policy else [*after, registered[-1]]
+            registered.append(
+                _RESOURCE_TYPES[manifest["kind"]](
+                    f"{name}-{metadata['name']}" + ("" if is_policy else "-binding"),
                     metadata=metadata,
                     spec=spec,
-                    opts=pulumi.ResourceOptions(parent=self),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on, retain_on_delete=retain),
                 )
-            else:
-                self.bindings.append(
-                    k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-                        f"{name}-{metadata['name']}-binding",
-                        metadata=metadata,
-                        spec=spec,
-                        opts=pulumi.ResourceOptions(parent=self, depends_on=[policies[spec["policyName"]]]),
-                    )
-                )
-        self.register_outputs({"policies": sorted(policies)})
+            )
+        return registered
+
+    def _read(self, name: str, manifest: dict[str, Any]) -> pulumi.Resource:
+        is_policy = manifest["kind"] == "ValidatingAdmissionPolicy"
+        policy_name = manifest["metadata"]["name"]
+        return _RESOURCE_TYPES[manifest["kind"]].get(
+            f"{name}-required-{policy_name}" + ("" if is_policy else "-binding"),
+            policy_name,
+            opts=pulumi.ResourceOptions(parent=self),
+        )

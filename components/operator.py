@@ -46,6 +46,11 @@ class OperatorArgs:
     labels: dict[str, str] = field(default_factory=dict)
     # Adopts an existing namespace instead of failing; see ClusterAccess.namespace_provider.
     namespace_provider: Optional[pulumi.ProviderResource] = None
+    # The namespace's claim (see components.labels.STACK_LABEL), with its labels.
+    namespace_annotations: dict[str, str] = field(default_factory=dict)
+    namespace_labels: dict[str, str] = field(default_factory=dict)
+    # The last deployment labelled the namespace through the Namespace resource itself.
+    labelled_by_namespace: bool = False
     # Prometheus Operator objects; the cluster must have its CRDs.
     service_monitor: bool = False
     alerts: bool = False
@@ -65,14 +70,20 @@ class Operator(pulumi.ComponentResource):
     def __init__(self, name: str, args: OperatorArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eso-platform:operator:Operator", name, None, opts)
         namespace = adopted_namespace(
-            f"{name}-namespace", args.namespace, args.labels, self, args.namespace_provider
+            f"{name}-namespace",
+            args.namespace,
+            {**args.labels, **args.namespace_labels},
+            args.namespace_annotations,
+            self,
+            args.namespace_provider,
+            args.labelled_by_namespace,
         )
         self.release = k8s.helm.v3.Release(
             f"{name}-chart",
             name=RELEASE_NAME,
             **chart_source(args.chart, args.repository),
             version=args.chart_version,
-            namespace=namespace.metadata.name,
+            namespace=namespace,
             # Helm sets app.kubernetes.io/managed-by on every object it renders.
             values=operator_values(
                 args.replicas,
@@ -98,9 +109,9 @@ class Operator(pulumi.ComponentResource):
         )
         if args.alerts:
             rule = prometheus_rule(
-                "external-secrets-alerts", namespace.metadata.name, {**args.labels, **args.monitoring_labels}
+                "external-secrets-alerts", namespace, {**args.labels, **args.monitoring_labels}
             )
             custom_resource(f"{name}-alerts", rule, pulumi.ResourceOptions(parent=self))
-        self.namespace = namespace.metadata.name
+        self.namespace = namespace
         self.chart_version = self.release.version
         self.register_outputs({"namespace": self.namespace, "chartVersion": self.chart_version})

@@ -12,6 +12,7 @@ GET_OIDC_PROVIDER = "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider"
 READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
+NAMESPACE_PATCH = "kubernetes:core/v1:NamespacePatch"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 KUBERNETES_SECRET = "kubernetes:core/v1:Secret"  # pragma: allowlist secret
 TOKEN_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"

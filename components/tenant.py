@@ -8,7 +8,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.admission import MANAGED_NAMESPACE_LABEL
+from components.admission import MANAGED_NAMESPACE_LABEL, SERVICE_ACCOUNT_ANNOTATION
 from components.custom_resources import custom_resource
 from components.namespaces import adopted_namespace
 from components.manifests import (
@@ -32,6 +32,11 @@ class TenantArgs:
     # The operator's controller: granted tokens for this tenant's ServiceAccount only.
     controller: ServiceAccountRef
     labels: dict[str, str] = field(default_factory=dict)
+    # The namespace's claim (see components.labels.STACK_LABEL), with its labels.
+    namespace_annotations: dict[str, str] = field(default_factory=dict)
+    namespace_labels: dict[str, str] = field(default_factory=dict)
+    # The last deployment labelled the namespace through the Namespace resource itself.
+    labelled_by_namespace: bool = False
     force_sync: str = ""
     # Adopts an existing namespace instead of failing; see ClusterAccess.namespace_provider.
     namespace_provider: Optional[pulumi.ProviderResource] = None
@@ -81,15 +86,17 @@ class Tenant(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TenantArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eso-platform:tenant:Tenant", name, None, opts)
-        # The label puts the namespace under the admission guard's tenant rules.
-        namespace = adopted_namespace(
+        # The label puts the namespace under the admission guard's tenant rules, which hold its
+        # stores to the annotated account.
+        namespace_name = adopted_namespace(
             f"{name}-namespace",
             args.namespace,
-            {**args.labels, MANAGED_NAMESPACE_LABEL: "true"},
+            {**args.labels, **args.namespace_labels, MANAGED_NAMESPACE_LABEL: "true"},
+            {**args.namespace_annotations, SERVICE_ACCOUNT_ANNOTATION: args.service_account_name},
             self,
             args.namespace_provider,
+            args.labelled_by_namespace,
         )
-        namespace_name = namespace.metadata.name
         own = pulumi.ResourceOptions(parent=self)
         _typed_resource(
             k8s.core.v1.ServiceAccount,

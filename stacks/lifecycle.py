@@ -156,7 +156,8 @@ def review_operator(previous_operator: Any, install: bool, namespace: str, on_re
         elif not install and removal == "uninstall":
             warnings.append(
                 f"eso.install is false: this `up` uninstalls the operator this stack installed in {before!r} "
-                "(eso.onRemove: uninstall): no ExternalSecret in the cluster is refreshed until another ESO runs, "
+                "(eso.onRemove: uninstall), and deletes the cluster-wide admission policies unless "
+                "admission.clusterRules is define: no ExternalSecret in the cluster is refreshed until another ESO runs, "
                 "and their Secrets stay as they are. To hand it over running instead, deploy eso.onRemove: keep "
                 "with eso.install: true first"
             )
@@ -169,7 +170,8 @@ def review_operator(previous_operator: Any, install: bool, namespace: str, on_re
             )
             warnings.append(
                 f"eso.install is false: this stack stops managing the operator it installed in {before!r}; its "
-                "Helm release stays installed and running (eso.onRemove: keep), now yours to upgrade or remove "
+                "Helm release stays installed and running (eso.onRemove: keep), and so do the cluster-wide admission "
+                "policies, which it now reads; the release is yours to upgrade or remove "
                 f"with helm, or this stack's again with eso.install: true{late}"
             )
     handed_over = handed_over_namespace(previous_operator)

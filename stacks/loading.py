@@ -238,6 +238,8 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
     environment = raw.get("environment") if isinstance(raw.get("environment"), str) else None
     eso = _valid(EsoConfig, raw.get("eso", {}))
     admission = _valid(AdmissionConfig, raw.get("admission", {}))
+    if admission is not None and eso is not None:
+        problems += _cluster_rules_problems(admission, eso)
     services = raw.get("services")
     if not isinstance(services, list):
         return problems
@@ -310,6 +312,16 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
     if admission is not None:
         problems += _static_credentials_problems(admission, managed)
     return problems
+
+
+def _cluster_rules_problems(admission: AdmissionConfig, eso: EsoConfig) -> list[str]:
+    if not admission.allow_static_credentials_in or admission.defines_cluster_rules(eso.install):
+        return []
+    return [
+        "admission.allowStaticCredentialsIn: a cluster-wide rule, and this stack requires the cluster-wide "
+        "policies that another stack of the cluster defines (eso.install: false); list the namespaces in that "
+        "stack's config, or set admission.clusterRules: define if no other stack of this cluster defines them"
+    ]
 
 
 def _static_credentials_problems(admission: AdmissionConfig, managed: set[str]) -> list[str]:

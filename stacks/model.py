@@ -447,6 +447,12 @@ class AdmissionConfig(_Model):
         default_factory=list,
         description="Namespaces, none of them managed, where an AWS SecretStore may use auth.secretRef (long-lived keys).",
     )
+    cluster_rules: Optional[Literal["define", "require"]] = Field(
+        None,
+        description="The cluster-wide policies exist once per cluster. define: this stack registers them; "
+        "require: another stack of the cluster does, and this one reads them at deploy (missing: the "
+        "deployment fails naming them). Default: define with eso.install: true, require with false.",
+    )
 
     @model_validator(mode="after")
     def _listed_once_and_only_when_enabled(self) -> "AdmissionConfig":
@@ -455,7 +461,12 @@ class AdmissionConfig(_Model):
             raise ValueError(f"allowStaticCredentialsIn lists {', '.join(repeated)} more than once")
         if not self.enabled and self.allow_static_credentials_in:
             raise ValueError("allowStaticCredentialsIn has no effect with enabled: false; remove it")
+        if not self.enabled and self.cluster_rules is not None:
+            raise ValueError("clusterRules has no effect with enabled: false; remove it")
         return self
+
+    def defines_cluster_rules(self, installs_operator: bool) -> bool:
+        return self.cluster_rules == "define" or (self.cluster_rules is None and installs_operator)
 
 
 class ServiceConfig(_Model):

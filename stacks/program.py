@@ -11,6 +11,7 @@ from components.chart_values import controller_sizing
 from components.cluster import ClusterAccess, ClusterAccessArgs, NewCluster
 from components.crd_check import ExistingOperator
 from components.iam_documents import service_account_subject
+from components.labels import STACK_LABEL, stack_key
 from components.irsa import IrsaRole, IrsaRoleArgs
 from components.manifests import ExternalSecretSpec, ServiceAccountRef, store_name
 from components.operator import CONTROLLER_SERVICE_ACCOUNT, Operator, OperatorArgs
@@ -108,6 +109,22 @@ def previous_outputs() -> dict[str, Any]:
     return outputs if isinstance(outputs, dict) else {}
 
 
+# The output that says the last deployment labelled namespaces through their own Patch.
+NAMESPACE_CLAIM_OUTPUT = "namespaceClaim"
+
+
+def labelled_by_namespace(previous: dict[str, Any]) -> set[str]:
+    """The namespaces whose labels the last deployment set on the Namespace resource itself
+    (releases before the labels had a Patch of their own)."""
+    if not previous or NAMESPACE_CLAIM_OUTPUT in previous:
+        return set()
+    namespaces = set(previous.get("namespaces") or {})
+    operator = previous.get("operator")
+    if isinstance(operator, dict) and operator.get("install", True) and isinstance(operator.get("namespace"), str):
+        namespaces.add(operator["namespace"])
+    return namespaces
+
+
 def review_previous_deployment(stack: Stack, previous: dict[str, Any]) -> OperatorReview:
     """Refuses what would break the operator the last deployment left, and warns of what the
     change interrupts."""
@@ -137,6 +154,9 @@ def deploy(stack: Stack) -> dict[str, Any]:
     previous = previous_outputs()
     operator_review = review_previous_deployment(stack, previous)
     common_labels = labels(stack)
+    full_name = own_stack_name()
+    claim = {"namespace_labels": {STACK_LABEL: stack_key(full_name)}, "namespace_annotations": {STACK_LABEL: full_name}}
+    relabelled = labelled_by_namespace(previous)
     controller = controller_account(stack)
     cluster = ClusterAccess("cluster", _cluster_args(stack))
     k8s_opts = pulumi.ResourceOptions(provider=cluster.provider)
@@ -153,6 +173,8 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 extra_values=stack.eso.values,
                 labels=common_labels,
                 namespace_provider=cluster.namespace_provider,
+                labelled_by_namespace=stack.eso.namespace in relabelled,
+                **claim,
                 service_monitor=stack.eso.monitoring.service_monitor,
                 alerts=stack.eso.monitoring.alerts,
                 monitoring_labels=stack.eso.monitoring.labels,
@@ -172,10 +194,12 @@ def deploy(stack: Stack) -> dict[str, Any]:
         guard = AdmissionGuard(
             "admission",
             AdmissionGuardArgs(
-                service_account_name=stack.irsa.service_account_name,
+                stack_key=stack_key(full_name),
                 managed_namespaces=sorted(stack.namespaces()),
-                static_credentials_namespaces=list(stack.admission.allow_static_credentials_in),
                 labels=common_labels,
+                define_cluster_policies=stack.admission.defines_cluster_rules(stack.eso.install),
+                static_credentials_namespaces=list(stack.admission.allow_static_credentials_in),
+                keep_cluster_policies_on_removal=stack.eso.on_remove == "keep",
             ),
             k8s_opts,
         )
@@ -254,6 +278,8 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 labels={**common_labels, "eso-platform/namespace": namespace},
                 force_sync=stack.force_sync,
                 namespace_provider=cluster.namespace_provider,
+                labelled_by_namespace=namespace in relabelled,
+                **claim,
                 wait_for=[*ready_for_eso_objects, *role.read_grants, *admitted_after],
                 ambiguous_legacy_names=unaliased,
             ),
@@ -278,6 +304,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
         pulumi.log.warn(change.message)
     return {
         "environment": stack.environment,
+        NAMESPACE_CLAIM_OUTPUT: {"label": f"{STACK_LABEL}={stack_key(full_name)}", "stack": full_name},
         # The doctor reads the cluster's issuer off it, whichever form the cluster takes.
         "oidcProviderArn": cluster.oidc_provider_arn,
         "operator": operator_output(

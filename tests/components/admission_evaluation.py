@@ -3,9 +3,10 @@
 What is modelled, from the ValidatingAdmissionPolicy documentation: a policy concerns a
 request when a resource rule names the object's group, version, resource and operation; its
 binding applies when the namespace's labels match the binding's namespace selector, and always
-for cluster-scoped objects; validations run in order and the first one that is not `true`
-(false, or an error, since the policies fail closed) denies. Only the `object` variable is
-bound: the policies use no other.
+for cluster-scoped objects, and always without a selector; validations run in order and the
+first one that is not `true` (false, or an error, since the policies fail closed) denies. The
+`object` and `namespaceObject` variables are bound (the latter null for cluster-scoped
+objects): the policies use no other.
 
 cel-python (CEL's reference semantics) evaluates the expressions; the API server's own CEL
 is proven against them in the end-to-end suite.
@@ -40,24 +41,27 @@ def _selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.get("matchLabels", {}).items())
 
 
-def _binds(binding: Mapping[str, Any], obj: Mapping[str, Any], namespace_labels: Mapping[str, Mapping[str, str]]) -> bool:
-    namespace = obj["metadata"].get("namespace")
+def _binds(binding: Mapping[str, Any], obj: Mapping[str, Any], namespace: Optional[Mapping[str, Any]]) -> bool:
     if namespace is None:
         return True
     selector = binding["spec"].get("matchResources", {}).get("namespaceSelector", {})
-    return _selects(selector, namespace_labels.get(namespace, {}))
+    return _selects(selector, namespace["metadata"].get("labels", {}))
 
 
-def evaluate(expression: str, obj: Mapping[str, Any]) -> Any:
+def evaluate(expression: str, obj: Mapping[str, Any], namespace: Optional[Mapping[str, Any]] = None) -> Any:
     program = _ENVIRONMENT.program(_ENVIRONMENT.compile(expression))
-    return program.evaluate({"object": celpy.json_to_cel(obj)})
+    return program.evaluate({"object": celpy.json_to_cel(obj), "namespaceObject": celpy.json_to_cel(namespace)})
 
 
-def first_denial(policy: Mapping[str, Any], obj: Mapping[str, Any]) -> Optional[str]:
+def namespace_object(name: str, labels: Mapping[str, str], annotations: Mapping[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": dict(labels), "annotations": dict(annotations)}}
+
+
+def first_denial(policy: Mapping[str, Any], obj: Mapping[str, Any], namespace: Optional[Mapping[str, Any]] = None) -> Optional[str]:
     """The rule name of the policy's first validation that does not admit `obj`, or None."""
     for validation in policy["spec"]["validations"]:
         try:
-            result = evaluate(validation["expression"], obj)
+            result = evaluate(validation["expression"], obj, namespace)
         except celpy.CELEvalError as error:
             result = error
         # cel-python returns some evaluation errors as values rather than raising them.
@@ -70,17 +74,20 @@ def first_denial(policy: Mapping[str, Any], obj: Mapping[str, Any]) -> Optional[
 def denials(
     manifests: list[Mapping[str, Any]],
     obj: Mapping[str, Any],
-    namespace_labels: Mapping[str, Mapping[str, str]],
+    namespaces: Mapping[str, Mapping[str, Any]],
     operation: str = "CREATE",
 ) -> list[str]:
-    """The rules that deny `obj`, one per bound policy that denies it."""
+    """The rules that deny `obj`, one per bound policy that denies it. `namespaces`: the
+    Namespace objects by name."""
+    name = obj["metadata"].get("namespace")
+    namespace = None if name is None else namespaces.get(name, namespace_object(name, {}, {}))
     policies = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "ValidatingAdmissionPolicy"}
     found = []
     for binding in (m for m in manifests if m["kind"] == "ValidatingAdmissionPolicyBinding"):
         assert binding["spec"]["validationActions"] == ["Deny"]
         policy = policies[binding["spec"]["policyName"]]
-        if _concerns(policy, obj, operation) and _binds(binding, obj, namespace_labels):
-            rule = first_denial(policy, obj)
+        if _concerns(policy, obj, operation) and _binds(binding, obj, namespace):
+            rule = first_denial(policy, obj, namespace)
             if rule is not None:
                 found.append(rule)
     return found

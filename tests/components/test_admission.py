@@ -7,21 +7,37 @@ import pytest
 from components.admission import (
     MANAGED_NAMESPACE_LABEL,
     RULE_PREFIX,
+    SERVICE_ACCOUNT_ANNOTATION,
     STORE_AUTH_POLICY,
     TENANT_POLICY,
-    guard_manifests,
+    cluster_guard_manifests,
+    stack_guard_manifests,
+    stack_policy_name,
+    stack_rules,
     store_auth_rules,
     tenant_rules,
 )
 from components.manifests import ExternalSecretSpec, external_secret, secret_store
-from tests.components.admission_evaluation import denials, evaluate
+from tests.components.admission_evaluation import denials, evaluate, namespace_object
 
 ACCOUNT = "external-secret-operator"
-MANAGED = {"backend": {MANAGED_NAMESPACE_LABEL: "true"}, "payments": {MANAGED_NAMESPACE_LABEL: "true"}}
-# `stripped` is managed, but someone removed its label.
-LABELS = {**MANAGED, "legacy": {}, "other": {"team": "other"}, "tricky": {MANAGED_NAMESPACE_LABEL: "false"}, "stripped": {}}
-GUARD = guard_manifests(
-    ACCOUNT, ["legacy"], ["backend", "payments", "stripped"], {"app.kubernetes.io/part-of": "eso-platform"}
+MANAGED_LABELS = {MANAGED_NAMESPACE_LABEL: "true"}
+OWN_ACCOUNT = {SERVICE_ACCOUNT_ANNOTATION: ACCOUNT}
+# `stripped` is managed, but someone removed its label; `staging-api` is another stack's, whose
+# stores act as another account; `unannotated` lost its account annotation.
+LABELS = {
+    "backend": namespace_object("backend", MANAGED_LABELS, OWN_ACCOUNT),
+    "payments": namespace_object("payments", MANAGED_LABELS, OWN_ACCOUNT),
+    "staging-api": namespace_object("staging-api", MANAGED_LABELS, {SERVICE_ACCOUNT_ANNOTATION: "staging-reader"}),
+    "unannotated": namespace_object("unannotated", MANAGED_LABELS, {}),
+    "legacy": namespace_object("legacy", {}, {}),
+    "other": namespace_object("other", {"team": "other"}, {}),
+    "tricky": namespace_object("tricky", {MANAGED_NAMESPACE_LABEL: "false"}, {}),
+    "stripped": namespace_object("stripped", {}, OWN_ACCOUNT),
+}
+PART_OF = {"app.kubernetes.io/part-of": "eso-platform"}
+GUARD = cluster_guard_manifests(["legacy"], PART_OF) + stack_guard_manifests(
+    "dev-1a2b3c4d", ["backend", "payments", "stripped"], PART_OF
 )
 STATIC_KEYS = {
     "accessKeyIDSecretRef": {"name": "aws-keys", "key": "id"},
@@ -82,6 +98,7 @@ ADMITTED = {
     "an ExternalSecret whose store kind is left to its SecretStore default": external("backend", store_kind=None),
     "a data sourceRef naming a SecretStore": with_source_store(external("backend", keys=("A",)), "data", "SecretStore"),
     "the managed account named with its own namespace": store("backend", jwt(namespace="backend")),
+    "another stack's namespace, with the account it is annotated with": store("staging-api", jwt(name="staging-reader")),
     "IRSA with any account outside managed namespaces": store("other", jwt(name="app")),
     "static keys where the stack allows them": store("legacy", {"secretRef": STATIC_KEYS}),
     "a ClusterSecretStore borrowing an unmanaged account": store(None, jwt(name="app", namespace="other"), "ClusterSecretStore"),
@@ -101,6 +118,12 @@ DENIED = {
     "empty auth in a managed namespace": (store("backend", {}), "tenant-store-managed-service-account"),
     "jwt without an account": (store("backend", {"jwt": {}}), "tenant-store-managed-service-account"),
     "the default account": (store("backend", jwt(name="default")), "tenant-store-managed-service-account"),
+    "another stack's account in this stack's namespace": (
+        store("backend", jwt(name="staging-reader")),
+        "tenant-store-managed-service-account",
+    ),
+    "this stack's account in another stack's namespace": (store("staging-api"), "tenant-store-managed-service-account"),
+    "a managed namespace without its account annotation": (store("unannotated"), "tenant-store-managed-service-account"),
     "another namespace's managed account": (
         store("backend", jwt(namespace="payments")),
         "tenant-store-managed-service-account",
@@ -160,23 +183,48 @@ def test_deletes_are_not_judged():
 
 
 def test_without_listed_namespaces_static_keys_are_denied_everywhere():
-    guard = guard_manifests(ACCOUNT, [], ["backend"], {})
+    guard = cluster_guard_manifests([], {})
     assert denials(guard, ADMITTED["static keys where the stack allows them"], LABELS) == ["aws-store-static-credentials"]
     assert "lists no namespace" in str(guard)
 
 
+def test_two_stacks_guards_compose_each_guarding_its_own_namespaces():
+    # dev defines the cluster-wide policies; staging adds only its own.
+    dev = cluster_guard_manifests([], {}) + stack_guard_manifests("dev-1", ["backend"], {})
+    both = dev + stack_guard_manifests("staging-2", ["staging-api"], {})
+    objects = [(m["kind"], m["metadata"]["name"]) for m in both]
+    assert len(objects) == len(set(objects)) == 8, "no object of one stack is also the other's"
+    unlabelled = {**LABELS, "staging-api": namespace_object("staging-api", {}, {})}
+    stores = {
+        "staging's store in its unlabelled namespace": store("staging-api", jwt(name="staging-reader")),
+        "a ClusterSecretStore borrowing staging's account": store(
+            None, jwt(name="staging-reader", namespace="staging-api"), "ClusterSecretStore"
+        ),
+    }
+    for case, manifest in stores.items():
+        assert denials(dev, manifest, unlabelled) == [], case
+    assert denials(both, stores["staging's store in its unlabelled namespace"], unlabelled) == ["managed-namespace-unlabelled"]
+    assert denials(both, stores["a ClusterSecretStore borrowing staging's account"], unlabelled) == [
+        "cluster-store-tenant-account"
+    ]
+    assert denials(both, store("backend", jwt(name="staging-reader")), LABELS) == ["tenant-store-managed-service-account"]
+
+
 def test_manifests_bind_each_policy_to_one_side_of_the_label():
     kinds = [(m["kind"], m["metadata"]["name"]) for m in GUARD]
+    own = stack_policy_name("dev-1a2b3c4d")
     assert kinds == [
         ("ValidatingAdmissionPolicy", TENANT_POLICY),
         ("ValidatingAdmissionPolicyBinding", TENANT_POLICY),
         ("ValidatingAdmissionPolicy", STORE_AUTH_POLICY),
         ("ValidatingAdmissionPolicyBinding", STORE_AUTH_POLICY),
+        ("ValidatingAdmissionPolicy", own),
+        ("ValidatingAdmissionPolicyBinding", own),
     ]
     for manifest in GUARD:
         assert manifest["apiVersion"] == "admissionregistration.k8s.io/v1"
-        assert manifest["metadata"]["labels"] == {"app.kubernetes.io/part-of": "eso-platform"}
-    tenant, tenant_binding, auth, auth_binding = GUARD
+        assert manifest["metadata"]["labels"] == PART_OF
+    tenant, tenant_binding, auth, auth_binding, stack, stack_binding = GUARD
     assert tenant["spec"]["matchConstraints"] == {
         "resourceRules": [
             {
@@ -188,12 +236,13 @@ def test_manifests_bind_each_policy_to_one_side_of_the_label():
         ],
         "matchPolicy": "Equivalent",
     }
-    assert auth["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == [
+    assert auth["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == ["secretstores", "clustersecretstores"]
+    assert stack["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == [
         "secretstores",
         "clustersecretstores",
         "externalsecrets",
     ]
-    assert tenant["spec"]["failurePolicy"] == auth["spec"]["failurePolicy"] == "Fail"
+    assert tenant["spec"]["failurePolicy"] == auth["spec"]["failurePolicy"] == stack["spec"]["failurePolicy"] == "Fail"
     selector = {"key": MANAGED_NAMESPACE_LABEL, "values": ["true"]}
     assert tenant_binding["spec"] == {
         "policyName": TENANT_POLICY,
@@ -201,19 +250,19 @@ def test_manifests_bind_each_policy_to_one_side_of_the_label():
         "matchResources": {"namespaceSelector": {"matchExpressions": [{**selector, "operator": "In"}]}},
     }
     assert auth_binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"] == [{**selector, "operator": "NotIn"}]
+    # Bound everywhere: its rules name the namespaces, and a namespace that lost its label must still match.
+    assert stack_binding["spec"] == {"policyName": own, "validationActions": ["Deny"]}
 
 
 def test_each_message_names_its_rule():
-    rules = tenant_rules(ACCOUNT) + store_auth_rules(["legacy"], ["backend"])
+    rules = tenant_rules() + store_auth_rules(["legacy"]) + stack_rules(["backend"])
     assert len({rule.name for rule in rules}) == len(rules) == 8
     for rule in rules:
         validation = rule.validation()
         assert validation["message"].startswith(f"{RULE_PREFIX} {rule.name}: ")
         assert validation["reason"] == "Forbidden"
-    assert f"'{ACCOUNT}'" in tenant_rules(ACCOUNT)[2].message
-    assert "(legacy)" in store_auth_rules(["legacy"], [])[0].message
-    # Without managed namespaces there is nothing to borrow and no label to lose.
-    assert [rule.name for rule in store_auth_rules([], [])] == ["aws-store-static-credentials", "aws-store-irsa"]
+    assert SERVICE_ACCOUNT_ANNOTATION in tenant_rules()[2].message
+    assert "(legacy)" in store_auth_rules(["legacy"])[0].message
 
 
 def test_the_evaluator_is_not_vacuous():

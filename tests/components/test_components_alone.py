@@ -11,7 +11,9 @@ from components.iam_documents import SecretGrant
 from components.irsa import IrsaRole, IrsaRoleArgs
 from components.kubeconfig import DeployingIdentity
 from components.manifests import ExternalSecretSpec, ServiceAccountRef
+from components.namespaces import adopted_namespace
 from components.operator import Operator, OperatorArgs
+from components.resource_types import NAMESPACE, NAMESPACE_PATCH
 from components.tenant import Tenant, TenantArgs
 from tools.plan.engine import record
 from tests.conftest import Mocks
@@ -98,17 +100,38 @@ def test_irsa_role_refuses_managed_buckets_that_are_not_its_grants():
 
 
 def test_admission_guard_registers_each_policy_before_its_binding():
-    guard = AdmissionGuardArgs("eso", ["team"], ["legacy"], {"team": "platform"})
+    guard = AdmissionGuardArgs("dev-1", ["team"], {"team": "platform"}, True, ["legacy"])
     result = run(lambda: {"bindings": len(AdmissionGuard("admission", guard).bindings)})
-    assert result.outputs == {"bindings": 2}
+    assert result.outputs == {"bindings": 3}
     assert result.named("admission").type == "eso-platform:admission:AdmissionGuard"
+    own = ("admission-eso-platform-stack-dev-1", "admission-eso-platform-stack-dev-1-binding")
+    assert result.named(own[1]).dependencies == (own[0],)
     for policy_name in ("eso-platform-tenant-namespaces", "eso-platform-aws-store-auth"):
         policy = result.named(f"admission-{policy_name}")
         binding = result.named(f"admission-{policy_name}-binding")
         assert policy.parent == binding.parent == "admission"
         assert policy.inputs["metadata"] == {"name": policy_name, "labels": {"team": "platform"}}
         assert binding.inputs["spec"]["policyName"] == policy_name
-        assert binding.dependencies == (policy.name,)
+        # The stack's own policy holds the rules an older cluster-wide policy held, so it comes first.
+        assert set(policy.dependencies) == set(own)
+        assert set(binding.dependencies) == {*own, policy.name}
+        assert not policy.retain_on_delete
+
+
+def test_admission_guard_requires_the_cluster_policies_another_stack_defines():
+    guard = AdmissionGuardArgs("staging-2", ["team"], {}, False)
+    result = run(lambda: {"bindings": len(AdmissionGuard("admission", guard).bindings)})
+    assert result.outputs == {"bindings": 3}
+    admission = [r for r in result.resources if r.type.startswith("kubernetes:admissionregistration")]
+    registered = [r.name for r in admission if r.read_id is None]
+    assert registered == ["admission-eso-platform-stack-staging-2", "admission-eso-platform-stack-staging-2-binding"]
+    read = sorted((r.type.rsplit(":", 1)[1], r.read_id) for r in admission if r.read_id is not None)
+    assert read == [
+        ("ValidatingAdmissionPolicy", "eso-platform-aws-store-auth"),
+        ("ValidatingAdmissionPolicy", "eso-platform-tenant-namespaces"),
+        ("ValidatingAdmissionPolicyBinding", "eso-platform-aws-store-auth"),
+        ("ValidatingAdmissionPolicyBinding", "eso-platform-tenant-namespaces"),
+    ]
 
 
 def test_operator_installs_the_pinned_chart_in_its_namespace():
@@ -132,7 +155,7 @@ def test_operator_installs_the_pinned_chart_in_its_namespace():
     namespace = result.named("eso-namespace")
     assert namespace.parent == "eso" and namespace.retain_on_delete
     release = result.named("eso-chart")
-    assert release.parent == "eso" and "eso-namespace" in release.dependencies
+    assert release.parent == "eso" and release.dependencies == ("eso-namespace-labels",)
     assert release.inputs["namespace"] == "eso-system"
     assert release.inputs["version"] == "2.9.0"
     assert release.inputs["skipAwait"] is False and release.inputs["atomic"] is True
@@ -168,6 +191,7 @@ def test_tenant_registers_account_stores_and_external_secrets():
     children = sorted(r.name for r in result.resources if r.parent == "tenant-team")
     assert children == [
         "tenant-team-namespace",
+        "tenant-team-namespace-labels",
         "tenant-team-service-account",
         "tenant-team-token-binding",
         "tenant-team-token-role",
@@ -185,6 +209,33 @@ def test_tenant_registers_account_stores_and_external_secrets():
     assert db["metadata"]["annotations"] == {"force-sync": "now", "pulumi.com/patchForce": "true"}
     assert db["metadata"]["labels"]["eso-platform/service"] == "db"
     assert db["spec"]["data"][0]["remoteRef"] == {"key": "test/app/db", "property": "URL"}
+
+
+@pytest.mark.parametrize("labelled_by_namespace", [False, True])
+def test_a_namespace_is_kept_and_its_labels_are_a_patch_given_back_on_removal(labelled_by_namespace):
+    def build():
+        parent = pulumi.ComponentResource("test:index:Parent", "parent")
+        name = adopted_namespace(
+            "team-namespace", "team", {"eso-platform/managed": "true", "app.kubernetes.io/part-of": "x"},
+            {"eso-platform/stack": "org/eso-platform/dev"}, parent, None, labelled_by_namespace,
+        )
+        return {"name": name}
+
+    result = run(build)
+    assert result.outputs == {"name": "team"}
+    namespace, labels = result.named("team-namespace"), result.named("team-namespace-labels")
+    assert namespace.type == NAMESPACE and labels.type == NAMESPACE_PATCH
+    assert namespace.retain_on_delete and not labels.retain_on_delete
+    assert namespace.inputs["metadata"] == {"name": "team"}
+    assert labels.inputs["metadata"] == {
+        "name": "team",
+        "labels": {"eso-platform/managed": "true"},
+        "annotations": {"eso-platform/stack": "org/eso-platform/dev"},
+    }
+    # Adopting: the namespace exists before its labels. Taking the labels over from the Namespace
+    # resource of an earlier release: the Patch holds them before that resource lets them go.
+    first, then = (labels, namespace) if labelled_by_namespace else (namespace, labels)
+    assert then.dependencies == (first.name,) and first.dependencies == ()
 
 
 DEPLOYER = DeployingIdentity(profile="platform", role_arn="arn:aws:iam::123456789012:role/deployer")

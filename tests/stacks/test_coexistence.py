@@ -9,7 +9,7 @@ import yaml
 
 from tools.cli import main
 from tools.plan.engine import PlaceholderCloud
-from components.resource_types import CRD, EXTERNAL_SECRET, NAMESPACE, RELEASE, SECRET_STORE, SERVICE_ACCOUNT, TOKEN_ROLE_BINDING
+from components.resource_types import CRD, EXTERNAL_SECRET, NAMESPACE, NAMESPACE_PATCH, RELEASE, SECRET_STORE, SERVICE_ACCOUNT, TOKEN_ROLE_BINDING
 from stacks.program import SOMEONE_ELSES_OPERATOR_WARNING
 from tests.conftest import PROJECT_ROOT, REGION, stack_values
 
@@ -94,13 +94,20 @@ def test_the_plan_says_the_operator_is_not_installed(capsys, tmp_path):
 
 
 def test_namespaces_and_chart_carry_only_the_projects_label_keys(dev_run):
-    for namespace in dev_run.of_type(NAMESPACE):
-        labels = namespace.inputs["metadata"]["labels"]
-        assert labels and all(key.startswith("eso-platform/") for key in labels), namespace.name
-    assert dev_run.named("tenant-payments-namespace").inputs["metadata"]["labels"] == {
+    for namespace in dev_run.of_type(NAMESPACE_PATCH):
+        metadata = namespace.inputs["metadata"]
+        assert metadata["labels"] and all(key.startswith("eso-platform/") for key in metadata["labels"]), namespace.name
+        assert all(key.startswith("eso-platform/") for key in metadata["annotations"]), namespace.name
+    payments = dev_run.named("tenant-payments-namespace-labels").inputs["metadata"]
+    assert payments["labels"] == {
         "eso-platform/environment": "dev",
         "eso-platform/namespace": "payments",
         "eso-platform/managed": "true",
+        "eso-platform/stack": "dev-22b2c0e4",
+    }
+    assert payments["annotations"] == {
+        "eso-platform/stack": "organization/eso-platform/dev",
+        "eso-platform/service-account": "external-secret-operator",
     }
     assert dev_run.named("eso-chart").inputs["values"]["commonLabels"] == {"eso-platform/environment": "dev"}
 

@@ -11,7 +11,8 @@ import yaml
 import components.tenant
 from tools.cli import main
 from tools.plan.engine import ProgramRun, identity_clashes
-from components.resource_types import EXTERNAL_SECRET, MANAGED_POLICY
+from components.labels import stack_key
+from components.resource_types import EXTERNAL_SECRET, MANAGED_POLICY, NAMESPACE
 from tests.conftest import PROJECT_ROOT, crowded_services, stack_values
 
 # URNs that stacks deployed by the previous release hold (its program's registrations, with
@@ -76,10 +77,12 @@ def test_a_deployed_stack_keeps_every_resource_through_aliases(request, stack):
         "admission",
         *(
             f"admission-{policy}{suffix}"
-            for policy in ("eso-platform-aws-store-auth", "eso-platform-tenant-namespaces")
+            for policy in ("eso-platform-aws-store-auth", "eso-platform-tenant-namespaces", f"eso-platform-stack-{stack_key(f'organization/eso-platform/{stack}')}")
             for suffix in ("", "-binding")
         ),
     ]
+    # Each namespace's labels, which its Namespace resource held before.
+    namespace_labels = [f"{r.name}-labels" for r in run.of_type(NAMESPACE)]
     # Grants spread over managed policies add those policies too; these stacks' grants fit inline.
     assert run.of_type(MANAGED_POLICY) == []
     assert added == sorted(
@@ -89,6 +92,7 @@ def test_a_deployed_stack_keeps_every_resource_through_aliases(request, stack):
             "secret-guard-policy",
             *token_grants,
             *admission_guard,
+            *namespace_labels,
         ]
     )
     assert run.named("tenant-payments/payments-ledger").aliases == (

@@ -287,7 +287,8 @@ def test_install_false_after_uninstall_was_deployed_warns_that_it_uninstalls(run
     assert not run.of_type(RELEASE)
     assert run.warnings == [
         "eso.install is false: this `up` uninstalls the operator this stack installed in 'external-secrets' "
-        "(eso.onRemove: uninstall): no ExternalSecret in the cluster is refreshed until another ESO runs, and their "
+        "(eso.onRemove: uninstall), and deletes the cluster-wide admission policies unless admission.clusterRules is "
+        "define: no ExternalSecret in the cluster is refreshed until another ESO runs, and their "
         "Secrets stay as they are. To hand it over running instead, deploy eso.onRemove: keep with eso.install: true first",
         SOMEONE_ELSES_OPERATOR_WARNING,
     ]
@@ -307,9 +308,15 @@ def test_a_handover_in_two_deployments_and_the_release_taken_back(run_stack, dev
     handed_over = with_eso(keeping, run_stack, install=False, onRemove="keep")
     assert handed_over.warnings[0] == (
         "eso.install is false: this stack stops managing the operator it installed in 'external-secrets'; its Helm "
-        "release stays installed and running (eso.onRemove: keep), now yours to upgrade or remove with helm, or this "
-        "stack's again with eso.install: true"
+        "release stays installed and running (eso.onRemove: keep), and so do the cluster-wide admission policies, "
+        "which it now reads; the release is yours to upgrade or remove with helm, or this stack's again with eso.install: true"
     )
+    cluster_policies = ("admission-eso-platform-tenant-namespaces", "admission-eso-platform-aws-store-auth")
+    assert all(keeping.named(name).retain_on_delete for name in cluster_policies)
+    assert not [r for r in handed_over.resources if r.name in cluster_policies]
+    assert sorted(r.read_id for r in handed_over.resources if r.read_id and r.parent == "admission") == [
+        "eso-platform-aws-store-auth", "eso-platform-aws-store-auth", "eso-platform-tenant-namespaces", "eso-platform-tenant-namespaces"
+    ]
     assert handed_over.outputs["operator"] == {"namespace": "external-secrets", "installed": False, "handedOver": "external-secrets"}
     # Another deployment without the operator still knows what it handed over.
     again = with_eso(handed_over, run_stack, install=False)

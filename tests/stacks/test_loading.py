@@ -132,6 +132,18 @@ def test_committed_stacks_load():
         (dev_with(admission={"enabled": False, "allowStaticCredentialsIn": ["legacy"]}), "admission: allowStaticCredentialsIn has no effect with enabled: false; remove it"),
         (dev_with(admission={"allowStaticCredentialsIn": ["legacy", "payments"]}), "admission.allowStaticCredentialsIn[1]: 'payments' is a namespace eso-platform manages, where stores authenticate only as its managed ServiceAccount; remove it"),
         (dev_with(admission="off"), "admission: must be a YAML mapping or list, not the text 'off'"),
+        (dev_with(admission={"clusterRules": "own"}), "admission.clusterRules: Input should be 'define' or 'require'"),
+        (dev_with(admission={"enabled": False, "clusterRules": "define"}), "admission: clusterRules has no effect with enabled: false; remove it"),
+        (
+            dev_with(eso={"install": False}, admission={"allowStaticCredentialsIn": ["legacy"]}),
+            "admission.allowStaticCredentialsIn: a cluster-wide rule, and this stack requires the cluster-wide policies "
+            "that another stack of the cluster defines (eso.install: false); list the namespaces in that stack's config, "
+            "or set admission.clusterRules: define if no other stack of this cluster defines them",
+        ),
+        (
+            dev_with(admission={"clusterRules": "require", "allowStaticCredentialsIn": ["legacy"]}),
+            "admission.allowStaticCredentialsIn: a cluster-wide rule",
+        ),
     ],
 )
 def test_each_bad_input_names_its_field(values, expected):

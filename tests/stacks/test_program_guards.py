@@ -6,20 +6,22 @@ import re
 
 import pytest
 
-from components.admission import MANAGED_NAMESPACE_LABEL
-from tools.plan.engine import ProgramRun, Registration
+from components.admission import MANAGED_NAMESPACE_LABEL, stack_policy_name
+from components.labels import stack_key
+from tools.plan.engine import ORGANIZATION, ProgramRun, Registration
 from components.resource_types import (
     ADMISSION_BINDING,
     ADMISSION_POLICY,
     EXTERNAL_SECRET,
     MANAGED_POLICY,
     NAMESPACE,
+    NAMESPACE_PATCH,
     POLICY_ATTACHMENT,
     ROLE_POLICY,
     SECRET_STORE,
 )
 from tools.plan.render import as_text
-from tests.components.admission_evaluation import denials
+from tests.components.admission_evaluation import denials, namespace_object
 from tests.conftest import crowded_services, stack_values
 
 
@@ -39,22 +41,32 @@ def guard_of(run: ProgramRun) -> list[dict]:
     return [r.inputs for r in guard_resources(run)]
 
 
+def namespace_objects(run: ProgramRun) -> dict[str, dict]:
+    """The namespaces as the API server sees them once the program's label patches apply."""
+    return {
+        r.inputs["metadata"]["name"]: namespace_object(
+            r.inputs["metadata"]["name"], r.inputs["metadata"]["labels"], r.inputs["metadata"]["annotations"]
+        )
+        for r in run.of_type(NAMESPACE_PATCH)
+    }
+
+
 def namespace_labels(run: ProgramRun) -> dict[str, dict[str, str]]:
-    return {r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"] for r in run.of_type(NAMESPACE)}
+    return {name: namespace["metadata"]["labels"] for name, namespace in namespace_objects(run).items()}
 
 
 @pytest.mark.parametrize("run_fixture", ["dev_run", "prod_run"])
 def test_the_guard_admits_every_object_the_program_creates(request, run_fixture):
     run = request.getfixturevalue(run_fixture)
-    guard, labels = guard_of(run), namespace_labels(run)
-    assert len(guard) == 4
+    guard, namespaces = guard_of(run), namespace_objects(run)
+    assert len(guard) == 6
     objects = run.of_type(SECRET_STORE) + run.of_type(EXTERNAL_SECRET)
     assert objects
     for resource in objects:
         # The tenant rules are the ones that judge them, and they admit them.
-        assert labels[resource.inputs["metadata"]["namespace"]][MANAGED_NAMESPACE_LABEL] == "true"
-        assert denials(guard, resource.inputs, labels) == [], resource.name
-        assert denials(guard, resource.inputs, labels, "UPDATE") == [], resource.name
+        assert namespace_labels(run)[resource.inputs["metadata"]["namespace"]][MANAGED_NAMESPACE_LABEL] == "true"
+        assert denials(guard, resource.inputs, namespaces) == [], resource.name
+        assert denials(guard, resource.inputs, namespaces, "UPDATE") == [], resource.name
 
 
 def test_only_tenant_namespaces_carry_the_managed_label(dev_run):
@@ -66,28 +78,52 @@ def test_only_tenant_namespaces_carry_the_managed_label(dev_run):
 def test_a_tenant_store_with_another_account_is_denied_by_the_registered_guard(dev_run):
     store = copy.deepcopy(dev_run.named("tenant-backend/us-east-1").inputs)
     store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"] = "default"
-    assert denials(guard_of(dev_run), store, namespace_labels(dev_run)) == ["tenant-store-managed-service-account"]
+    assert denials(guard_of(dev_run), store, namespace_objects(dev_run)) == ["tenant-store-managed-service-account"]
+
+
+def own_policy(run: ProgramRun) -> str:
+    return "admission-" + stack_policy_name(stack_key(f"{ORGANIZATION}/{run.project}/{run.stack}"))
 
 
 def test_eso_objects_wait_for_the_guard(dev_run):
     for resource in dev_run.of_type(SECRET_STORE) + dev_run.of_type(EXTERNAL_SECRET):
-        assert {"admission-eso-platform-tenant-namespaces-binding", "admission-eso-platform-aws-store-auth-binding"} <= set(
-            resource.dependencies
-        ), resource.name
+        assert {
+            "admission-eso-platform-tenant-namespaces-binding",
+            "admission-eso-platform-aws-store-auth-binding",
+            f"{own_policy(dev_run)}-binding",
+        } <= set(resource.dependencies), resource.name
     bindings = [r for r in guard_resources(dev_run) if r.type == ADMISSION_BINDING]
-    assert len(bindings) == 2
+    assert len(bindings) == 3
     for binding in bindings:
-        assert binding.dependencies == (binding.name.removesuffix("-binding"),)
+        assert binding.name.removesuffix("-binding") in binding.dependencies
         assert binding.parent == "admission" and binding.provider == "cluster-k8s"
 
 
 def test_the_guard_names_the_managed_namespaces_and_listed_static_namespaces(run_stack):
     run = run_stack(dev_with(admission={"allowStaticCredentialsIn": ["legacy-billing"]}))
-    policy = run.named("admission-eso-platform-aws-store-auth").inputs["spec"]
-    expressions = " ".join(v["expression"] for v in policy["validations"])
-    assert "['legacy-billing']" in expressions
-    assert "['backend', 'frontend', 'payments']" in expressions
+
+    def expressions(name):
+        return " ".join(v["expression"] for v in run.named(name).inputs["spec"]["validations"])
+
+    assert "['legacy-billing']" in expressions("admission-eso-platform-aws-store-auth")
+    assert "['backend', 'frontend', 'payments']" in expressions(own_policy(run))
+    assert "backend" not in expressions("admission-eso-platform-aws-store-auth") + expressions("admission-eso-platform-tenant-namespaces")
     assert run.warnings == []
+
+
+def test_with_someone_elses_operator_the_stack_requires_the_cluster_policies(run_stack):
+    eso = {"install": False}
+    run = run_stack(dev_with(eso=eso))
+    read = sorted(r.read_id for r in guard_resources(run) if r.read_id is not None)
+    assert read == ["eso-platform-aws-store-auth"] * 2 + ["eso-platform-tenant-namespaces"] * 2
+    own = own_policy(run)
+    assert sorted(r.name for r in guard_resources(run) if r.read_id is None) == [own, f"{own}-binding"]
+    for resource in run.of_type(SECRET_STORE):
+        assert {"admission-required-eso-platform-tenant-namespaces-binding", f"{own}-binding"} <= set(resource.dependencies)
+    assert "  eso-platform-tenant-namespaces: cluster-wide, defined by another stack of this cluster" in as_text(run)
+    defined = run_stack(dev_with(eso=eso, admission={"clusterRules": "define"}))
+    assert not [r for r in guard_resources(defined) if r.read_id is not None]
+    assert len(guard_resources(defined)) == 6
 
 
 def test_the_guard_can_be_turned_off_and_says_so(run_stack):
@@ -99,6 +135,7 @@ def test_the_guard_can_be_turned_off_and_says_so(run_stack):
     assert "\nadmission guard\n  off (admission.enabled: false)\n" in as_text(run)
     # The namespaces are still marked as the program's.
     assert all(labels[MANAGED_NAMESPACE_LABEL] == "true" for name, labels in namespace_labels(run).items() if name != "external-secrets")
+    assert all(namespace.inputs["metadata"] == {"name": namespace.inputs["metadata"]["name"]} for namespace in run.of_type(NAMESPACE))
 
 
 def chart_values(run: ProgramRun) -> dict:

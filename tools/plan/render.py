@@ -6,12 +6,13 @@ from typing import Any, Optional
 
 import yaml
 
-from components.admission import STORE_AUTH_POLICY, TENANT_POLICY
+from components.labels import STACK_LABEL
 from components.resource_types import (
     ADMISSION_BINDING,
     ADMISSION_POLICY,
     EXTERNAL_SECRET,
     MANAGED_POLICY,
+    NAMESPACE_PATCH,
     PROMETHEUS_RULE,
     RELEASE,
     ROLE,
@@ -26,8 +27,9 @@ from tools.plan.estimate import Delivery, estimate
 from tools.plan.replacements import ResourceChanges
 from stacks.lifecycle import SecretChange
 
-# The Secret guard is a ValidatingAdmissionPolicy too; it has a line of its own under the operator.
-ADMISSION_GUARD_POLICIES = (TENANT_POLICY, STORE_AUTH_POLICY)
+# The program's name for its AdmissionGuard component. The Secret guard is a
+# ValidatingAdmissionPolicy too; it has a line of its own under the operator.
+ADMISSION_GUARD = "admission"
 IAM_DOCUMENT_INPUTS = {ROLE: "assumeRolePolicy", ROLE_POLICY: "policy", MANAGED_POLICY: "policy"}
 MANIFEST_ORDER = {SERVICE_ACCOUNT: 0, TOKEN_ROLE: 1, TOKEN_ROLE_BINDING: 2, SECRET_STORE: 3, EXTERNAL_SECRET: 4}
 
@@ -164,6 +166,13 @@ def _oidc_provider(roles: dict[str, Registration]) -> str:
     return "none (no roles)"
 
 
+def _claim_line(metadata: dict[str, Any]) -> str:
+    return (
+        f"claimed by label {STACK_LABEL}={metadata['labels'][STACK_LABEL]} ({metadata['annotations'][STACK_LABEL]}), "
+        "never forced; the labels are given back when it leaves the stack"
+    )
+
+
 def as_text(run: ProgramRun, against: Optional[Against] = None) -> str:
     out: list[str] = []
     add = out.append
@@ -175,9 +184,12 @@ def as_text(run: ProgramRun, against: Optional[Against] = None) -> str:
     for resource in run.resources:
         if resource.type in MANIFEST_ORDER and resource.read_id is None:
             by_namespace.setdefault(resource.inputs["metadata"]["namespace"], []).append(resource)
+    claims = {r.inputs["metadata"]["name"]: r.inputs["metadata"] for r in run.of_type(NAMESPACE_PATCH)}
     for namespace, resources in sorted(by_namespace.items()):
         add("")
         add(f"namespace {namespace}")
+        if namespace in claims:
+            add(f"  {_claim_line(claims[namespace])}")
         resources.sort(key=lambda r: (MANIFEST_ORDER[r.type], r.inputs["metadata"]["name"]))
         for resource in resources:
             metadata, inputs = resource.inputs["metadata"], resource.inputs
@@ -299,22 +311,32 @@ def _chart_origin(release_inputs: dict[str, Any]) -> str:
 
 
 def _admission_lines(run: ProgramRun) -> list[str]:
-    policies = [p for p in run.of_type(ADMISSION_POLICY) if p.inputs["metadata"]["name"] in ADMISSION_GUARD_POLICIES]
+    policies = [p for p in run.of_type(ADMISSION_POLICY) if p.parent == ADMISSION_GUARD]
     if not policies:
         return ["admission guard", "  off (admission.enabled: false)"]
-    selectors = {
-        binding.inputs["spec"]["policyName"]: binding.inputs["spec"]["matchResources"]["namespaceSelector"]
+    matches = {
+        binding.inputs["spec"]["policyName"]: binding.inputs["spec"].get("matchResources")
         for binding in run.of_type(ADMISSION_BINDING)
+        if binding.parent == ADMISSION_GUARD and binding.read_id is None
     }
     lines = ["admission guard (ValidatingAdmissionPolicy, denies on CREATE and UPDATE)"]
-    for policy in sorted(policies, key=lambda p: p.inputs["metadata"]["name"]):
+    for policy in sorted(policies, key=lambda p: p.read_id or p.inputs["metadata"]["name"]):
+        if policy.read_id is not None:
+            lines.append(
+                f"  {policy.read_id}: cluster-wide, defined by another stack of this cluster "
+                "(admission.clusterRules: require); read at deploy, and its absence fails the deployment"
+            )
+            continue
         name, spec = policy.inputs["metadata"]["name"], policy.inputs["spec"]
         (resources,) = spec["matchConstraints"]["resourceRules"]
-        (selector,) = selectors[name]["matchExpressions"]
-        where = "namespaces labelled" if selector["operator"] == "In" else "cluster scope and namespaces not labelled"
-        lines.append(
-            f"  {name}: {', '.join(resources['resources'])} in {where} {selector['key']}={selector['values'][0]}"
-        )
+        match = matches[name]
+        if match is None:
+            where = "every namespace and the cluster scope (its rules name this stack's namespaces)"
+        else:
+            (selector,) = match["namespaceSelector"]["matchExpressions"]
+            labelled = f"{selector['key']}={selector['values'][0]}"
+            where = f"namespaces labelled {labelled}" if selector["operator"] == "In" else f"cluster scope and namespaces not labelled {labelled}"
+        lines.append(f"  {name}: {', '.join(resources['resources'])} in {where}")
         lines += [f"    {validation['message']}" for validation in spec["validations"]]
     return lines
 

@@ -30,6 +30,7 @@ KUBERNETES_REPLACING_INPUTS: dict[str, tuple[str, ...]] = {
         kind: _OBJECT_IDENTITY
         for kind in (
             types.NAMESPACE,
+            types.NAMESPACE_PATCH,
             types.SERVICE_ACCOUNT,
             types.TOKEN_ROLE,
             types.SECRET_STORE,

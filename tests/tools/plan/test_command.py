@@ -92,6 +92,8 @@ def test_text_snapshot_reads_as_a_tree():
     assert text.startswith("eso-platform plan: stack dev, environment dev\n")
     assert (
         "namespace payments\n"
+        "  claimed by label eso-platform/stack=dev-22b2c0e4 (organization/eso-platform/dev), never forced; "
+        "the labels are given back when it leaves the stack\n"
         "  role arn:aws:iam::123456789012:role/eso-dev.payments\n"
         "    trusts sub StringEquals system:serviceaccount:payments:external-secret-operator\n"
         "    trusts aud StringEquals sts.amazonaws.com\n"
