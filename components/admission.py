@@ -239,6 +239,8 @@ class AdmissionGuardArgs:
     stack_key: str
     managed_namespaces: list[str]
     labels: dict[str, str]
+    # On the cluster-wide policies: whichever stack defines them, the same.
+    cluster_labels: dict[str, str]
     # False: another stack defines the cluster-wide policies, and they are read (a missing one
     # fails the deployment, naming it) instead of registered.
     define_cluster_policies: bool
@@ -259,7 +261,7 @@ class AdmissionGuard(pulumi.ComponentResource):
             # The stack's policy first: an older cluster-wide policy held its rules until now.
             cluster = self._register(
                 name,
-                cluster_guard_manifests(args.static_credentials_namespaces, args.labels),
+                cluster_guard_manifests(args.static_credentials_namespaces, args.cluster_labels),
                 own,
                 args.keep_cluster_policies_on_removal,
             )

@@ -31,12 +31,13 @@ from stacks.spec import Stack
 PLATFORM = "eso-platform"
 
 
+# On what any stack of the cluster may define: the same for all, so that two definitions agree
+# and a definition some other stack left behind is taken over, not fought over.
+PLATFORM_LABELS = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": PLATFORM}
+
+
 def labels(stack: Stack) -> dict[str, str]:
-    return {
-        "app.kubernetes.io/managed-by": "pulumi",
-        "app.kubernetes.io/part-of": PLATFORM,
-        "eso-platform/environment": stack.environment,
-    }
+    return {**PLATFORM_LABELS, "eso-platform/environment": stack.environment}
 
 
 ADMISSION_OFF_WARNING = (
@@ -197,6 +198,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 stack_key=stack_key(full_name),
                 managed_namespaces=sorted(stack.namespaces()),
                 labels=common_labels,
+                cluster_labels=PLATFORM_LABELS,
                 define_cluster_policies=stack.admission.defines_cluster_rules(stack.eso.install),
                 static_credentials_namespaces=list(stack.admission.allow_static_credentials_in),
                 keep_cluster_policies_on_removal=stack.eso.on_remove == "keep",

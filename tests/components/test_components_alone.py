@@ -100,12 +100,13 @@ def test_irsa_role_refuses_managed_buckets_that_are_not_its_grants():
 
 
 def test_admission_guard_registers_each_policy_before_its_binding():
-    guard = AdmissionGuardArgs("dev-1", ["team"], {"team": "platform"}, True, ["legacy"])
+    guard = AdmissionGuardArgs("dev-1", ["team"], {"team": "platform", "env": "dev"}, {"team": "platform"}, True, ["legacy"])
     result = run(lambda: {"bindings": len(AdmissionGuard("admission", guard).bindings)})
     assert result.outputs == {"bindings": 3}
     assert result.named("admission").type == "eso-platform:admission:AdmissionGuard"
     own = ("admission-eso-platform-stack-dev-1", "admission-eso-platform-stack-dev-1-binding")
     assert result.named(own[1]).dependencies == (own[0],)
+    assert result.named(own[0]).inputs["metadata"]["labels"] == {"team": "platform", "env": "dev"}
     for policy_name in ("eso-platform-tenant-namespaces", "eso-platform-aws-store-auth"):
         policy = result.named(f"admission-{policy_name}")
         binding = result.named(f"admission-{policy_name}-binding")
@@ -119,7 +120,7 @@ def test_admission_guard_registers_each_policy_before_its_binding():
 
 
 def test_admission_guard_requires_the_cluster_policies_another_stack_defines():
-    guard = AdmissionGuardArgs("staging-2", ["team"], {}, False)
+    guard = AdmissionGuardArgs("staging-2", ["team"], {}, {}, False)
     result = run(lambda: {"bindings": len(AdmissionGuard("admission", guard).bindings)})
     assert result.outputs == {"bindings": 3}
     admission = [r for r in result.resources if r.type.startswith("kubernetes:admissionregistration")]

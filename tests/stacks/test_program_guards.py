@@ -191,3 +191,15 @@ def test_grants_past_the_inline_limit_become_attached_managed_policies(run_stack
     for resource in run.of_type(SECRET_STORE) + run.of_type(EXTERNAL_SECRET):
         if resource.inputs["metadata"]["namespace"] == "crowded":
             assert {a.name for a in attachments} <= set(resource.dependencies), resource.name
+
+
+def test_two_stacks_define_the_cluster_wide_policies_identically(run_stack, dev_run):
+    """Server-side apply shares a field two managers set to one value and refuses one they set
+    differently: a stack defining the policies after another (a handover, a rebuilt stack) takes
+    them over only if nothing of its own is in them."""
+    staging = run_stack(dev_with(environment="staging"), stack="staging")
+    for name in ("admission-eso-platform-tenant-namespaces", "admission-eso-platform-aws-store-auth"):
+        for suffix in ("", "-binding"):
+            assert staging.named(name + suffix).inputs == dev_run.named(name + suffix).inputs, name + suffix
+    assert own_policy(staging) != own_policy(dev_run)
+    assert staging.named(own_policy(staging)).inputs["metadata"]["labels"]["eso-platform/environment"] == "staging"
