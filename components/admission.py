@@ -245,9 +245,6 @@ class AdmissionGuardArgs:
     # fails the deployment, naming it) instead of registered.
     define_cluster_policies: bool
     static_credentials_namespaces: list[str] = field(default_factory=list)
-    # eso.onRemove keep: the cluster-wide policies stay when the stack lets go of them, for the
-    # stack that takes the operator over.
-    keep_cluster_policies_on_removal: bool = False
 
 
 class AdmissionGuard(pulumi.ComponentResource):
@@ -256,14 +253,11 @@ class AdmissionGuard(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AdmissionGuardArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eso-platform:admission:AdmissionGuard", name, None, opts)
-        own = self._register(name, stack_guard_manifests(args.stack_key, args.managed_namespaces, args.labels), [], False)
+        own = self._register(name, stack_guard_manifests(args.stack_key, args.managed_namespaces, args.labels), [])
         if args.define_cluster_policies:
             # The stack's policy first: an older cluster-wide policy held its rules until now.
             cluster = self._register(
-                name,
-                cluster_guard_manifests(args.static_credentials_namespaces, args.cluster_labels),
-                own,
-                args.keep_cluster_policies_on_removal,
+                name, cluster_guard_manifests(args.static_credentials_namespaces, args.cluster_labels), own
             )
         else:
             cluster = [self._read(name, manifest) for manifest in cluster_guard_manifests([], {})]
@@ -271,9 +265,7 @@ class AdmissionGuard(pulumi.ComponentResource):
         defined = CLUSTER_POLICIES if args.define_cluster_policies else ()
         self.register_outputs({"policies": [stack_policy_name(args.stack_key), *defined]})
 
-    def _register(
-        self, name: str, manifests: list[dict[str, Any]], after: list[pulumi.Resource], retain: bool
-    ) -> list[pulumi.Resource]:
+    def _register(self, name: str, manifests: list[dict[str, Any]], after: list[pulumi.Resource]) -> list[pulumi.Resource]:
         registered: list[pulumi.Resource] = []
         for manifest in manifests:
             metadata, spec = manifest["metadata"], manifest["spec"]
@@ -284,7 +276,7 @@ class AdmissionGuard(pulumi.ComponentResource):
                     f"{name}-{metadata['name']}" + ("" if is_policy else "-binding"),
                     metadata=metadata,
                     spec=spec,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on, retain_on_delete=retain),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
                 )
             )
         return registered

@@ -20,7 +20,6 @@ from typing import Any, Optional
 import requests
 import yaml
 
-from components.admission import CLUSTER_POLICIES
 from components.kubeconfig import exec_kubeconfig
 from components.resource_types import ADMISSION_BINDING, ADMISSION_POLICY
 
@@ -260,8 +259,7 @@ class Harness:
     def reset(self) -> None:
         """The cluster as another stack can take it over: the owning stack destroyed, then what
         `pulumi destroy` keeps by design removed as docs/coexistence.md says to (the Helm
-        release, and with eso.onRemove: keep the cluster-wide admission policies), and the
-        labels the program set on the namespaces it keeps taken off (another
+        release), and the labels the program set on the namespaces it keeps taken off (another
         stack labels them for itself; deleting them takes the namespace controller minutes)."""
         if self.owner is not None and self.owner.config is not None:
             self.owner.destroy()
@@ -282,10 +280,6 @@ class Harness:
             )
             if uninstalled.returncode != 0:
                 raise RuntimeError(f"helm uninstall in {namespace} failed: {uninstalled.stderr}")
-        # eso.onRemove: keep leaves the cluster-wide admission policies too, for whoever takes over.
-        for policy in CLUSTER_POLICIES:
-            self.admin.delete("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding", policy)
-            self.admin.delete("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy", policy)
         for namespace in self.admin.list("v1", "Namespace", selector=PROGRAM_LABEL):
             labels = {key: None for key in namespace["metadata"]["labels"] if key.startswith(PROGRAM_LABEL_PREFIX)}
             self.admin.merge_patch("v1", "Namespace", namespace["metadata"]["name"], {"metadata": {"labels": labels}})

@@ -156,8 +156,7 @@ def review_operator(previous_operator: Any, install: bool, namespace: str, on_re
         elif not install and removal == "uninstall":
             warnings.append(
                 f"eso.install is false: this `up` uninstalls the operator this stack installed in {before!r} "
-                "(eso.onRemove: uninstall), and deletes the cluster-wide admission policies unless "
-                "admission.clusterRules is define: no ExternalSecret in the cluster is refreshed until another ESO runs, "
+                "(eso.onRemove: uninstall): no ExternalSecret in the cluster is refreshed until another ESO runs, "
                 "and their Secrets stay as they are. To hand it over running instead, deploy eso.onRemove: keep "
                 "with eso.install: true first"
             )
@@ -170,8 +169,7 @@ def review_operator(previous_operator: Any, install: bool, namespace: str, on_re
             )
             warnings.append(
                 f"eso.install is false: this stack stops managing the operator it installed in {before!r}; its "
-                "Helm release stays installed and running (eso.onRemove: keep), and so do the cluster-wide admission "
-                "policies, which it now reads; the release is yours to upgrade or remove "
+                "Helm release stays installed and running (eso.onRemove: keep), now yours to upgrade or remove "
                 f"with helm, or this stack's again with eso.install: true{late}"
             )
     handed_over = handed_over_namespace(previous_operator)
@@ -221,3 +219,18 @@ def role_path_warning(previous_namespaces: Any, role_path: str) -> Optional[str]
         "role and its grants, each deleted before it is created again: ESO's reads fail with AccessDenied "
         "until the new role and its grants exist (Secrets stay as they are, and sync again after)"
     )
+
+
+def defines_cluster_policies(configured: Any, installs_operator: bool, previous: dict[str, Any], first_claim_output: str) -> bool:
+    """admission.clusterRules as set, else as the last deployment had it: a stack that defined
+    the cluster-wide policies keeps them (an `eso.install: false` of someone else's ESO, a
+    handover) until told `require`. Releases before the setting defined them always (their
+    outputs lack `first_claim_output`). A new stack defines them if it installs the operator."""
+    if configured is not None:
+        return configured == "define"
+    recorded = previous.get("admission")
+    if isinstance(recorded, dict) and recorded.get("clusterRules") in ("define", "require"):
+        return recorded["clusterRules"] == "define"
+    if previous and first_claim_output not in previous:
+        return True
+    return installs_operator

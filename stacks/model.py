@@ -451,7 +451,8 @@ class AdmissionConfig(_Model):
         None,
         description="The cluster-wide policies exist once per cluster. define: this stack registers them; "
         "require: another stack of the cluster does, and this one reads them at deploy (missing: the "
-        "deployment fails naming them). Default: define with eso.install: true, require with false.",
+        "deployment fails naming them). Default: as the last deployment had it; for a new stack, define "
+        "with eso.install: true, require with false.",
     )
 
     @model_validator(mode="after")

@@ -24,15 +24,21 @@ from components.tenant import (
     legacy_store_resource_name,
 )
 from stacks.access import role_for_namespace, role_specs
-from stacks.lifecycle import OperatorReview, operator_output, review_operator, role_path_warning, secret_changes
+from stacks.lifecycle import (
+    OperatorReview,
+    defines_cluster_policies,
+    operator_output,
+    review_operator,
+    role_path_warning,
+    secret_changes,
+)
 from stacks.model import CHART_NAME
 from stacks.spec import Stack
 
 PLATFORM = "eso-platform"
 
 
-# On what any stack of the cluster may define: the same for all, so that two definitions agree
-# and a definition some other stack left behind is taken over, not fought over.
+# On what belongs to the cluster rather than to one stack: the cluster-wide admission policies.
 PLATFORM_LABELS = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": PLATFORM}
 
 
@@ -158,6 +164,9 @@ def deploy(stack: Stack) -> dict[str, Any]:
     full_name = own_stack_name()
     claim = {"namespace_labels": {STACK_LABEL: stack_key(full_name)}, "namespace_annotations": {STACK_LABEL: full_name}}
     relabelled = labelled_by_namespace(previous)
+    defines_cluster_rules = defines_cluster_policies(
+        stack.admission.cluster_rules, stack.eso.install, previous, NAMESPACE_CLAIM_OUTPUT
+    )
     controller = controller_account(stack)
     cluster = ClusterAccess("cluster", _cluster_args(stack))
     k8s_opts = pulumi.ResourceOptions(provider=cluster.provider)
@@ -199,9 +208,8 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 managed_namespaces=sorted(stack.namespaces()),
                 labels=common_labels,
                 cluster_labels=PLATFORM_LABELS,
-                define_cluster_policies=stack.admission.defines_cluster_rules(stack.eso.install),
+                define_cluster_policies=defines_cluster_rules,
                 static_credentials_namespaces=list(stack.admission.allow_static_credentials_in),
-                keep_cluster_policies_on_removal=stack.eso.on_remove == "keep",
             ),
             k8s_opts,
         )
@@ -312,6 +320,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
         "operator": operator_output(
             stack.eso.install, stack.eso.namespace, stack.eso.chart_version, stack.eso.on_remove, previous.get("operator")
         ),
+        "admission": {"clusterRules": "define" if defines_cluster_rules else "require"} if stack.admission.enabled else {},
         "secretGuard": guard_output,
         "namespaces": namespace_outputs,
         "services": service_outputs,

@@ -116,7 +116,6 @@ def test_admission_guard_registers_each_policy_before_its_binding():
         # The stack's own policy holds the rules an older cluster-wide policy held, so it comes first.
         assert set(policy.dependencies) == set(own)
         assert set(binding.dependencies) == {*own, policy.name}
-        assert not policy.retain_on_delete
 
 
 def test_admission_guard_requires_the_cluster_policies_another_stack_defines():

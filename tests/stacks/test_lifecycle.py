@@ -287,8 +287,7 @@ def test_install_false_after_uninstall_was_deployed_warns_that_it_uninstalls(run
     assert not run.of_type(RELEASE)
     assert run.warnings == [
         "eso.install is false: this `up` uninstalls the operator this stack installed in 'external-secrets' "
-        "(eso.onRemove: uninstall), and deletes the cluster-wide admission policies unless admission.clusterRules is "
-        "define: no ExternalSecret in the cluster is refreshed until another ESO runs, and their "
+        "(eso.onRemove: uninstall): no ExternalSecret in the cluster is refreshed until another ESO runs, and their "
         "Secrets stay as they are. To hand it over running instead, deploy eso.onRemove: keep with eso.install: true first",
         SOMEONE_ELSES_OPERATOR_WARNING,
     ]
@@ -308,15 +307,15 @@ def test_a_handover_in_two_deployments_and_the_release_taken_back(run_stack, dev
     handed_over = with_eso(keeping, run_stack, install=False, onRemove="keep")
     assert handed_over.warnings[0] == (
         "eso.install is false: this stack stops managing the operator it installed in 'external-secrets'; its Helm "
-        "release stays installed and running (eso.onRemove: keep), and so do the cluster-wide admission policies, "
-        "which it now reads; the release is yours to upgrade or remove with helm, or this stack's again with eso.install: true"
+        "release stays installed and running (eso.onRemove: keep), now yours to upgrade or remove with helm, or this "
+        "stack's again with eso.install: true"
     )
+    # The stack that defined the cluster-wide policies goes on defining them, and deletes them
+    # when it goes: a kept one would conflict with the next stack that defines them.
     cluster_policies = ("admission-eso-platform-tenant-namespaces", "admission-eso-platform-aws-store-auth")
-    assert all(keeping.named(name).retain_on_delete for name in cluster_policies)
-    assert not [r for r in handed_over.resources if r.name in cluster_policies]
-    assert sorted(r.read_id for r in handed_over.resources if r.read_id and r.parent == "admission") == [
-        "eso-platform-aws-store-auth", "eso-platform-aws-store-auth", "eso-platform-tenant-namespaces", "eso-platform-tenant-namespaces"
-    ]
+    for run in (keeping, handed_over):
+        assert not any(run.named(name).retain_on_delete for name in cluster_policies)
+        assert run.outputs["admission"] == {"clusterRules": "define"}
     assert handed_over.outputs["operator"] == {"namespace": "external-secrets", "installed": False, "handedOver": "external-secrets"}
     # Another deployment without the operator still knows what it handed over.
     again = with_eso(handed_over, run_stack, install=False)
@@ -443,3 +442,26 @@ def test_the_plan_says_what_becomes_of_the_release(run_stack, dev_run):
         "\n  on destroy or eso.install: false: kept installed and running; taken back by import of "
         "external-secrets/external-secrets\n" in as_text(taken_back)
     )
+
+
+def cluster_reads(run: ProgramRun) -> list[str]:
+    return sorted({r.read_id for r in run.resources if r.read_id and r.parent == "admission"})
+
+
+def test_the_cluster_wide_policies_stay_with_the_stack_that_defined_them(run_stack, dev_run):
+    someone_elses = copy.deepcopy(stack_values("dev"))
+    someone_elses["eso"] = {"install": False}
+    # A new stack beside another's operator reads them.
+    fresh = run_stack(someone_elses, stack="dev")
+    assert cluster_reads(fresh) == ["eso-platform-aws-store-auth", "eso-platform-tenant-namespaces"]
+    assert fresh.outputs["admission"] == {"clusterRules": "require"}
+    assert cluster_reads(after(run_stack, fresh, someone_elses)) == ["eso-platform-aws-store-auth", "eso-platform-tenant-namespaces"]
+    # A stack deployed by a release before clusterRules defined them: it goes on doing so.
+    earlier = json.loads(json.dumps(dev_run.outputs))
+    del earlier["namespaceClaim"], earlier["admission"]
+    upgraded = run_stack(someone_elses, stack="dev", mocks=PlaceholderCloud(REGION, previous_outputs=earlier))
+    assert cluster_reads(upgraded) == [] and upgraded.outputs["admission"] == {"clusterRules": "define"}
+    # Told to, it lets them go to the stack that defines them now.
+    someone_elses["admission"] = {"clusterRules": "require"}
+    released = after(run_stack, upgraded, someone_elses)
+    assert cluster_reads(released) == ["eso-platform-aws-store-auth", "eso-platform-tenant-namespaces"]

@@ -193,10 +193,7 @@ def test_grants_past_the_inline_limit_become_attached_managed_policies(run_stack
             assert {a.name for a in attachments} <= set(resource.dependencies), resource.name
 
 
-def test_two_stacks_define_the_cluster_wide_policies_identically(run_stack, dev_run):
-    """Server-side apply shares a field two managers set to one value and refuses one they set
-    differently: a stack defining the policies after another (a handover, a rebuilt stack) takes
-    them over only if nothing of its own is in them."""
+def test_the_cluster_wide_policies_carry_nothing_of_the_stack_that_defines_them(run_stack, dev_run):
     staging = run_stack(dev_with(environment="staging"), stack="staging")
     for name in ("admission-eso-platform-tenant-namespaces", "admission-eso-platform-aws-store-auth"):
         for suffix in ("", "-binding"):
