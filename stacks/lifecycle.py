@@ -221,16 +221,33 @@ def role_path_warning(previous_namespaces: Any, role_path: str) -> Optional[str]
     )
 
 
-def defines_cluster_policies(configured: Any, installs_operator: bool, previous: dict[str, Any], first_claim_output: str) -> bool:
+
+# The output that says the last deployment labelled namespaces through their own Patch.
+NAMESPACE_CLAIM_OUTPUT = "namespaceClaim"
+
+
+def labelled_by_namespace(previous: dict[str, Any]) -> set[str]:
+    """The namespaces whose labels the last deployment set on the Namespace resource itself
+    (releases before the labels had a Patch of their own)."""
+    if not previous or NAMESPACE_CLAIM_OUTPUT in previous:
+        return set()
+    namespaces = set(previous.get("namespaces") or {})
+    operator = previous.get("operator")
+    if _installed(operator) and isinstance(operator.get("namespace"), str):
+        namespaces.add(operator["namespace"])
+    return namespaces
+
+
+def defines_cluster_policies(configured: Any, installs_operator: bool, previous: dict[str, Any]) -> bool:
     """admission.clusterRules as set, else as the last deployment had it: a stack that defined
     the cluster-wide policies keeps them (an `eso.install: false` of someone else's ESO, a
     handover) until told `require`. Releases before the setting defined them always (their
-    outputs lack `first_claim_output`). A new stack defines them if it installs the operator."""
+    outputs lack NAMESPACE_CLAIM_OUTPUT). A new stack defines them if it installs the operator."""
     if configured is not None:
         return configured == "define"
     recorded = previous.get("admission")
     if isinstance(recorded, dict) and recorded.get("clusterRules") in ("define", "require"):
         return recorded["clusterRules"] == "define"
-    if previous and first_claim_output not in previous:
+    if previous and NAMESPACE_CLAIM_OUTPUT not in previous:
         return True
     return installs_operator

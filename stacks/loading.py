@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from components.kubeconfig import DeployingIdentity
 from stacks.access import policy_size_problems
 from stacks.deploying_identity import deploying_identity
+from stacks.lifecycle import defines_cluster_policies
 from stacks.regions import boundary_problems, region_problems
 from stacks.model import (
     DEFAULT_REFRESH_CLASSES,
@@ -315,7 +316,8 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
 
 
 def _cluster_rules_problems(admission: AdmissionConfig, eso: EsoConfig) -> list[str]:
-    if not admission.allow_static_credentials_in or admission.defines_cluster_rules(eso.install):
+    # The config alone: as a new stack would resolve it.
+    if not admission.allow_static_credentials_in or defines_cluster_policies(admission.cluster_rules, eso.install, {}):
         return []
     return [
         "admission.allowStaticCredentialsIn: a cluster-wide rule, and this stack requires the cluster-wide "

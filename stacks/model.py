@@ -466,9 +466,6 @@ class AdmissionConfig(_Model):
             raise ValueError("clusterRules has no effect with enabled: false; remove it")
         return self
 
-    def defines_cluster_rules(self, installs_operator: bool) -> bool:
-        return self.cluster_rules == "define" or (self.cluster_rules is None and installs_operator)
-
 
 class ServiceConfig(_Model):
     name: DnsLabel = Field(description="Service name: the {service} of the secret path.")

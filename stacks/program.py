@@ -25,8 +25,10 @@ from components.tenant import (
 )
 from stacks.access import role_for_namespace, role_specs
 from stacks.lifecycle import (
+    NAMESPACE_CLAIM_OUTPUT,
     OperatorReview,
     defines_cluster_policies,
+    labelled_by_namespace,
     operator_output,
     review_operator,
     role_path_warning,
@@ -116,22 +118,6 @@ def previous_outputs() -> dict[str, Any]:
     return outputs if isinstance(outputs, dict) else {}
 
 
-# The output that says the last deployment labelled namespaces through their own Patch.
-NAMESPACE_CLAIM_OUTPUT = "namespaceClaim"
-
-
-def labelled_by_namespace(previous: dict[str, Any]) -> set[str]:
-    """The namespaces whose labels the last deployment set on the Namespace resource itself
-    (releases before the labels had a Patch of their own)."""
-    if not previous or NAMESPACE_CLAIM_OUTPUT in previous:
-        return set()
-    namespaces = set(previous.get("namespaces") or {})
-    operator = previous.get("operator")
-    if isinstance(operator, dict) and operator.get("install", True) and isinstance(operator.get("namespace"), str):
-        namespaces.add(operator["namespace"])
-    return namespaces
-
-
 def review_previous_deployment(stack: Stack, previous: dict[str, Any]) -> OperatorReview:
     """Refuses what would break the operator the last deployment left, and warns of what the
     change interrupts."""
@@ -162,11 +148,10 @@ def deploy(stack: Stack) -> dict[str, Any]:
     operator_review = review_previous_deployment(stack, previous)
     common_labels = labels(stack)
     full_name = own_stack_name()
-    claim = {"namespace_labels": {STACK_LABEL: stack_key(full_name)}, "namespace_annotations": {STACK_LABEL: full_name}}
+    own_key = stack_key(full_name)
+    claim = {"namespace_labels": {STACK_LABEL: own_key}, "namespace_annotations": {STACK_LABEL: full_name}}
     relabelled = labelled_by_namespace(previous)
-    defines_cluster_rules = defines_cluster_policies(
-        stack.admission.cluster_rules, stack.eso.install, previous, NAMESPACE_CLAIM_OUTPUT
-    )
+    defines_cluster_rules = defines_cluster_policies(stack.admission.cluster_rules, stack.eso.install, previous)
     controller = controller_account(stack)
     cluster = ClusterAccess("cluster", _cluster_args(stack))
     k8s_opts = pulumi.ResourceOptions(provider=cluster.provider)
@@ -204,7 +189,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
         guard = AdmissionGuard(
             "admission",
             AdmissionGuardArgs(
-                stack_key=stack_key(full_name),
+                stack_key=own_key,
                 managed_namespaces=sorted(stack.namespaces()),
                 labels=common_labels,
                 cluster_labels=PLATFORM_LABELS,
@@ -314,7 +299,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
         pulumi.log.warn(change.message)
     return {
         "environment": stack.environment,
-        NAMESPACE_CLAIM_OUTPUT: {"label": f"{STACK_LABEL}={stack_key(full_name)}", "stack": full_name},
+        NAMESPACE_CLAIM_OUTPUT: {"label": f"{STACK_LABEL}={own_key}", "stack": full_name},
         # The doctor reads the cluster's issuer off it, whichever form the cluster takes.
         "oidcProviderArn": cluster.oidc_provider_arn,
         "operator": operator_output(

@@ -13,6 +13,7 @@ from stacks.program import SOMEONE_ELSES_OPERATOR_WARNING
 from tools.cli import main
 from tools.plan.engine import PlaceholderCloud, ProgramRun
 from tools.plan.render import as_text
+from stacks.lifecycle import labelled_by_namespace
 from stacks.loading import ConfigError, load_stack
 from components.resource_types import EXTERNAL_SECRET, READ_STACK_OUTPUTS, RELEASE
 from tests.conftest import PROJECT_ROOT, REGION, as_pulumi_config, stack_values
@@ -465,3 +466,14 @@ def test_the_cluster_wide_policies_stay_with_the_stack_that_defined_them(run_sta
     someone_elses["admission"] = {"clusterRules": "require"}
     released = after(run_stack, upgraded, someone_elses)
     assert cluster_reads(released) == ["eso-platform-aws-store-auth", "eso-platform-tenant-namespaces"]
+
+
+def test_the_labels_move_first_only_where_an_earlier_release_labelled_through_the_namespace(dev_run):
+    earlier = json.loads(json.dumps(dev_run.outputs))
+    assert labelled_by_namespace(earlier) == set()
+    del earlier["namespaceClaim"]
+    assert labelled_by_namespace(earlier) == {"backend", "frontend", "payments", "external-secrets"}
+    # A handed-over operator's namespace is no longer this stack's to relabel.
+    earlier["operator"] = {"namespace": "external-secrets", "installed": False, "handedOver": "external-secrets"}
+    assert labelled_by_namespace(earlier) == {"backend", "frontend", "payments"}
+    assert labelled_by_namespace({}) == set()
