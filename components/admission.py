@@ -6,14 +6,19 @@ Two cluster-wide policies, defined once per cluster (by the stack that installs 
 another says `admission.clusterRules: define`) and bound so that no object is judged by both:
 
 - in namespaces a stack manages (labelled MANAGED_NAMESPACE_LABEL), SecretStores act only as
-  the ServiceAccount the namespace's SERVICE_ACCOUNT_ANNOTATION names, and ExternalSecrets read
-  only from SecretStores: whichever stack manages the namespace;
+  the ServiceAccount the namespace's SERVICE_ACCOUNT_ANNOTATION names, ExternalSecrets read
+  only from SecretStores (no ClusterGenerator), and PushSecrets, where a stack turns their
+  reconciler on, push only to SecretStores: whichever stack manages the namespace;
 - everywhere else, and for every ClusterSecretStore, an AWS store authenticates with
   `auth.jwt` (IRSA), with `auth.secretRef` only in the namespaces the defining stack names.
 
-And one policy per stack for what only that stack knows, its namespaces: one that lost its
+And two policies per stack for what only that stack knows. Its namespaces: one that lost its
 label changes no ESO object until the label is back, and no ClusterSecretStore acts as one of
-their ServiceAccounts. Denials of several policies add up, so per-stack policies compose.
+their ServiceAccounts. Its ServiceAccount and its controller: in its namespaces only the
+controller acts as the tenant ServiceAccount, so no Pod runs as it and no one else gets its
+token (on EKS the pod identity webhook gives any Pod of that account the namespace role's
+credentials, whatever `automountServiceAccountToken` says). Denials of several policies add
+up, so per-stack policies compose.
 
 The API server reports the first failing validation of a policy, so each list is ordered
 from the most specific rule to the most general.
@@ -29,7 +34,11 @@ from components.admission_objects import denying_binding, validating_admission_p
 
 ESO_GROUP = "external-secrets.io"
 ESO_VERSION = "v1"
+# Chart 2.9.0 serves PushSecrets at v1alpha1 only.
+PUSH_SECRET_VERSION = "v1alpha1"  # pragma: allowlist secret
 MANAGED_NAMESPACE_LABEL = "eso-platform/managed"
+# Set by the API server on every namespace to its name.
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 # On a managed namespace: the ServiceAccount its SecretStores must act as. Only whoever may
 # update Namespaces (not a namespace's editors) can change it.
 SERVICE_ACCOUNT_ANNOTATION = "eso-platform/service-account"
@@ -78,6 +87,29 @@ def _only_secret_store_refs(items: str) -> str:
     )
 
 
+def _no_cluster_generator_refs() -> str:
+    """`spec.dataFrom`: no entry's sourceRef.generatorRef names a ClusterGenerator."""
+    ref = "entry.sourceRef.generatorRef"
+    return (
+        "!has(object.spec.dataFrom) || object.spec.dataFrom.all(entry, !has(entry.sourceRef) || "
+        f"!has({ref}) || {ref}.kind != 'ClusterGenerator')"
+    )
+
+
+def _push_targets_secret_stores() -> str:
+    """A PushSecret's `spec.secretStoreRefs` and each `spec.dataTo[].storeRef` name no
+    ClusterSecretStore (the kind defaults to SecretStore)."""
+    return (
+        "(!has(object.spec.secretStoreRefs) || object.spec.secretStoreRefs.all(ref, !has(ref.kind) || "
+        "ref.kind == 'SecretStore')) && (!has(object.spec.dataTo) || object.spec.dataTo.all(entry, "
+        "!has(entry.storeRef) || !has(entry.storeRef.kind) || entry.storeRef.kind == 'SecretStore'))"
+    )
+
+
+def tenant_account_policy_name(stack_key: str) -> str:
+    return f"{stack_policy_name(stack_key)}-accounts"
+
+
 def stack_policy_name(stack_key: str) -> str:
     return f"eso-platform-stack-{stack_key}"
 
@@ -86,6 +118,7 @@ def tenant_rules() -> list[Rule]:
     """What a managed namespace admits: its stores act only as the account it is annotated with."""
     is_store = "object.kind != 'SecretStore' || "
     is_external_secret = "object.kind != 'ExternalSecret' || "
+    is_push_secret = "object.kind != 'PushSecret' || "
     store_ref = "object.spec.secretStoreRef"
     annotated_account = f"{_NAMESPACE_ANNOTATIONS}['{SERVICE_ACCOUNT_ANNOTATION}']"
     return [
@@ -117,6 +150,19 @@ def tenant_rules() -> list[Rule]:
             f"({_only_secret_store_refs('data')}) && ({_only_secret_store_refs('dataFrom')}))",
             "in a namespace eso-platform manages, an ExternalSecret may reference only a SecretStore "
             "(spec.secretStoreRef and every sourceRef.storeRef), never a ClusterSecretStore",
+        ),
+        Rule(
+            "tenant-external-secret-no-cluster-generator",
+            is_external_secret + _no_cluster_generator_refs(),
+            "in a namespace eso-platform manages, an ExternalSecret may not draw on a ClusterGenerator "
+            "(spec.dataFrom[].sourceRef.generatorRef): its values and credentials are not the namespace's",
+        ),
+        Rule(
+            "tenant-push-secret-namespaced-store",
+            is_push_secret + _push_targets_secret_stores(),
+            "in a namespace eso-platform manages, a PushSecret may push only to a SecretStore "
+            "(spec.secretStoreRefs and every dataTo[].storeRef), never to a ClusterSecretStore: the "
+            "namespace's Secrets stay the namespace's",
         ),
     ]
 
@@ -170,26 +216,66 @@ def stack_rules(managed_namespaces: list[str]) -> list[Rule]:
     ]
 
 
+def tenant_account_rules(service_account: str, controller_username: str) -> list[Rule]:
+    """What a stack's namespaces admit as its tenant ServiceAccount: nothing but the
+    controller's TokenRequests."""
+    is_pod = "request.resource.resource != 'pods' || "
+    is_token = "request.resource.resource != 'serviceaccounts' || request.subResource != 'token' || "
+    runs_as = " || ".join(
+        f"(has(object.spec.{field}) && object.spec.{field} == '{service_account}')"
+        # `serviceAccount` is the deprecated alias the API server still accepts.
+        for field in ("serviceAccountName", "serviceAccount")
+    )
+    return [
+        Rule(
+            "tenant-account-pod",
+            is_pod + f"!({runs_as})",
+            f"no Pod may run as {service_account}, the ServiceAccount eso-platform keeps for ESO: it would get "
+            "the namespace role's AWS credentials and read every secret of the namespace; run the workload as "
+            "another ServiceAccount and mount the Kubernetes Secret ESO writes",
+        ),
+        Rule(
+            "tenant-account-token",
+            is_token + f"request.name != '{service_account}' || request.userInfo.username == '{controller_username}'",
+            f"only ESO's controller ({controller_username}) may request a token for {service_account}: the token "
+            "assumes the namespace role and reads every secret of the namespace",
+        ),
+    ]
+
+
+def _core_resource_rules(resources: list[str]) -> dict[str, Any]:
+    return {
+        "resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": resources, "operations": ["CREATE"]}],
+        "matchPolicy": "Equivalent",
+    }
+
+
 def _resource_rules(resources: list[str]) -> dict[str, Any]:
+    versions = {resource: PUSH_SECRET_VERSION if resource == "pushsecrets" else ESO_VERSION for resource in resources}
     return {
         "resourceRules": [
             {
                 "apiGroups": [ESO_GROUP],
-                "apiVersions": [ESO_VERSION],
-                "resources": resources,
+                "apiVersions": [version],
+                "resources": [resource for resource in resources if versions[resource] == version],
                 "operations": ["CREATE", "UPDATE"],
             }
+            for version in sorted(set(versions.values()))
         ],
         # Requests through any other served version are converted to v1 and judged the same.
         "matchPolicy": "Equivalent",
     }
 
 
-def policy(name: str, resources: list[str], rules: list[Rule], labels: dict[str, str]) -> dict[str, Any]:
+def policy(
+    name: str, resources: list[str], rules: list[Rule], labels: dict[str, str], core: bool = False
+) -> dict[str, Any]:
+    """`resources` of ESO's API group (created or updated), or `core` ones (created: a Pod's
+    account and a TokenRequest's name cannot change)."""
     spec = {
         # An error evaluating a rule rejects the object: the guard fails closed.
         "failurePolicy": "Fail",
-        "matchConstraints": _resource_rules(resources),
+        "matchConstraints": (_core_resource_rules if core else _resource_rules)(resources),
         "validations": [rule.validation() for rule in rules],
     }
     return validating_admission_policy(name, spec, labels)
@@ -207,7 +293,7 @@ def binding(policy_name: str, managed: bool, labels: dict[str, str]) -> dict[str
 def cluster_guard_manifests(static_credentials_namespaces: list[str], labels: dict[str, str]) -> list[dict[str, Any]]:
     """The cluster-wide policies, each followed by its binding."""
     return [
-        policy(TENANT_POLICY, ["secretstores", "externalsecrets"], tenant_rules(), labels),
+        policy(TENANT_POLICY, ["secretstores", "externalsecrets", "pushsecrets"], tenant_rules(), labels),
         binding(TENANT_POLICY, True, labels),
         policy(
             STORE_AUTH_POLICY,
@@ -219,13 +305,25 @@ def cluster_guard_manifests(static_credentials_namespaces: list[str], labels: di
     ]
 
 
-def stack_guard_manifests(stack_key: str, managed_namespaces: list[str], labels: dict[str, str]) -> list[dict[str, Any]]:
-    """The stack's own policy, bound everywhere: its rules name the namespaces they concern."""
+def stack_guard_manifests(
+    stack_key: str, managed_namespaces: list[str], service_account: str, controller_username: str, labels: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The stack's own policies: one bound everywhere, its rules naming the namespaces they
+    concern; one bound to those namespaces by name (the label the API server sets on every
+    namespace, so no one can take a namespace out by relabelling it)."""
     name = stack_policy_name(stack_key)
-    return [
-        policy(name, ["secretstores", "clustersecretstores", "externalsecrets"], stack_rules(sorted(managed_namespaces)), labels),
+    namespaces = sorted(managed_namespaces)
+    manifests = [
+        policy(name, ["secretstores", "clustersecretstores", "externalsecrets", "pushsecrets"], stack_rules(namespaces), labels),
         denying_binding(name, name, None, labels),
     ]
+    if namespaces:  # a selector's `In` needs a value
+        accounts = tenant_account_policy_name(stack_key)
+        manifests += [
+            policy(accounts, ["pods", "serviceaccounts/token"], tenant_account_rules(service_account, controller_username), labels, core=True),
+            denying_binding(accounts, accounts, {"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": namespaces}, labels),
+        ]
+    return manifests
 
 
 _RESOURCE_TYPES = {
@@ -238,6 +336,10 @@ _RESOURCE_TYPES = {
 class AdmissionGuardArgs:
     stack_key: str
     managed_namespaces: list[str]
+    # The tenant ServiceAccount of every managed namespace, and the controller's user name: only
+    # it may act as that account.
+    service_account: str
+    controller_username: str
     labels: dict[str, str]
     # On the cluster-wide policies: whichever stack defines them, the same.
     cluster_labels: dict[str, str]
@@ -253,7 +355,10 @@ class AdmissionGuard(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AdmissionGuardArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eso-platform:admission:AdmissionGuard", name, None, opts)
-        own = self._register(name, stack_guard_manifests(args.stack_key, args.managed_namespaces, args.labels), [])
+        own_manifests = stack_guard_manifests(
+            args.stack_key, args.managed_namespaces, args.service_account, args.controller_username, args.labels
+        )
+        own = self._register(name, own_manifests, [])
         if args.define_cluster_policies:
             # The stack's policy first: an older cluster-wide policy held its rules until now.
             cluster = self._register(
@@ -263,7 +368,8 @@ class AdmissionGuard(pulumi.ComponentResource):
             cluster = [self._read(name, manifest) for manifest in cluster_guard_manifests([], {})]
         self.bindings = [*own[1::2], *cluster[1::2]]
         defined = CLUSTER_POLICIES if args.define_cluster_policies else ()
-        self.register_outputs({"policies": [stack_policy_name(args.stack_key), *defined]})
+        own_policies = [manifest["metadata"]["name"] for manifest in own_manifests[::2]]
+        self.register_outputs({"policies": [*own_policies, *defined]})
 
     def _register(self, name: str, manifests: list[dict[str, Any]], after: list[pulumi.Resource]) -> list[pulumi.Resource]:
         registered: list[pulumi.Resource] = []

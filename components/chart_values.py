@@ -2,14 +2,33 @@
 
 import copy
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Literal, Optional, get_args
 
 KEEP_ON_UNINSTALL = {"helm.sh/resource-policy": "keep"}
 # Without it, a store with no `auth` falls back to the AWS SDK's default chain, which on EKS
 # ends at the node's instance role. Nothing else in the pod is a credential source: the
 # stack model refuses values that would add one.
 NO_INSTANCE_METADATA = {"name": "AWS_EC2_METADATA_DISABLED", "value": "true"}
+
+# Chart 2.9.0 runs each of these reconcilers by default, and the program's objects need none
+# (ExternalSecrets and SecretStores are all it makes). Off, a kind leaves the controller's RBAC
+# and, but for ClusterGenerator (RBAC only), the controller gets --enable-<kind>-reconciler=false:
+# templates/deployment.yaml and templates/rbac.yaml of the chart. Its CRD stays installed.
+OptionalReconciler = Literal["PushSecret", "ClusterPushSecret", "ClusterExternalSecret", "ClusterGenerator"]
+OPTIONAL_RECONCILERS: tuple[OptionalReconciler, ...] = get_args(OptionalReconciler)
+
+
+def reconciler_value(kind: str) -> str:
+    """The chart value that turns `kind`'s reconciler on or off."""
+    return f"process{kind}"
+
+
+def reconciler_values(enabled: Collection[str]) -> dict[str, bool]:
+    """The chart's switch for each optional reconciler: on only if `enabled` names its kind."""
+    return {reconciler_value(kind): kind in enabled for kind in OPTIONAL_RECONCILERS}
+
 
 # The controller's sizing. Measured with the real controller on 2 cores, a force-sync of 1,000
 # ExternalSecrets took 108 s at --concurrent=1 (about 0.1 s a reconcile, mostly waiting on the
@@ -72,6 +91,7 @@ def operator_values(
     sizing: Optional[ControllerSizing] = None,
     service_monitor: bool = False,
     monitoring_labels: Optional[dict[str, str]] = None,
+    reconcilers: Collection[str] = (),
 ) -> dict[str, Any]:
     """The program's chart values with the user's `extra` merged over them.
 
@@ -101,6 +121,7 @@ def operator_values(
             "aggregateToEdit": False,
             "aggregateToAdmin": False,
         },
+        **reconciler_values(reconcilers),
     }
     if service_monitor:
         values["serviceMonitor"] = service_monitor_values(monitoring_labels or {})

@@ -6,13 +6,19 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 STS_AUDIENCE = "sts.amazonaws.com"
-# The read actions ESO's AWS Secrets Manager provider calls for ExternalSecrets.
-SECRET_READ_ACTIONS = (
-    "secretsmanager:DescribeSecret",
-    "secretsmanager:GetResourcePolicy",
-    "secretsmanager:GetSecretValue",
-    "secretsmanager:ListSecretVersionIds",
-)
+# ESO 2.9.0's Secrets Manager provider reads an ExternalSecret's remote ref with this one call,
+# passing `VersionStage` (`AWSCURRENT` unless the ref names a `version`; a `uuid/` version becomes
+# a `VersionId` instead): providers/v1/aws/secretsmanager/secretsmanager.go, `fetch` and
+# `constructSecretValue`. DescribeSecret serves only PushSecret and a `metadataPolicy` of `Fetch`,
+# GetResourcePolicy only PushSecret, and ListSecretVersionIds is never called.
+READ_ACTION = "secretsmanager:GetSecretValue"
+CURRENT_VERSION_STAGE = "AWSCURRENT"
+# Whoever holds the role reads only what ESO reads: the current version, never an earlier one
+# by stage (`AWSPREVIOUS`) or by id. IAM keys both on what the request names.
+CURRENT_VERSION_ONLY = {
+    "StringEquals": {"secretsmanager:VersionStage": CURRENT_VERSION_STAGE},
+    "Null": {"secretsmanager:VersionId": "true"},
+}
 # IAM quotas, counted without white space: the default trust-policy length, the
 # aggregate size of a role's inline policies and the size of one customer-managed policy.
 TRUST_POLICY_LIMIT = 2048
@@ -145,14 +151,16 @@ def trust_policy(
 def permission_policy(
     identity: AwsIdentity, grants: list[SecretGrant], kms_key_arns: list[str]
 ) -> dict[str, Any]:
-    """Read access to exactly the granted secrets, and decryption only through Secrets Manager."""
+    """Reads of the current version of exactly the granted secrets, and decryption only through
+    Secrets Manager."""
     secret_arns = sorted({secret_arn_pattern(identity, grant) for grant in grants})
     statements: list[dict[str, Any]] = [
         {
             "Sid": "ReadServiceSecrets",
             "Effect": "Allow",
-            "Action": list(SECRET_READ_ACTIONS),
+            "Action": [READ_ACTION],
             "Resource": secret_arns,
+            "Condition": {operator: dict(tests) for operator, tests in CURRENT_VERSION_ONLY.items()},
         }
     ]
     # KMS keys are regional and Secrets Manager uses a key in the secret's own region: each

@@ -55,6 +55,8 @@ class OperatorArgs:
     service_monitor: bool = False
     alerts: bool = False
     monitoring_labels: dict[str, str] = field(default_factory=dict)
+    # Kinds of components.chart_values.OPTIONAL_RECONCILERS to run; the others are off.
+    reconcilers: list[str] = field(default_factory=list)
     # Removing the release from the stack (destroy, or not installing it any more) leaves it
     # installed and running, for another manager; otherwise it is uninstalled.
     keep_on_removal: bool = False
@@ -92,6 +94,7 @@ class Operator(pulumi.ComponentResource):
                 args.sizing,
                 args.service_monitor,
                 args.monitoring_labels,
+                args.reconcilers,
             ),
             # Wait until the controller and its webhook are ready: ESO objects are
             # rejected by the webhook before then.

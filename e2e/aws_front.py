@@ -13,7 +13,8 @@ It handles two kinds of call and passes everything else to moto unchanged:
   request (an unsigned call, or one signed with a key no session got, is refused as
   UnrecognizedClientException). The role's inline and attached policies, read back from moto,
   are evaluated (`tests.aws.iam_matching.is_allowed`) against `secretsmanager:<Action>` on the
-  secret's real ARN; a denial is answered as AccessDeniedException.
+  secret's real ARN, with the condition keys the request carries (`VersionStage`, `VersionId`:
+  `tests.aws.secret_requests.request_context`); a denial is answered as AccessDeniedException.
 
 It also plays EKS for the harness's own cluster: `DescribeCluster` of a cluster registered with
 `add_cluster` answers with the local API server's endpoint, CA and issuer in the shape of the EKS
@@ -44,6 +45,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tests.aws.iam_matching import UnsupportedPolicyElement, WebIdentityRequest, is_allowed, trust_admits
+from tests.aws.secret_requests import request_context
 
 WEB_IDENTITY = "AssumeRoleWithWebIdentity"
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/")
@@ -355,10 +357,11 @@ class AwsFront:
             self.log.record(Decision("secretsmanager", False, role_arn, action, "unrecognized caller"))
             raise Refusal(400, "UnrecognizedClientException", "The security token included in the request is invalid.")
         region = _CREDENTIAL.search(request.headers["Authorization"]).group(2)
-        secret_id = json.loads(body or b"{}").get("SecretId")
+        members = json.loads(body or b"{}")
+        secret_id = members.get("SecretId")
         resource = self._secret_arn(secret_id, region) if secret_id else "*"
         try:
-            allowed = is_allowed(self._policies(role_arn), f"secretsmanager:{action}", resource)
+            allowed = is_allowed(self._policies(role_arn), f"secretsmanager:{action}", resource, request_context(members))
         except UnsupportedPolicyElement as error:
             raise Refusal(500, "InternalFailure", f"the front cannot judge this policy: {error}") from None
         self.log.record(Decision("secretsmanager", allowed, role_arn, resource, action))

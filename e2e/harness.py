@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -21,6 +22,7 @@ import requests
 import yaml
 
 from components.kubeconfig import exec_kubeconfig
+from components.manifests import FORCE_SYNC_ANNOTATION
 from components.resource_types import ADMISSION_BINDING, ADMISSION_POLICY
 
 from e2e import build, chart_repository, control_plane, eso_controller
@@ -248,6 +250,12 @@ class Harness:
         operator); returns the expected Secret data when seeding."""
         return self.apply(self.stack(SCENARIO_STACK), plan, seed, flags={"refresh": True} if refresh else None)[1]
 
+    def deploy_ready(self, plan: Plan) -> dict[tuple[str, str], dict[str, str]]:
+        """`deploy`, then until every ExternalSecret of `plan` is Ready; the expected Secret data."""
+        expected = self.deploy(plan)
+        self.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
+        return expected
+
     def claim(self, stack: EngineStack) -> EngineStack:
         """`stack`, as the one whose operator the cluster runs: another stack that installed one
         is destroyed first and the cluster reset (see `reset`)."""
@@ -311,6 +319,23 @@ class Harness:
         except TimeoutError:
             states = {f"{ns}/{n}": condition(self.external_secret(ns, n)) for ns, n in sorted(pending)}
             raise TimeoutError(f"not Ready within {timeout:.0f} s: {states}\ncontroller log:\n{self.controller_log()}") from None
+
+    def force_sync(self, namespace: str, name: str) -> None:
+        """ESO's force-sync annotation set to a value it has not seen: it syncs the ExternalSecret now."""
+        annotations = {"metadata": {"annotations": {FORCE_SYNC_ANNOTATION: uuid.uuid4().hex}}}
+        self.admin.merge_patch(ESO_API, "ExternalSecret", name, annotations, namespace)
+
+    def force_synced(self, namespace: str, name: str, timeout: float = 120) -> float:
+        """Until ESO has synced the ExternalSecret again, after now, and it is Ready."""
+        before = self.external_secret(namespace, name)["status"]["refreshTime"]
+        self.force_sync(namespace, name)
+
+        def synced_again() -> bool:
+            found = self.external_secret(namespace, name)
+            ready = condition(found)
+            return found["status"].get("refreshTime") != before and bool(ready) and ready["status"] == "True"
+
+        return wait_until(synced_again, timeout, f"ExternalSecret {namespace}/{name} synced again", interval=0.5)
 
     def wait_until_absent(self, namespace: str, name: str, timeout: float = 60) -> float:
         return wait_until(lambda: self.secret(namespace, name) is None, timeout, f"Secret {namespace}/{name} deleted", interval=0.2)

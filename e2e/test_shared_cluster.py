@@ -101,7 +101,9 @@ def test_a_second_stack_on_the_cluster_deploys_and_both_deliver(harness, two_sta
     dev, dev_plan, staging, staging_plan, _ = two_stacks
     policies = _policies(harness)
     own = {name for name in policies if name.startswith("eso-platform-stack-")}
-    assert CLUSTER_POLICIES <= policies and len(own) == 2, policies
+    stacks = {name.removesuffix("-accounts") for name in own}
+    # Each stack guards its namespaces with its own two policies: its stores and its tenant account.
+    assert CLUSTER_POLICIES <= policies and len(stacks) == 2 and own == stacks | {f"{s}-accounts" for s in stacks}, policies
     # The cluster-wide policies are the operator's stack's alone: staging only reads them.
     assert not [s for s in staging.resources() if s["type"].endswith("ValidatingAdmissionPolicy") and s["id"] in CLUSTER_POLICIES and not s.get("external")]
     # Staging's preview has nothing to change: it neither fights over nor rewrites dev's objects.

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from components.chart_values import MAX_CONCURRENCY_OVERRIDE
+from components.chart_values import MAX_CONCURRENCY_OVERRIDE, OPTIONAL_RECONCILERS, OptionalReconciler, reconciler_value
 from components.iam_documents import DEFAULT_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICIES_PER_ROLE
 from stacks.durations import parse_go_duration
 
@@ -200,6 +200,7 @@ _PROGRAM_OBJECTS = (
     "namespace editors and admins may not create SecretStores; tenants' ESO objects are the program's, "
     "grant a team its own explicitly"
 )
+_RECONCILERS = "set eso.reconcilers instead: the program turns off the reconcilers its objects do not need"
 _LONG_LIVED_TOKEN = "it adds a long-lived token Secret for the component's ServiceAccount, in place of short-lived ones"
 # kube2iam and kiam hand a pod the role named in this annotation through instance metadata.
 KUBE2IAM_ROLE_ANNOTATION = "iam.amazonaws.com/role"
@@ -259,6 +260,7 @@ PROGRAM_OWNED_VALUES: dict[tuple[str, ...], str] = {
     ("certController", "extraVolumes"): _NO_AMBIENT_IDENTITY,
     ("certController", "extraVolumeMounts"): _NO_AMBIENT_IDENTITY,
     ("certController", "podAnnotations", KUBE2IAM_ROLE_ANNOTATION): _NO_AMBIENT_IDENTITY,
+    **{(reconciler_value(kind),): _RECONCILERS for kind in OPTIONAL_RECONCILERS},
     ("serviceMonitor", "enabled"): "set eso.monitoring.serviceMonitor instead",
     ("serviceMonitor", "honorLabels"): "the alerts need each ExternalSecret's own namespace label",
     ("serviceMonitor", "additionalLabels"): "set eso.monitoring.labels instead",
@@ -348,6 +350,12 @@ class EsoConfig(_Model):
         description="ExternalSecrets the controller reconciles at once (--concurrent); "
         "default one per 100 ExternalSecrets, from 1 to 16.",
     )
+    reconcilers: list[OptionalReconciler] = Field(
+        default_factory=list,
+        description="Reconcilers of the chart to run besides those of ExternalSecrets, SecretStores and "
+        "ClusterSecretStores: each widens what the controller does (warned), and the admission guard "
+        "judges its objects in managed namespaces. Default none.",
+    )
     values: dict[str, Any] = Field(
         default_factory=dict, description="Extra chart values, deep-merged over the program's."
     )
@@ -389,9 +397,32 @@ class EsoConfig(_Model):
                 "controllerServiceAccount: only with install: false; the chart this program installs runs "
                 "the controller as external-secrets, and the values that would rename it are refused"
             )
+        problems += self._reconciler_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _reconciler_problems(self) -> list[str]:
+        problems = []
+        if self.reconcilers and not self.install:
+            problems.append(
+                "reconcilers: only with install: true; with install: false the chart is someone else's: "
+                "set its process* values in that release"
+            )
+        if len(set(self.reconcilers)) != len(self.reconcilers):
+            problems.append("reconcilers: each kind once; remove the repeated ones")
+        if "ClusterPushSecret" in self.reconcilers and "PushSecret" not in self.reconcilers:
+            problems.append(
+                "reconcilers: ClusterPushSecret needs PushSecret (a ClusterPushSecret works through the "
+                "PushSecrets it creates, and the chart refuses one without the other); add PushSecret"
+            )
+        crds = self.values.get("crds", {})
+        for kind in self.reconcilers:
+            if isinstance(crds, dict) and crds.get(f"create{kind}") is False:
+                problems.append(
+                    f"reconcilers: {kind} needs its CRD, and values.crds.create{kind} is false; remove one of them"
+                )
+        return problems
 
 
 class IrsaConfig(_Model):

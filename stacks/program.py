@@ -63,6 +63,32 @@ SOMEONE_ELSES_OPERATOR_WARNING = (
 )
 
 
+# What each opted-in reconciler lets the controller do, beyond the ExternalSecrets of the program.
+RECONCILER_WARNINGS = {
+    "PushSecret": (
+        "the controller writes Kubernetes Secrets to providers: whoever may create a PushSecret sends their "
+        "namespace's Secrets to any store it names (in namespaces eso-platform manages, a PushSecret may "
+        "name only SecretStores, whose roles cannot write)"
+    ),
+    "ClusterPushSecret": (
+        "a ClusterPushSecret creates PushSecrets in every namespace it selects, pushing that namespace's "
+        "Secrets (in namespaces eso-platform manages, each is judged as any PushSecret there)"
+    ),
+    "ClusterExternalSecret": (
+        "a ClusterExternalSecret creates ExternalSecrets in every namespace it selects, and the controller "
+        "may update Namespaces (in namespaces eso-platform manages, each is judged as any ExternalSecret there)"
+    ),
+    "ClusterGenerator": (
+        "ExternalSecrets of any namespace can draw on a ClusterGenerator and whatever credentials it "
+        "holds (in namespaces eso-platform manages, an ExternalSecret may not)"
+    ),
+}
+
+
+def reconciler_warning(kind: str) -> str:
+    return f"eso.reconcilers {kind}: {RECONCILER_WARNINGS[kind]}."
+
+
 def wildcard_warning(service_account: str) -> str:
     return (
         f"irsa.mode shared-wildcard: the role trusts a ServiceAccount named {service_account!r} in ANY "
@@ -153,6 +179,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
     relabelled = labelled_by_namespace(previous)
     defines_cluster_rules = defines_cluster_policies(stack.admission.cluster_rules, stack.eso.install, previous)
     controller = controller_account(stack)
+    controller_username = service_account_subject(controller.namespace, controller.name)
     cluster = ClusterAccess("cluster", _cluster_args(stack))
     k8s_opts = pulumi.ResourceOptions(provider=cluster.provider)
     if stack.eso.install:
@@ -173,12 +200,15 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 service_monitor=stack.eso.monitoring.service_monitor,
                 alerts=stack.eso.monitoring.alerts,
                 monitoring_labels=stack.eso.monitoring.labels,
+                reconcilers=list(stack.eso.reconcilers),
                 keep_on_removal=stack.eso.on_remove == "keep",
                 take_back=operator_review.take_back,
             ),
             k8s_opts,
         )
         ready_for_eso_objects: list[pulumi.Resource] = [operator.release]
+        for kind in stack.eso.reconcilers:
+            pulumi.log.warn(reconciler_warning(kind))
     else:
         existing = ExistingOperator("eso", controller, k8s_opts)
         ready_for_eso_objects = [*existing.crds, existing.controller_account]
@@ -191,6 +221,8 @@ def deploy(stack: Stack) -> dict[str, Any]:
             AdmissionGuardArgs(
                 stack_key=own_key,
                 managed_namespaces=sorted(stack.namespaces()),
+                service_account=stack.irsa.service_account_name,
+                controller_username=controller_username,
                 labels=common_labels,
                 cluster_labels=PLATFORM_LABELS,
                 define_cluster_policies=defines_cluster_rules,
@@ -236,7 +268,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
     if stack.services:
         guard_args = SecretGuardArgs(
             policy_name=f"{PLATFORM}-secret-guard-{stack.environment}",
-            controller_username=service_account_subject(controller.namespace, controller.name),
+            controller_username=controller_username,
             namespaces=sorted(stack.namespaces()),
             adoptable=sorted(f"{s.namespace}/{s.secret_name}" for s in stack.services if s.adopt),
             labels=common_labels,

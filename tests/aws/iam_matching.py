@@ -24,16 +24,22 @@ as `secretsmanager:GetSecretValue`), so `action_matches` folds case and then use
 wildcard rules.
 
 The evaluator handles what the program generates: `Effect`, `Action`, `Resource`, `Sid`, and a
-`Condition` on statements that do not concern the request. Anything it cannot judge
-(`NotAction`, `NotResource`, `Principal` in an identity policy, policy variables, a condition
-on a statement that concerns the request) raises `UnsupportedPolicyElement`, so a test can
-never pass because the evaluator silently misread a policy.
+`Condition` judged against the request's context keys, given as a `RequestContext` (IAM's
+rules: keys are case-insensitive; `StringEquals`/`StringLike` hold when the key is present and
+matches one of the values, so a request that does not name the key fails them; `Null` `"true"`
+holds when the key is absent, `"false"` when present; every operator of a statement must hold).
+Anything it cannot judge (`NotAction`, `NotResource`, `Principal` in an identity policy, policy
+variables, another condition operator, a `Condition` on a statement that concerns a request
+given without context) raises `UnsupportedPolicyElement`, so a test can never pass because the
+evaluator silently misread a policy.
 """
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Union
+from typing import Any, Iterable, Mapping, Optional, Union
 
 PolicyDocument = Mapping[str, Any]
+# A request's condition keys and their values, as IAM keys them (`secretsmanager:VersionStage`).
+RequestContext = Mapping[str, str]
 
 
 class UnsupportedPolicyElement(ValueError):
@@ -92,27 +98,35 @@ def _check_supported(statement: Mapping[str, Any]) -> None:
             raise UnsupportedPolicyElement(f"resource {resource!r} uses a policy variable")
 
 
-def concerns(statement: Mapping[str, Any], action: str, resource_arn: str) -> bool:
-    """Whether `statement` applies to `action` on `resource_arn`; raises for what it cannot judge."""
+def concerns(
+    statement: Mapping[str, Any], action: str, resource_arn: str, context: Optional[RequestContext] = None
+) -> bool:
+    """Whether `statement` applies to `action` on `resource_arn` with `context`; raises for what it
+    cannot judge."""
     _check_supported(statement)
     if not any(action_matches(pattern, action) for pattern in as_list(statement["Action"])):
         return False
     if not any(wildcard_match(pattern, resource_arn) for pattern in as_list(statement["Resource"])):
         return False
     if "Condition" in statement:
-        raise UnsupportedPolicyElement(
-            f"statement {statement.get('Sid')!r} concerns {action} on {resource_arn} only under a Condition"
-        )
+        if context is None:
+            raise UnsupportedPolicyElement(
+                f"statement {statement.get('Sid')!r} concerns {action} on {resource_arn} only under a "
+                "Condition, and the request has no context"
+            )
+        return _conditions_hold(statement["Condition"], context)
     return True
 
 
-def is_allowed(documents: Iterable[PolicyDocument], action: str, resource_arn: str) -> bool:
+def is_allowed(
+    documents: Iterable[PolicyDocument], action: str, resource_arn: str, context: Optional[RequestContext] = None
+) -> bool:
     """IAM's identity-policy decision for one request: an explicit Deny wins, then any Allow,
     else the implicit deny."""
     allowed = False
     for document in documents:
         for statement in statements(document):
-            if concerns(statement, action, resource_arn):
+            if concerns(statement, action, resource_arn, context):
                 if statement["Effect"] == "Deny":
                     return False
                 allowed = True
@@ -179,6 +193,13 @@ def _conditions_hold(condition: Mapping[str, Mapping[str, Any]], claims: Mapping
     # Condition keys are case-insensitive in IAM; values are compared as the operator says.
     folded = {key.lower(): value for key, value in claims.items()}
     for operator, tests in condition.items():
+        if operator == "Null":
+            for key, expected in tests.items():
+                if expected not in ("true", "false"):
+                    raise UnsupportedPolicyElement(f"Null condition value {expected!r}")
+                if (key.lower() not in folded) != (expected == "true"):
+                    return False
+            continue
         if operator not in _STRING_OPERATORS:
             raise UnsupportedPolicyElement(f"condition operator {operator}")
         compare = _STRING_OPERATORS[operator]

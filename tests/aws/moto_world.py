@@ -14,8 +14,8 @@ from components.manifests import ROLE_ARN_ANNOTATION
 from components.resource_types import MANAGED_POLICY, POLICY_ATTACHMENT, ROLE, ROLE_POLICY, SERVICE_ACCOUNT
 from tools.plan.engine import ProgramRun
 from tests.aws.iam_matching import WebIdentityRequest, allow_statements_naming, is_allowed, trust_admits
+from tests.aws.secret_requests import ESO_READ, READ_VALUE
 
-GET_SECRET_VALUE = "secretsmanager:GetSecretValue"
 STS_AUDIENCE = "sts.amazonaws.com"
 # Obviously not a secret: every secret created in moto holds this.
 PLACEHOLDER_SECRET_STRING = json.dumps({"placeholder": "not-a-secret"})
@@ -213,7 +213,7 @@ def coverage_problems(world: World, expected: Mapping[str, set[SecretRef]]) -> l
     for role_arn, own in expected.items():
         role = world.roles[role_arn]
         for ref, secret_arn in sorted(world.secrets.items()):
-            allowed = is_allowed(role.policies, GET_SECRET_VALUE, secret_arn)
+            allowed = is_allowed(role.policies, READ_VALUE, secret_arn, ESO_READ)
             if ref in own and not allowed:
                 problems.append(f"{role.name} cannot read its own secret {secret_arn}")
             if ref not in own:

@@ -234,3 +234,49 @@ def test_trust_string_like_uses_wildcards_and_string_equals_does_not():
 def test_trust_refuses_unmodelled_operators():
     with pytest.raises(UnsupportedPolicyElement):
         trust_admits(_trust({"ForAnyValue:StringLike": {f"{ISSUER}:sub": "*"}}), _request("x"))
+
+
+CURRENT_ONLY = _allow(
+    "secretsmanager:GetSecretValue",
+    SECRET,
+    Condition={"StringEquals": {"secretsmanager:VersionStage": "AWSCURRENT"}, "Null": {"secretsmanager:VersionId": "true"}},
+)
+
+
+@pytest.mark.parametrize(
+    "context, expected",
+    [
+        ({"secretsmanager:VersionStage": "AWSCURRENT"}, True),
+        # Condition keys are case-insensitive; values are not.
+        ({"SecretsManager:versionstage": "AWSCURRENT"}, True),
+        ({"secretsmanager:VersionStage": "awscurrent"}, False),
+        ({"secretsmanager:VersionStage": "AWSPREVIOUS"}, False),
+        # A key the request does not carry fails StringEquals, and a present one fails Null "true".
+        ({}, False),
+        ({"secretsmanager:VersionStage": "AWSCURRENT", "secretsmanager:VersionId": "v1"}, False),
+        ({"secretsmanager:VersionId": "v1"}, False),
+    ],
+)
+def test_conditions_are_judged_against_the_requests_keys(context, expected):
+    assert is_allowed([_policy(CURRENT_ONLY)], "secretsmanager:GetSecretValue", SECRET, context) is expected
+
+
+def test_null_false_needs_the_key_present():
+    statement = _allow("secretsmanager:GetSecretValue", SECRET, Condition={"Null": {"secretsmanager:VersionId": "false"}})
+    assert is_allowed([_policy(statement)], "secretsmanager:GetSecretValue", SECRET, {"secretsmanager:VersionId": "v1"})
+    assert not is_allowed([_policy(statement)], "secretsmanager:GetSecretValue", SECRET, {})
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [{"StringNotEquals": {"secretsmanager:VersionStage": "AWSPREVIOUS"}}, {"Null": {"secretsmanager:VersionId": "yes"}}],
+)
+def test_conditions_it_does_not_model_are_refused_even_with_a_context(condition):
+    with pytest.raises(UnsupportedPolicyElement):
+        is_allowed([_policy(_allow("secretsmanager:GetSecretValue", SECRET, Condition=condition))],
+                   "secretsmanager:GetSecretValue", SECRET, {"secretsmanager:VersionStage": "AWSCURRENT"})
+
+
+def test_a_conditional_statement_is_not_judged_without_the_requests_context():
+    with pytest.raises(UnsupportedPolicyElement):
+        is_allowed([_policy(CURRENT_ONLY)], "secretsmanager:GetSecretValue", SECRET)

@@ -14,6 +14,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from tools.plan.engine import PLACEHOLDER_ACCOUNT
 from tests.aws.iam_matching import is_allowed
+from tests.aws.secret_requests import ATTACKER_REQUESTS, ESO_READ, READ_VALUE
 from tests.aws.moto_world import (
     ATTACHED_POLICIES_QUOTA,
     INLINE_POLICIES_QUOTA,
@@ -140,6 +141,23 @@ def test_each_role_reads_exactly_its_namespace_secrets(aws, dev_run, prod_run):
     assert coverage_problems(world, expected) == []
 
 
+def test_each_role_reads_its_secrets_only_as_eso_reads_them(aws, dev_run, prod_run):
+    """The request ESO makes is allowed on every granted secret; whatever else a holder of the
+    role could ask about that secret (an earlier version, a version by id, its metadata, a write)
+    is denied."""
+    world = _world(aws, dev_run, prod_run)
+    checked = 0
+    for role_arn, own in _expected(dev_run, prod_run).items():
+        role = world.roles[role_arn]
+        for ref in own:
+            secret_arn = world.secrets[ref]
+            assert is_allowed(role.policies, READ_VALUE, secret_arn, ESO_READ), (role.name, secret_arn)
+            for what, (action, context) in ATTACKER_REQUESTS.items():
+                assert not is_allowed(role.policies, action, secret_arn, context), (role.name, what)
+            checked += 1
+    assert checked == len(_real_secrets(dev_run) | _real_secrets(prod_run))
+
+
 PREFIX_SHARING = {
     # `api` and `api-v2` in different namespaces, then `api-v2` plus six characters shaped like
     # Secrets Manager's random suffix, and a shorter `ap` in another region.
@@ -187,10 +205,10 @@ def test_namespaces_whose_secret_names_share_prefixes_are_isolated(aws, run_stac
         api = world.secrets[SecretRef("us-east-1", "test/app/api")]
         api_v2 = world.secrets[SecretRef("us-east-1", "test/app/api-v2")]
         role_a, role_b = world.roles[roles["a"]], world.roles[roles["b"]]
-        assert is_allowed(role_a.policies, "secretsmanager:GetSecretValue", api)
-        assert not is_allowed(role_a.policies, "secretsmanager:GetSecretValue", api_v2)
-        assert is_allowed(role_b.policies, "secretsmanager:GetSecretValue", api_v2)
-        assert not is_allowed(role_b.policies, "secretsmanager:GetSecretValue", api)
+        assert is_allowed(role_a.policies, READ_VALUE, api, ESO_READ)
+        assert not is_allowed(role_a.policies, READ_VALUE, api_v2, ESO_READ)
+        assert is_allowed(role_b.policies, READ_VALUE, api_v2, ESO_READ)
+        assert not is_allowed(role_b.policies, READ_VALUE, api, ESO_READ)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -378,7 +396,7 @@ def test_split_grants_are_accepted_by_iam_and_together_read_exactly_the_namespac
     remaining = copy.deepcopy(crowded.policies)
     removed = remaining.pop()
     own = expected_reads(run)[crowded.arn]
-    unreadable = [ref for ref in own if not is_allowed(remaining, "secretsmanager:GetSecretValue", world.secrets[ref])]
+    unreadable = [ref for ref in own if not is_allowed(remaining, READ_VALUE, world.secrets[ref], ESO_READ)]
     assert len(unreadable) == len(removed["Statement"][0]["Resource"]) > 0
 
 

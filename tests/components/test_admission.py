@@ -14,11 +14,13 @@ from components.admission import (
     stack_guard_manifests,
     stack_policy_name,
     stack_rules,
+    tenant_account_policy_name,
+    tenant_account_rules,
     store_auth_rules,
     tenant_rules,
 )
 from components.manifests import ExternalSecretSpec, external_secret, secret_store
-from tests.components.admission_evaluation import denials, evaluate, namespace_object
+from tests.components.admission_evaluation import admission_request, denials, evaluate, namespace_object
 
 ACCOUNT = "external-secret-operator"
 MANAGED_LABELS = {MANAGED_NAMESPACE_LABEL: "true"}
@@ -36,8 +38,9 @@ LABELS = {
     "stripped": namespace_object("stripped", {}, OWN_ACCOUNT),
 }
 PART_OF = {"app.kubernetes.io/part-of": "eso-platform"}
+CONTROLLER = "system:serviceaccount:external-secrets:external-secrets"
 GUARD = cluster_guard_manifests(["legacy"], PART_OF) + stack_guard_manifests(
-    "dev-1a2b3c4d", ["backend", "payments", "stripped"], PART_OF
+    "dev-1a2b3c4d", ["backend", "payments", "stripped"], ACCOUNT, CONTROLLER, PART_OF
 )
 STATIC_KEYS = {
     "accessKeyIDSecretRef": {"name": "aws-keys", "key": "id"},
@@ -89,6 +92,30 @@ def with_source_store(manifest, field, kind):
     return changed
 
 
+def with_generator(manifest, kind):
+    changed = copy.deepcopy(manifest)
+    reference = {"apiVersion": "generators.external-secrets.io/v1alpha1", "kind": kind, "name": "token"}
+    changed["spec"].setdefault("dataFrom", []).append({"sourceRef": {"generatorRef": reference}})
+    return changed
+
+
+def push_secret(namespace, store_kind="SecretStore", data_to_kind=None):
+    """A PushSecret of the Secret `api` through the store of the program's name (ESO 2.9.0's
+    v1alpha1 schema; a kind left out defaults to SecretStore)."""
+    reference = {"name": "aws-secretsmanager-us-east-1"}
+    if store_kind is not None:
+        reference["kind"] = store_kind
+    spec = {
+        "secretStoreRefs": [reference],
+        "selector": {"secret": {"name": "api"}},
+        "data": [{"match": {"secretKey": "K", "remoteRef": {"remoteKey": "dev/app/pushed"}}}],
+    }
+    if data_to_kind is not None:
+        spec["dataTo"] = [{"storeRef": {"name": "shared", "kind": data_to_kind}}]
+    metadata = {"name": "push", "namespace": namespace}
+    return {"apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret", "metadata": metadata, "spec": spec}
+
+
 VAULT = {"vault": {"server": "https://vault.example", "auth": {"tokenSecretRef": {"name": "t", "key": "k"}}}}
 
 ADMITTED = {
@@ -105,6 +132,12 @@ ADMITTED = {
     "a ClusterSecretStore with IRSA in the ExternalSecret's namespace": store(None, jwt(name="app"), "ClusterSecretStore"),
     "another provider outside managed namespaces": store("other", provider=VAULT),
     "an ExternalSecret outside managed namespaces reading a ClusterSecretStore": external("other", store_kind="ClusterSecretStore"),
+    "a namespaced generator in a managed namespace": with_generator(external("backend"), "Password"),
+    "a ClusterGenerator outside managed namespaces": with_generator(external("other"), "ClusterGenerator"),
+    "a PushSecret to the namespace's SecretStore": push_secret("backend"),
+    "a PushSecret whose store kind is left to its SecretStore default": push_secret("backend", store_kind=None),
+    "a PushSecret's dataTo naming a SecretStore": push_secret("backend", data_to_kind="SecretStore"),
+    "a PushSecret outside managed namespaces to a ClusterSecretStore": push_secret("other", "ClusterSecretStore"),
 }
 
 DENIED = {
@@ -139,6 +172,19 @@ DENIED = {
     "a dataFrom sourceRef naming a ClusterSecretStore": (
         with_source_store(external("payments"), "dataFrom", "ClusterSecretStore"),
         "tenant-external-secret-namespaced-store",
+    ),
+    "an ExternalSecret drawing on a ClusterGenerator": (
+        with_generator(external("backend"), "ClusterGenerator"),
+        "tenant-external-secret-no-cluster-generator",
+    ),
+    "a PushSecret to a ClusterSecretStore": (push_secret("backend", "ClusterSecretStore"), "tenant-push-secret-namespaced-store"),
+    "a PushSecret's dataTo naming a ClusterSecretStore": (
+        push_secret("payments", data_to_kind="ClusterSecretStore"),
+        "tenant-push-secret-namespaced-store",
+    ),
+    "a PushSecret in a managed namespace that lost its label": (
+        push_secret("stripped", "ClusterSecretStore"),
+        "managed-namespace-unlabelled",
     ),
     "static keys in an unlisted namespace": (store("other", {"secretRef": STATIC_KEYS}), "aws-store-static-credentials"),
     "static keys where the managed label is not 'true'": (
@@ -190,10 +236,10 @@ def test_without_listed_namespaces_static_keys_are_denied_everywhere():
 
 def test_two_stacks_guards_compose_each_guarding_its_own_namespaces():
     # dev defines the cluster-wide policies; staging adds only its own.
-    dev = cluster_guard_manifests([], {}) + stack_guard_manifests("dev-1", ["backend"], {})
-    both = dev + stack_guard_manifests("staging-2", ["staging-api"], {})
+    dev = cluster_guard_manifests([], {}) + stack_guard_manifests("dev-1", ["backend"], ACCOUNT, CONTROLLER, {})
+    both = dev + stack_guard_manifests("staging-2", ["staging-api"], "staging-reader", CONTROLLER, {})
     objects = [(m["kind"], m["metadata"]["name"]) for m in both]
-    assert len(objects) == len(set(objects)) == 8, "no object of one stack is also the other's"
+    assert len(objects) == len(set(objects)) == 12, "no object of one stack is also the other's"
     unlabelled = {**LABELS, "staging-api": namespace_object("staging-api", {}, {})}
     stores = {
         "staging's store in its unlabelled namespace": store("staging-api", jwt(name="staging-reader")),
@@ -213,6 +259,7 @@ def test_two_stacks_guards_compose_each_guarding_its_own_namespaces():
 def test_manifests_bind_each_policy_to_one_side_of_the_label():
     kinds = [(m["kind"], m["metadata"]["name"]) for m in GUARD]
     own = stack_policy_name("dev-1a2b3c4d")
+    accounts = tenant_account_policy_name("dev-1a2b3c4d")
     assert kinds == [
         ("ValidatingAdmissionPolicy", TENANT_POLICY),
         ("ValidatingAdmissionPolicyBinding", TENANT_POLICY),
@@ -220,11 +267,26 @@ def test_manifests_bind_each_policy_to_one_side_of_the_label():
         ("ValidatingAdmissionPolicyBinding", STORE_AUTH_POLICY),
         ("ValidatingAdmissionPolicy", own),
         ("ValidatingAdmissionPolicyBinding", own),
+        ("ValidatingAdmissionPolicy", accounts),
+        ("ValidatingAdmissionPolicyBinding", accounts),
     ]
     for manifest in GUARD:
         assert manifest["apiVersion"] == "admissionregistration.k8s.io/v1"
         assert manifest["metadata"]["labels"] == PART_OF
-    tenant, tenant_binding, auth, auth_binding, stack, stack_binding = GUARD
+    tenant, tenant_binding, auth, auth_binding, stack, stack_binding, account, account_binding = GUARD
+    # Created only: neither a Pod's account nor a TokenRequest can be changed afterwards.
+    assert account["spec"]["matchConstraints"] == {
+        "resourceRules": [
+            {"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods", "serviceaccounts/token"], "operations": ["CREATE"]}
+        ],
+        "matchPolicy": "Equivalent",
+    }
+    assert account["spec"]["failurePolicy"] == "Fail"
+    # By the name the API server sets, not by a label anyone who may label namespaces can remove.
+    assert account_binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"] == [
+        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["backend", "payments", "stripped"]}
+    ]
+    # PushSecrets at the one version chart 2.9.0 serves them.
     assert tenant["spec"]["matchConstraints"] == {
         "resourceRules": [
             {
@@ -232,15 +294,20 @@ def test_manifests_bind_each_policy_to_one_side_of_the_label():
                 "apiVersions": ["v1"],
                 "resources": ["secretstores", "externalsecrets"],
                 "operations": ["CREATE", "UPDATE"],
-            }
+            },
+            {
+                "apiGroups": ["external-secrets.io"],
+                "apiVersions": ["v1alpha1"],
+                "resources": ["pushsecrets"],
+                "operations": ["CREATE", "UPDATE"],
+            },
         ],
         "matchPolicy": "Equivalent",
     }
-    assert auth["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == ["secretstores", "clustersecretstores"]
-    assert stack["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == [
-        "secretstores",
-        "clustersecretstores",
-        "externalsecrets",
+    assert [rule["resources"] for rule in auth["spec"]["matchConstraints"]["resourceRules"]] == [["secretstores", "clustersecretstores"]]
+    assert [rule["resources"] for rule in stack["spec"]["matchConstraints"]["resourceRules"]] == [
+        ["secretstores", "clustersecretstores", "externalsecrets"],
+        ["pushsecrets"],
     ]
     assert tenant["spec"]["failurePolicy"] == auth["spec"]["failurePolicy"] == stack["spec"]["failurePolicy"] == "Fail"
     selector = {"key": MANAGED_NAMESPACE_LABEL, "values": ["true"]}
@@ -255,8 +322,8 @@ def test_manifests_bind_each_policy_to_one_side_of_the_label():
 
 
 def test_each_message_names_its_rule():
-    rules = tenant_rules() + store_auth_rules(["legacy"]) + stack_rules(["backend"])
-    assert len({rule.name for rule in rules}) == len(rules) == 8
+    rules = tenant_rules() + store_auth_rules(["legacy"]) + stack_rules(["backend"]) + tenant_account_rules(ACCOUNT, CONTROLLER)
+    assert len({rule.name for rule in rules}) == len(rules) == 12
     for rule in rules:
         validation = rule.validation()
         assert validation["message"].startswith(f"{RULE_PREFIX} {rule.name}: ")
@@ -273,3 +340,59 @@ def test_the_evaluator_is_not_vacuous():
     assert denials(broken, store("backend"), LABELS) == ["tenant-store-no-static-credentials"]
     broken[0]["spec"]["validations"][0]["expression"] = "false"
     assert denials(broken, store("backend"), LABELS) == ["tenant-store-no-static-credentials"]
+
+
+def pod(namespace, account=None, field="serviceAccountName"):
+    spec = {"containers": [{"name": "app", "image": "app:1"}]}
+    if account is not None:
+        spec[field] = account
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app", "namespace": namespace}, "spec": spec}
+
+
+def token_request(namespace, account, username):
+    """The request `kubectl create token <account>` sends, as the API server hands it to admission."""
+    obj = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "metadata": {"name": account, "namespace": namespace},
+           "spec": {"audiences": ["sts.amazonaws.com"]}}
+    return obj, admission_request(obj, resource=("", "v1", "serviceaccounts"), sub_resource="token", username=username)
+
+
+@pytest.mark.parametrize("field", ["serviceAccountName", "serviceAccount"])
+@pytest.mark.parametrize("namespace", ["backend", "stripped"])
+def test_no_pod_runs_as_the_tenant_account_in_a_managed_namespace(namespace, field):
+    # Whoever creates it: a user, a ReplicaSet or a Job all send the same Pod create.
+    assert denials(GUARD, pod(namespace, ACCOUNT, field), LABELS) == ["tenant-account-pod"]
+
+
+@pytest.mark.parametrize(
+    "case, manifest",
+    [
+        ("another account", pod("backend", "web")),
+        ("no account named (the API server makes it default)", pod("backend")),
+        ("the tenant account's name in a namespace the stack does not manage", pod("other", ACCOUNT)),
+        ("another stack's namespace", pod("staging-api", ACCOUNT)),
+    ],
+)
+def test_other_pods_are_admitted(case, manifest):
+    assert denials(GUARD, manifest, LABELS) == [], case
+
+
+@pytest.mark.parametrize(
+    "case, namespace, account, username, expected",
+    [
+        ("the controller", "backend", ACCOUNT, CONTROLLER, []),
+        ("a cluster admin", "backend", ACCOUNT, "kubernetes-admin", ["tenant-account-token"]),
+        ("an editor of the namespace", "payments", ACCOUNT, "alice", ["tenant-account-token"]),
+        ("another controller", "backend", ACCOUNT, "system:serviceaccount:other:external-secrets", ["tenant-account-token"]),
+        ("the kubelet", "stripped", ACCOUNT, "system:node:node-1", ["tenant-account-token"]),
+        ("anyone, for another account", "backend", "web", "alice", []),
+        ("anyone, in a namespace the stack does not manage", "other", ACCOUNT, "alice", []),
+    ],
+)
+def test_only_the_controller_gets_the_tenant_accounts_token(case, namespace, account, username, expected):
+    obj, request = token_request(namespace, account, username)
+    assert denials(GUARD, obj, LABELS, request=request) == expected, case
+
+
+def test_a_stack_without_namespaces_binds_no_account_policy():
+    manifests = stack_guard_manifests("empty-1", [], ACCOUNT, CONTROLLER, {})
+    assert [m["metadata"]["name"] for m in manifests] == [stack_policy_name("empty-1")] * 2

@@ -4,6 +4,8 @@ import pytest
 
 from components.chart_values import ControllerSizing, controller_sizing, deep_merge, operator_values
 
+UNUSED_RECONCILERS = ("processPushSecret", "processClusterPushSecret", "processClusterExternalSecret", "processClusterGenerator")
+
 
 def test_deep_merge_merges_mappings_and_replaces_the_rest_without_mutating():
     base = {"a": {"b": 1, "c": [1]}, "d": 1}
@@ -71,3 +73,15 @@ def test_the_controller_has_no_instance_metadata_credentials_and_no_token_rights
     assert [entry["name"] for entry in values["extraEnv"] if entry["name"].startswith("AWS_")] == [
         "AWS_EC2_METADATA_DISABLED"
     ]
+
+
+def test_the_reconcilers_the_program_does_not_use_are_off():
+    values = operator_values(1, {}, {})
+    assert {value: values[value] for value in UNUSED_RECONCILERS} == dict.fromkeys(UNUSED_RECONCILERS, False)
+    # Those of its own objects, and of the ClusterSecretStores the guard judges, keep the chart's default.
+    assert not {"processSecretStore", "processClusterStore"} & set(values)
+
+
+def test_an_opted_in_reconciler_alone_is_on():
+    values = operator_values(1, {}, {}, reconcilers=["PushSecret", "ClusterPushSecret"])
+    assert [value for value in UNUSED_RECONCILERS if values[value]] == ["processPushSecret", "processClusterPushSecret"]

@@ -19,6 +19,7 @@ from tools.plan.engine import record
 from tests.conftest import Mocks
 
 PROVIDER_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"
+CONTROLLER = "system:serviceaccount:external-secrets:external-secrets"
 
 
 def run(build, config=None):
@@ -100,13 +101,18 @@ def test_irsa_role_refuses_managed_buckets_that_are_not_its_grants():
 
 
 def test_admission_guard_registers_each_policy_before_its_binding():
-    guard = AdmissionGuardArgs("dev-1", ["team"], {"team": "platform", "env": "dev"}, {"team": "platform"}, True, ["legacy"])
+    guard = AdmissionGuardArgs(
+        "dev-1", ["team"], "reader", CONTROLLER, {"team": "platform", "env": "dev"}, {"team": "platform"}, True, ["legacy"]
+    )
     result = run(lambda: {"bindings": len(AdmissionGuard("admission", guard).bindings)})
-    assert result.outputs == {"bindings": 3}
+    assert result.outputs == {"bindings": 4}
     assert result.named("admission").type == "eso-platform:admission:AdmissionGuard"
-    own = ("admission-eso-platform-stack-dev-1", "admission-eso-platform-stack-dev-1-binding")
-    assert result.named(own[1]).dependencies == (own[0],)
-    assert result.named(own[0]).inputs["metadata"]["labels"] == {"team": "platform", "env": "dev"}
+    stack_policy = ("admission-eso-platform-stack-dev-1", "admission-eso-platform-stack-dev-1-binding")
+    accounts = ("admission-eso-platform-stack-dev-1-accounts", "admission-eso-platform-stack-dev-1-accounts-binding")
+    own = (*stack_policy, *accounts)
+    for policy_name, binding_name in (stack_policy, accounts):
+        assert result.named(binding_name).dependencies == (policy_name,)
+        assert result.named(policy_name).inputs["metadata"]["labels"] == {"team": "platform", "env": "dev"}
     for policy_name in ("eso-platform-tenant-namespaces", "eso-platform-aws-store-auth"):
         policy = result.named(f"admission-{policy_name}")
         binding = result.named(f"admission-{policy_name}-binding")
@@ -119,12 +125,17 @@ def test_admission_guard_registers_each_policy_before_its_binding():
 
 
 def test_admission_guard_requires_the_cluster_policies_another_stack_defines():
-    guard = AdmissionGuardArgs("staging-2", ["team"], {}, {}, False)
+    guard = AdmissionGuardArgs("staging-2", ["team"], "reader", CONTROLLER, {}, {}, False)
     result = run(lambda: {"bindings": len(AdmissionGuard("admission", guard).bindings)})
-    assert result.outputs == {"bindings": 3}
+    assert result.outputs == {"bindings": 4}
     admission = [r for r in result.resources if r.type.startswith("kubernetes:admissionregistration")]
-    registered = [r.name for r in admission if r.read_id is None]
-    assert registered == ["admission-eso-platform-stack-staging-2", "admission-eso-platform-stack-staging-2-binding"]
+    registered = sorted(r.name for r in admission if r.read_id is None)
+    assert registered == [
+        "admission-eso-platform-stack-staging-2",
+        "admission-eso-platform-stack-staging-2-accounts",
+        "admission-eso-platform-stack-staging-2-accounts-binding",
+        "admission-eso-platform-stack-staging-2-binding",
+    ]
     read = sorted((r.type.rsplit(":", 1)[1], r.read_id) for r in admission if r.read_id is not None)
     assert read == [
         ("ValidatingAdmissionPolicy", "eso-platform-aws-store-auth"),

@@ -127,21 +127,23 @@ def _error(call) -> str:
 def test_the_namespace_account_reads_exactly_its_secret(front, signer, world):
     credentials = _assume(front, signer.token(service_account_subject("api", ACCOUNT_NAME)))
     client = _secrets_client(front, credentials)
-    assert json.loads(client.get_secret_value(SecretId="dev/app/api")["SecretString"]) == {"k": "not-a-secret"}
-    assert _error(lambda: client.get_secret_value(SecretId="dev/app/api-v2")) == "AccessDeniedException"
-    assert _error(lambda: client.get_secret_value(SecretId=world["dev/app/billing"])) == "AccessDeniedException"
+    assert json.loads(client.get_secret_value(SecretId="dev/app/api", VersionStage="AWSCURRENT")["SecretString"]) == {"k": "not-a-secret"}
+    # Its own secret, but not as ESO asks for it: the read statement's conditions are judged.
+    assert _error(lambda: client.get_secret_value(SecretId="dev/app/api")) == "AccessDeniedException"
+    assert _error(lambda: client.get_secret_value(SecretId="dev/app/api-v2", VersionStage="AWSCURRENT")) == "AccessDeniedException"
+    assert _error(lambda: client.get_secret_value(SecretId=world["dev/app/billing"], VersionStage="AWSCURRENT")) == "AccessDeniedException"
     assert _error(lambda: client.list_secrets()) == "AccessDeniedException"
     counts = front.log.counts()
     assert counts[("sts", "allowed")] == 1
     assert counts[("secretsmanager", "allowed")] == 1
-    assert counts[("secretsmanager", "denied")] == 3
+    assert counts[("secretsmanager", "denied")] == 4
 
 
 def test_a_missing_secret_is_not_found_only_where_its_name_is_granted(front, signer):
     credentials = _assume(front, signer.token(service_account_subject("ghost", ACCOUNT_NAME)), "eso-dev.ghost")
     client = _secrets_client(front, credentials)
-    assert _error(lambda: client.get_secret_value(SecretId="dev/app/ghost")) == "ResourceNotFoundException"
-    assert _error(lambda: client.get_secret_value(SecretId="dev/app/never-created")) == "AccessDeniedException"
+    assert _error(lambda: client.get_secret_value(SecretId="dev/app/ghost", VersionStage="AWSCURRENT")) == "ResourceNotFoundException"
+    assert _error(lambda: client.get_secret_value(SecretId="dev/app/never-created", VersionStage="AWSCURRENT")) == "AccessDeniedException"
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,12 @@ def test_a_deployed_stack_keeps_every_resource_through_aliases(request, stack):
         "admission",
         *(
             f"admission-{policy}{suffix}"
-            for policy in ("eso-platform-aws-store-auth", "eso-platform-tenant-namespaces", f"eso-platform-stack-{stack_key(f'organization/eso-platform/{stack}')}")
+            for policy in (
+                "eso-platform-aws-store-auth",
+                "eso-platform-tenant-namespaces",
+                f"eso-platform-stack-{stack_key(f'organization/eso-platform/{stack}')}",
+                f"eso-platform-stack-{stack_key(f'organization/eso-platform/{stack}')}-accounts",
+            )
             for suffix in ("", "-binding")
         ),
     ]

@@ -86,12 +86,12 @@ def test_each_namespace_role_reads_exactly_its_services_secrets(dev_run):
     for role in ("irsa-backend", "irsa-frontend", "irsa-payments"):
         statements = permission(dev_run, role)["Statement"]
         assert len(statements) == 1  # no KMS keys configured in dev
-        assert statements[0]["Action"] == [
-            "secretsmanager:DescribeSecret",
-            "secretsmanager:GetResourcePolicy",
-            "secretsmanager:GetSecretValue",
-            "secretsmanager:ListSecretVersionIds",
-        ]
+        # The one call ESO makes, for the current version only.
+        assert statements[0]["Action"] == ["secretsmanager:GetSecretValue"]
+        assert statements[0]["Condition"] == {
+            "StringEquals": {"secretsmanager:VersionStage": "AWSCURRENT"},
+            "Null": {"secretsmanager:VersionId": "true"},
+        }
 
 
 def test_role_names_are_deterministic_per_environment_and_namespace(dev_run, prod_run):
@@ -256,6 +256,22 @@ def test_dev_keeps_single_replica_without_leader_election(dev_run):
     assert values["replicaCount"] == 1 and values["leaderElect"] is False
     assert values["podDisruptionBudget"]["enabled"] is False
     assert "securityContext" not in values and "podSecurityContext" not in values
+
+
+def test_the_release_runs_no_reconciler_the_program_does_not_use_until_one_is_opted_in(dev_run, run_stack):
+    values = dev_run.named("eso-chart").inputs["values"]
+    switches = ("processPushSecret", "processClusterPushSecret", "processClusterExternalSecret", "processClusterGenerator")
+    assert [values[switch] for switch in switches] == [False] * 4
+    assert not [w for w in dev_run.warnings if w.startswith("eso.reconcilers")]
+    run = run_stack(dev_with(eso={"reconcilers": ["ClusterGenerator", "PushSecret"]}))
+    values = run.named("eso-chart").inputs["values"]
+    assert [values[switch] for switch in switches] == [True, False, False, True]
+    # Each widening is warned, in the order the stack lists it, in the preview and the plan.
+    assert [w.split(":")[0] for w in run.warnings if w.startswith("eso.reconcilers")] == [
+        "eso.reconcilers ClusterGenerator",
+        "eso.reconcilers PushSecret",
+    ]
+    assert "eso.reconcilers PushSecret: the controller writes Kubernetes Secrets to providers" in as_text(run)
 
 
 def test_force_sync_annotates_every_external_secret(run_stack):

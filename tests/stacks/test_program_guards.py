@@ -21,7 +21,7 @@ from components.resource_types import (
     SECRET_STORE,
 )
 from tools.plan.render import as_text
-from tests.components.admission_evaluation import denials, namespace_object
+from tests.components.admission_evaluation import admission_request, denials, namespace_object
 from tests.conftest import crowded_services, stack_values
 
 
@@ -59,7 +59,7 @@ def namespace_labels(run: ProgramRun) -> dict[str, dict[str, str]]:
 def test_the_guard_admits_every_object_the_program_creates(request, run_fixture):
     run = request.getfixturevalue(run_fixture)
     guard, namespaces = guard_of(run), namespace_objects(run)
-    assert len(guard) == 6
+    assert len(guard) == 8
     objects = run.of_type(SECRET_STORE) + run.of_type(EXTERNAL_SECRET)
     assert objects
     for resource in objects:
@@ -91,12 +91,43 @@ def test_eso_objects_wait_for_the_guard(dev_run):
             "admission-eso-platform-tenant-namespaces-binding",
             "admission-eso-platform-aws-store-auth-binding",
             f"{own_policy(dev_run)}-binding",
+            f"{own_policy(dev_run)}-accounts-binding",
         } <= set(resource.dependencies), resource.name
     bindings = [r for r in guard_resources(dev_run) if r.type == ADMISSION_BINDING]
-    assert len(bindings) == 3
+    assert len(bindings) == 4
     for binding in bindings:
         assert binding.name.removesuffix("-binding") in binding.dependencies
         assert binding.parent == "admission" and binding.provider == "cluster-k8s"
+
+
+@pytest.mark.parametrize(
+    "overrides, account, controller",
+    [
+        ({}, "external-secret-operator", "system:serviceaccount:external-secrets:external-secrets"),
+        (
+            {"irsa": {"serviceAccountName": "secrets-reader"},
+             "eso": {"install": False, "namespace": "platform-eso", "controllerServiceAccount": "eso-external-secrets"},
+             "admission": {"clusterRules": "define"}},
+            "secrets-reader",
+            "system:serviceaccount:platform-eso:eso-external-secrets",
+        ),
+    ],
+)
+def test_only_the_stacks_controller_acts_as_its_tenant_account(run_stack, overrides, account, controller):
+    run = run_stack(dev_with(**overrides))
+    guard, namespaces = guard_of(run), namespace_objects(run)
+    for namespace in ("backend", "frontend", "payments"):
+        assert run.named(f"tenant-{namespace}-service-account").inputs["metadata"]["name"] == account
+        as_account = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": namespace},
+                      "spec": {"serviceAccountName": account, "containers": [{"name": "c", "image": "c"}]}}
+        assert denials(guard, as_account, namespaces) == ["tenant-account-pod"]
+        token = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "metadata": {"name": account, "namespace": namespace}, "spec": {}}
+        for username, expected in ((controller, []), ("system:serviceaccount:external-secrets:other", ["tenant-account-token"])):
+            request = admission_request(token, resource=("", "v1", "serviceaccounts"), sub_resource="token", username=username)
+            assert denials(guard, token, namespaces, request=request) == expected
+        # The grant the tenant gives the controller names the same account the guard lets through.
+        subject = run.named(f"tenant-{namespace}-token-binding").inputs["subjects"][0]
+        assert f"system:serviceaccount:{subject['namespace']}:{subject['name']}" == controller
 
 
 def test_the_guard_names_the_managed_namespaces_and_listed_static_namespaces(run_stack):
@@ -117,13 +148,15 @@ def test_with_someone_elses_operator_the_stack_requires_the_cluster_policies(run
     read = sorted(r.read_id for r in guard_resources(run) if r.read_id is not None)
     assert read == ["eso-platform-aws-store-auth"] * 2 + ["eso-platform-tenant-namespaces"] * 2
     own = own_policy(run)
-    assert sorted(r.name for r in guard_resources(run) if r.read_id is None) == [own, f"{own}-binding"]
+    assert sorted(r.name for r in guard_resources(run) if r.read_id is None) == [
+        own, f"{own}-accounts", f"{own}-accounts-binding", f"{own}-binding"
+    ]
     for resource in run.of_type(SECRET_STORE):
         assert {"admission-required-eso-platform-tenant-namespaces-binding", f"{own}-binding"} <= set(resource.dependencies)
     assert "  eso-platform-tenant-namespaces: cluster-wide, defined by another stack of this cluster" in as_text(run)
     defined = run_stack(dev_with(eso=eso, admission={"clusterRules": "define"}))
     assert not [r for r in guard_resources(defined) if r.read_id is not None]
-    assert len(guard_resources(defined)) == 6
+    assert len(guard_resources(defined)) == 8
 
 
 def test_the_guard_can_be_turned_off_and_says_so(run_stack):

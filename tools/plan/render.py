@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 import yaml
 
+from components.admission import NAMESPACE_NAME_LABEL
 from components.labels import STACK_LABEL
 from components.resource_types import (
     ADMISSION_BINDING,
@@ -155,8 +156,14 @@ def _policy_resources(run: ProgramRun, role: Registration) -> list[tuple[str, st
     for policy in policies:
         for statement in json.loads(policy.inputs["policy"])["Statement"]:
             reads = any(action.startswith("secretsmanager:") for action in _as_list(statement["Action"]))
-            rows += [("reads" if reads else "decrypts", resource) for resource in _as_list(statement["Resource"])]
+            verb = _read_verb(statement) if reads else "decrypts"
+            rows += [(verb, resource) for resource in _as_list(statement["Resource"])]
     return rows
+
+
+def _read_verb(statement: dict[str, Any]) -> str:
+    stage = statement.get("Condition", {}).get("StringEquals", {}).get("secretsmanager:VersionStage")
+    return "reads" if stage is None else f"reads the {stage} version of"
 
 
 def _oidc_provider(roles: dict[str, Registration]) -> str:
@@ -319,7 +326,7 @@ def _admission_lines(run: ProgramRun) -> list[str]:
         for binding in run.of_type(ADMISSION_BINDING)
         if binding.parent == ADMISSION_GUARD and binding.read_id is None
     }
-    lines = ["admission guard (ValidatingAdmissionPolicy, denies on CREATE and UPDATE)"]
+    lines = ["admission guard (ValidatingAdmissionPolicy, denies on CREATE and UPDATE; Pods and tokens on CREATE)"]
     for policy in sorted(policies, key=lambda p: p.read_id or p.inputs["metadata"]["name"]):
         if policy.read_id is not None:
             lines.append(
@@ -328,15 +335,20 @@ def _admission_lines(run: ProgramRun) -> list[str]:
             )
             continue
         name, spec = policy.inputs["metadata"]["name"], policy.inputs["spec"]
-        (resources,) = spec["matchConstraints"]["resourceRules"]
+        resources = [resource for rule in spec["matchConstraints"]["resourceRules"] for resource in rule["resources"]]
         match = matches[name]
         if match is None:
             where = "every namespace and the cluster scope (its rules name this stack's namespaces)"
         else:
             (selector,) = match["namespaceSelector"]["matchExpressions"]
             labelled = f"{selector['key']}={selector['values'][0]}"
-            where = f"namespaces labelled {labelled}" if selector["operator"] == "In" else f"cluster scope and namespaces not labelled {labelled}"
-        lines.append(f"  {name}: {', '.join(resources['resources'])} in {where}")
+            if selector["key"] == NAMESPACE_NAME_LABEL:
+                where = "this stack's namespaces (" + ", ".join(selector["values"]) + ")"
+            elif selector["operator"] == "In":
+                where = f"namespaces labelled {labelled}"
+            else:
+                where = f"cluster scope and namespaces not labelled {labelled}"
+        lines.append(f"  {name}: {', '.join(resources)} in {where}")
         lines += [f"    {validation['message']}" for validation in spec["validations"]]
     return lines
 

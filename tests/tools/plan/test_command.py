@@ -97,8 +97,8 @@ def test_text_snapshot_reads_as_a_tree():
         "  role arn:aws:iam::123456789012:role/eso-dev.payments\n"
         "    trusts sub StringEquals system:serviceaccount:payments:external-secret-operator\n"
         "    trusts aud StringEquals sts.amazonaws.com\n"
-        "    reads arn:aws:secretsmanager:us-east-1:123456789012:secret:dev/app/payments-??????\n"
-        "    reads arn:aws:secretsmanager:us-west-2:123456789012:secret:dev/app/payments-ledger-??????\n"
+        "    reads the AWSCURRENT version of arn:aws:secretsmanager:us-east-1:123456789012:secret:dev/app/payments-??????\n"
+        "    reads the AWSCURRENT version of arn:aws:secretsmanager:us-west-2:123456789012:secret:dev/app/payments-ledger-??????\n"
         "  serviceaccount external-secret-operator\n"
     ) in text
     assert (
