@@ -54,7 +54,7 @@ def test_a_non_json_secret_fails_its_check_and_turns_green_once_fixed(harness, g
 
 
 def test_the_plan_runs_in_the_virtualenv_built_from_requirements_txt_alone(product_python):
-    for command in (["plan", "dev"], ["plan", "prod", "--format", "json"], ["alert-rules"]):
+    for command in (["plan", "dev"], ["plan", "prod", "--format", "json"], ["alert-rules"], ["secrets-provider", "prod"]):
         completed = subprocess.run(
             [str(product_python), "-m", "stacks", *command], cwd=REPOSITORY, capture_output=True, text=True, timeout=300,
         )

@@ -23,6 +23,11 @@ ACTIONLINT_ARGS = ("-no-color", "-oneline", "-shellcheck=", "-pyflakes=")
 PINNED_USES = re.compile(r"^\s*(- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 CONFIGURE_AWS = "aws-actions/configure-aws-credentials@"
 PULUMI = "pulumi/actions@"
+PULUMI_AUTH = "pulumi/auth-actions@"
+# What can change a stack: only jobs of these environments, which only `main` may use, hold them.
+DEPLOY_CREDENTIALS = ("secrets.PULUMI_ACCESS_TOKEN", "vars.AWS_DEPLOY_ROLE_ARN")
+DEPLOY_ENVIRONMENTS = ("dev", "prod")
+POLICY_PACK = "policy"
 STORED_KEY_NAMES = ("aws-access-key-id", "aws-secret-access-key", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
@@ -83,7 +88,7 @@ def test_aws_is_reached_only_through_github_oidc(path):
     authenticated = {name: job for name, job in document["jobs"].items() if steps_using(job, CONFIGURE_AWS)}
     assert authenticated
     for name, job in document["jobs"].items():
-        if name in authenticated:
+        if name in authenticated or steps_using(job, PULUMI_AUTH):
             assert job["permissions"]["id-token"] == "write", name
             (step,) = steps_using(job, CONFIGURE_AWS)
             assert step["with"]["role-to-assume"].startswith("${{ vars."), name
@@ -122,7 +127,7 @@ def test_deploys_run_dev_then_prod_behind_approval_and_never_overlap():
     document = workflow(DEPLOY)
     assert document["on"] == {"push": {"branches": ["main"]}}
     jobs = document["jobs"]
-    assert jobs["dev"]["needs"] == "test" and jobs["prod"]["needs"] == "dev"
+    assert jobs["dev"]["needs"] == "test" and jobs["prod-preview"]["needs"] == "dev" and jobs["prod"]["needs"] == "prod-preview"
     groups = set()
     for stack in STACKS:
         job = jobs[stack]
@@ -132,6 +137,90 @@ def test_deploys_run_dev_then_prod_behind_approval_and_never_overlap():
         (pulumi,) = steps_using(job, PULUMI)
         assert (pulumi["with"]["command"], pulumi["with"]["stack-name"]) == ("up", stack)
     assert len(groups) == len(STACKS)
+    # prod's preview queues with its deploys: the plan it saves is of the state the next `up` finds.
+    assert jobs["prod-preview"]["concurrency"] == jobs["prod"]["concurrency"]
+
+
+def _jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path.name, name, job) for path in (PREVIEW, DEPLOY) for name, job in workflow(path)["jobs"].items()]
+
+
+def test_only_jobs_of_the_deploy_environments_hold_a_credential_that_changes_a_stack():
+    for workflow_name, name, job in _jobs():
+        text = yaml.safe_dump(job)
+        if any(credential in text for credential in DEPLOY_CREDENTIALS):
+            assert job.get("environment") in DEPLOY_ENVIRONMENTS, (workflow_name, name)
+    # Nothing reads them repository-wide: a branch's job without the environment gets none.
+    for path in (PREVIEW, DEPLOY):
+        document = workflow(path)
+        assert "env" not in document and "environment" not in yaml.safe_dump({k: v for k, v in document.items() if k != "jobs"})
+
+
+def test_no_pull_request_job_can_change_a_stack_and_forks_get_no_credential():
+    document = workflow(PREVIEW)
+    # pull_request_target would run with the base repository's secrets for a fork's code.
+    assert list(document["on"]) == ["pull_request"]
+    for name, job in document["jobs"].items():
+        text = yaml.safe_dump(job)
+        assert "environment" not in job, name
+        assert not [c for c in DEPLOY_CREDENTIALS if c in text], name
+        assert set(re.findall(r"secrets\.(\w+)", text)) <= {"GITHUB_TOKEN"}, name
+        if steps_using(job, CONFIGURE_AWS) or steps_using(job, PULUMI):
+            assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository", name
+            (aws,) = steps_using(job, CONFIGURE_AWS)
+            assert aws["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+            # Pulumi Cloud: a team token whose team may only read stacks, exchanged for GitHub's OIDC token.
+            (auth,) = steps_using(job, PULUMI_AUTH)
+            assert auth["with"]["requested-token-type"] == "urn:pulumi:token-type:access_token:team"
+            assert auth["with"]["scope"] == "team:${{ vars.PULUMI_PREVIEW_TEAM }}"
+            assert auth["if"] == "vars.PULUMI_BACKEND_URL == ''"
+            assert [s["with"]["command"] for s in steps_using(job, PULUMI)] == ["preview"]
+
+
+def test_prods_approval_follows_its_preview_and_its_up_applies_exactly_that_plan():
+    jobs = workflow(DEPLOY)["jobs"]
+    preview, prod = jobs["prod-preview"], jobs["prod"]
+    # No reviewers stand before the preview, and its environment holds no deploy credential.
+    assert preview["environment"] == "prod-preview" and prod["environment"] == "prod"
+    (previewing,) = steps_using(preview, PULUMI)
+    assert previewing["with"]["command"] == "preview" and previewing["with"]["stack-name"] == "prod"
+    # The preview, the program's warnings among it, is in the job summary the approvers read.
+    assert previewing["with"]["comment-on-summary"] is True
+    plan = previewing["with"]["plan"]
+    (aws,) = steps_using(preview, CONFIGURE_AWS)
+    assert aws["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    (upload,) = steps_using(preview, "actions/upload-artifact@")
+    assert upload["with"]["path"] == plan
+    assert step_index(preview, lambda s: s is upload) > step_index(preview, lambda s: s is previewing)
+    (download,) = steps_using(prod, "actions/download-artifact@")
+    assert download["with"]["name"] == upload["with"]["name"]
+    (up,) = steps_using(prod, PULUMI)
+    # `up --plan`: the update fails on any operation the saved plan does not hold.
+    assert (up["with"]["command"], up["with"]["plan"]) == ("up", plan)
+    assert step_index(prod, lambda s: s is download) < step_index(prod, lambda s: s is up)
+    assert "PULUMI_ACCESS_TOKEN" not in yaml.safe_dump(preview)
+
+
+def test_the_policy_pack_runs_in_every_preview_and_update():
+    assert (PROJECT_ROOT / POLICY_PACK / "PulumiPolicy.yaml").is_file()
+    for workflow_name, name, job in _jobs():
+        for step in steps_using(job, PULUMI):
+            assert step["with"]["policyPacks"] == POLICY_PACK, (workflow_name, name)
+            venv = step_index(job, lambda s: f"-r {POLICY_PACK}/requirements.txt" in s.get("run", ""))
+            assert venv < step_index(job, lambda s: s is step), (workflow_name, name)
+
+
+def test_every_job_that_runs_pulumi_first_checks_its_stacks_secrets_provider():
+    for workflow_name, name, job in _jobs():
+        for step in steps_using(job, PULUMI):
+            check = step_index(job, lambda s: "-m stacks secrets-provider" in s.get("run", ""))
+            assert check < step_index(job, lambda s: s is step), (workflow_name, name)
+            checking = job["steps"][check]
+            assert checking["env"]["STACK"] == step["with"]["stack-name"], (workflow_name, name)
+            assert checking["env"]["PULUMI_BACKEND_URL"] == step["with"]["cloud-url"], (workflow_name, name)
+            command = shlex.split(checking["run"])
+            arguments = parser().parse_args(command[command.index("stacks") + 1 :])
+            assert arguments.command == "secrets-provider"
 
 
 def _stacks_commands(job: dict[str, Any]) -> list[list[str]]:
@@ -152,7 +241,7 @@ def test_each_deploy_runs_the_doctor_on_its_stack_after_up():
         doctor = step_index(job, lambda s: "stacks doctor" in s.get("run", ""))
         assert doctor > up
         assert "set -o pipefail" in job["steps"][doctor]["run"], "the doctor's exit code must fail the job"
-        (command,) = _stacks_commands(job)
+        (command,) = [c for c in _stacks_commands(job) if c[0] == "doctor"]
         arguments = parser().parse_args(command)
         assert (arguments.command, arguments.stack) == ("doctor", stack)
         # Every cluster form but cluster.name reads a stack output, from the backend `up` used.

@@ -1,6 +1,7 @@
 """`python -m stacks plan`: what a stack will create, offline, with no cloud credentials;
 `python -m stacks doctor`: whether AWS holds what the deployed stack needs;
-`python -m stacks alert-rules`: the opt-in alerts as a Prometheus rule file."""
+`python -m stacks alert-rules`: the opt-in alerts as a Prometheus rule file;
+`python -m stacks secrets-provider`: whether CI can decrypt the stack's secrets."""
 
 import argparse
 import re
@@ -69,6 +70,14 @@ def parser() -> argparse.ArgumentParser:
         "oidcProviderArn output (of cluster.stackReference's stack, or of this stack with cluster.create) "
         "with the Pulumi CLI",
     )
+    secrets_provider = commands.add_parser(
+        "secrets-provider",
+        help="check that CI can decrypt the stack's secrets without a passphrase",
+        description="With PULUMI_BACKEND_URL naming a self-managed backend (s3://, gs://, azblob://, file://, "
+        "postgres://), the stack file must name a key service (awskms://) in secretsprovider, with its "
+        "encryptedkey. Exit code 2, naming the fix, if it does not.",
+    )
+    secrets_provider.add_argument("stack", help="a stack name (dev reads Pulumi.dev.yaml) or a path to Pulumi.<stack>.yaml")
     commands.add_parser(
         "alert-rules",
         help="print the opt-in alerts as a Prometheus rule file",
@@ -87,5 +96,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.command == "doctor":
         from tools.doctor import command as doctor
         return doctor.run(args)
+    if args.command == "secrets-provider":
+        from tools.secrets_provider import command as secrets_provider
+        return secrets_provider.run(args)
     from tools.plan import command as plan
     return plan.run(args)

@@ -4,7 +4,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
@@ -88,6 +88,9 @@ class StackSettings:
     config: dict[str, str]
     # The keys Pulumi would hold encrypted: any whose value has a `secure:` part.
     secret_keys: tuple[str, ...]
+    # `secretsprovider` (None: the backend's default) and whether `encryptedkey` is set beside it.
+    secrets_provider: Optional[str] = None
+    encrypted_key: bool = False
 
 
 def read_stack(path: Path) -> StackSettings:
@@ -103,9 +106,12 @@ def read_stack(path: Path) -> StackSettings:
     config = document.get("config", {}) if isinstance(document, dict) else None
     if not isinstance(config, dict):
         raise StackFileError(f"{path}: `config` must be a mapping of keys to values")
+    provider = document.get("secretsprovider") if isinstance(document, dict) else None
     return StackSettings(
         config={str(key): as_pulumi_string(value) for key, value in config.items()},
         secret_keys=tuple(sorted(str(key) for key, value in config.items() if _holds_secure_value(value))),
+        secrets_provider=None if provider is None else str(provider),
+        encrypted_key=bool(document.get("encryptedkey")) if isinstance(document, dict) else False,
     )
 
 
