@@ -78,13 +78,14 @@ def _cel_list(values: list[str]) -> str:
     return "[" + ", ".join(f"'{value}'" for value in values) + "]"
 
 
-def _only_secret_store_refs(items: str) -> str:
-    """`spec.data` or `spec.dataFrom`: no entry's sourceRef.storeRef names a ClusterSecretStore."""
-    ref = "entry.sourceRef.storeRef"
-    return (
-        f"!has(object.spec.{items}) || object.spec.{items}.all(entry, !has(entry.sourceRef) || "
-        f"!has({ref}) || !has({ref}.kind) || {ref}.kind == 'SecretStore')"
-    )
+def _only_secret_store_refs(items: str, path: tuple[str, ...] = ("sourceRef", "storeRef")) -> str:
+    """`spec.<items>`: no entry's store reference (its field at `path`, or the entry itself for
+    an empty path) names a ClusterSecretStore; a reference without a kind is a SecretStore."""
+    fields = ["entry", *path]
+    absent = [f"!has({'.'.join(fields[: depth + 1])})" for depth in range(1, len(fields))]
+    ref = ".".join(fields)
+    judged = " || ".join([*absent, f"!has({ref}.kind)", f"{ref}.kind == 'SecretStore'"])
+    return f"!has(object.spec.{items}) || object.spec.{items}.all(entry, {judged})"
 
 
 def _no_cluster_generator_refs() -> str:
@@ -93,16 +94,6 @@ def _no_cluster_generator_refs() -> str:
     return (
         "!has(object.spec.dataFrom) || object.spec.dataFrom.all(entry, !has(entry.sourceRef) || "
         f"!has({ref}) || {ref}.kind != 'ClusterGenerator')"
-    )
-
-
-def _push_targets_secret_stores() -> str:
-    """A PushSecret's `spec.secretStoreRefs` and each `spec.dataTo[].storeRef` name no
-    ClusterSecretStore (the kind defaults to SecretStore)."""
-    return (
-        "(!has(object.spec.secretStoreRefs) || object.spec.secretStoreRefs.all(ref, !has(ref.kind) || "
-        "ref.kind == 'SecretStore')) && (!has(object.spec.dataTo) || object.spec.dataTo.all(entry, "
-        "!has(entry.storeRef) || !has(entry.storeRef.kind) || entry.storeRef.kind == 'SecretStore'))"
     )
 
 
@@ -159,7 +150,8 @@ def tenant_rules() -> list[Rule]:
         ),
         Rule(
             "tenant-push-secret-namespaced-store",
-            is_push_secret + _push_targets_secret_stores(),
+            is_push_secret
+            + f"({_only_secret_store_refs('secretStoreRefs', ())}) && ({_only_secret_store_refs('dataTo', ('storeRef',))})",
             "in a namespace eso-platform manages, a PushSecret may push only to a SecretStore "
             "(spec.secretStoreRefs and every dataTo[].storeRef), never to a ClusterSecretStore: the "
             "namespace's Secrets stay the namespace's",

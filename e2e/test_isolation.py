@@ -54,8 +54,7 @@ SERVICES = {"services": [{"name": "alpha", "namespace": "iso-a"}, {"name": "brav
 @pytest.fixture(scope="module")
 def isolated(harness, generated_stack):
     plan = generated_stack("iso", SERVICES)
-    harness.deploy(plan)
-    harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
+    harness.deploy_ready(plan)
     return plan
 
 
@@ -130,8 +129,7 @@ def test_shared_mode_admits_only_the_listed_namespaces(harness, generated_stack)
     plan = generated_stack(
         "shr", {"irsa": {"mode": "shared"}, "services": [{"name": "one", "namespace": "shr-a"}, {"name": "two", "namespace": "shr-b"}]}
     )
-    harness.deploy(plan)
-    harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
+    harness.deploy_ready(plan)
     _outsider(harness, "shr-outside", _role_arn(harness, "shr-a"), "shr/app/one")
     harness.wait_for_failure("shr-outside", "outsider-store", STS_DENIED, timeout=120, kind="SecretStore")
     harness.wait_for_failure("shr-outside", "outsider", STORE_NOT_READY)
@@ -142,8 +140,7 @@ def test_shared_wildcard_mode_admits_any_namespace_as_documented(harness, genera
     plan = generated_stack(
         "wld", {"irsa": {"mode": "shared-wildcard"}, "services": [{"name": "one", "namespace": "wld-a"}]}
     )
-    expected = harness.deploy(plan)
-    harness.wait_ready([(d.namespace, d.name) for d in plan.deliveries()])
+    expected = harness.deploy_ready(plan)
     _outsider(harness, "wld-outside", _role_arn(harness, "wld-a"), "wld/app/one")
     harness.wait_ready([("wld-outside", "outsider")])
     assert harness.secret_data("wld-outside", "outsider") == expected[("wld-a", "one")]

@@ -106,12 +106,13 @@ def read_stack(path: Path) -> StackSettings:
     config = document.get("config", {}) if isinstance(document, dict) else None
     if not isinstance(config, dict):
         raise StackFileError(f"{path}: `config` must be a mapping of keys to values")
-    provider = document.get("secretsprovider") if isinstance(document, dict) else None
+    # A `config` mapping was found, so `document` is one too.
+    provider = document.get("secretsprovider")
     return StackSettings(
         config={str(key): as_pulumi_string(value) for key, value in config.items()},
         secret_keys=tuple(sorted(str(key) for key, value in config.items() if _holds_secure_value(value))),
         secrets_provider=None if provider is None else str(provider),
-        encrypted_key=bool(document.get("encryptedkey")) if isinstance(document, dict) else False,
+        encrypted_key=bool(document.get("encryptedkey")),
     )
 
 
