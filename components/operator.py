@@ -66,6 +66,8 @@ class OperatorArgs:
 
 class Operator(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
+    # What ESO objects wait for: the release, and its alerts, which then watch their first sync.
+    ready: list[pulumi.Resource]
     namespace: pulumi.Output[str]
     chart_version: pulumi.Output[str]
 
@@ -110,11 +112,12 @@ class Operator(pulumi.ComponentResource):
                 import_=release_id(args.namespace) if args.take_back else None,
             ),
         )
+        self.ready = [self.release]
         if args.alerts:
             rule = prometheus_rule(
                 "external-secrets-alerts", namespace, {**args.labels, **args.monitoring_labels}
             )
-            custom_resource(f"{name}-alerts", rule, pulumi.ResourceOptions(parent=self))
+            self.ready.append(custom_resource(f"{name}-alerts", rule, pulumi.ResourceOptions(parent=self)))
         self.namespace = namespace
         self.chart_version = self.release.version
         self.register_outputs({"namespace": self.namespace, "chartVersion": self.chart_version})

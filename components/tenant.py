@@ -47,6 +47,9 @@ class TenantArgs:
     # Names of earlier releases that another tenant's child also had: the engine refuses an
     # alias two resources claim, and no deployed stack can hold such a name anyway.
     ambiguous_legacy_names: frozenset[str] = frozenset()
+    # ExternalSecrets the engine may not delete (Pulumi's protect): removing one, or a destroy,
+    # stops with an error naming each, before anything is deleted.
+    protected_external_secrets: frozenset[str] = frozenset()
 
 
 # '/' is in no DNS label, so a child's name holds its tenant's namespace and its own name
@@ -98,7 +101,7 @@ class Tenant(pulumi.ComponentResource):
             args.labelled_by_namespace,
         )
         own = pulumi.ResourceOptions(parent=self)
-        _typed_resource(
+        account = _typed_resource(
             k8s.core.v1.ServiceAccount,
             f"{name}-service-account",
             service_account(args.service_account_name, namespace_name, args.role_arn, args.labels),
@@ -117,26 +120,31 @@ class Tenant(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[token_role]),
         )
 
-        def after_operator(legacy_name: str) -> pulumi.ResourceOptions:
+        def after_operator(legacy_name: str, also_after: list[pulumi.Resource] = (), protect: bool = False) -> pulumi.ResourceOptions:
             # Until the binding exists the controller cannot request the account's token.
             aliases = [] if legacy_name in args.ambiguous_legacy_names else [pulumi.Alias(name=legacy_name)]
             return pulumi.ResourceOptions(
-                parent=self, depends_on=[*args.wait_for, token_binding], aliases=aliases
+                parent=self, depends_on=[*args.wait_for, token_binding, *also_after], aliases=aliases, protect=protect
             )
 
         self.store_names = {}
+        stores = []
         for region in args.regions:
             store = secret_store(region, namespace_name, args.service_account_name, args.labels)
-            custom_resource(
+            stores.append(custom_resource(
                 store_resource_name(name, region), store, after_operator(legacy_store_resource_name(name, region))
-            )
+            ))
             self.store_names[region] = store["metadata"]["name"]
         for spec in args.external_secrets:
             labels = {**args.labels, "eso-platform/service": spec.service or spec.name}
+            # After the stores and the account they sync through, so that a destroy deletes the
+            # ExternalSecrets first, and one it may not delete (protect) stops it before anything
+            # the tenant's ExternalSecrets need is gone.
             custom_resource(
                 external_secret_resource_name(name, spec.name),
                 external_secret(spec, namespace_name, labels, args.force_sync),
-                after_operator(legacy_external_secret_resource_name(name, spec.name)),
+                after_operator(legacy_external_secret_resource_name(name, spec.name), [account, *stores],
+                               spec.name in args.protected_external_secrets),
             )
         self.namespace = namespace_name
         self.service_account_name = pulumi.Output.from_input(args.service_account_name)

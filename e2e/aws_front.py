@@ -11,7 +11,10 @@ It handles two kinds of call and passes everything else to moto unchanged:
   remembered with its role.
 * Secrets Manager calls: the caller is the assumed-role session whose access key signed the
   request (an unsigned call, or one signed with a key no session got, is refused as
-  UnrecognizedClientException). The role's inline and attached policies, read back from moto,
+  UnrecognizedClientException), or a deploying identity (the access keys given as
+  `deployer_keys`), which may call anything but a read of a value: the explicit deny of
+  `python -m stacks deployer-policy` (tools/deployer_policy/document.py, SECRET_READS), so no
+  scenario can pass by reading a secret as the deployer. The role's inline and attached policies, read back from moto,
   are evaluated (`tests.aws.iam_matching.is_allowed`) against `secretsmanager:<Action>` on the
   secret's real ARN, with the condition keys the request carries (`VersionStage`, `VersionId`:
   `tests.aws.secret_requests.request_context`); a denial is answered as AccessDeniedException.
@@ -46,6 +49,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tests.aws.iam_matching import UnsupportedPolicyElement, WebIdentityRequest, is_allowed, trust_admits
 from tests.aws.secret_requests import request_context
+from tools.deployer_policy.document import SECRET_READS
 
 WEB_IDENTITY = "AssumeRoleWithWebIdentity"
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/")
@@ -53,7 +57,7 @@ _DESCRIBE_CLUSTER = re.compile(r"/clusters/([0-9A-Za-z][A-Za-z0-9_-]*)")
 _ACCESS_KEY = re.compile(r"<AccessKeyId>([^<]+)</AccessKeyId>")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "content-encoding"}
 PLACEHOLDER_SUFFIX = "-XXXXXX"
-UNSIGNED, UNKNOWN = "unsigned", "unknown"
+UNSIGNED, UNKNOWN, DEPLOYER = "unsigned", "unknown", "deployer"
 
 
 def moto_client(service: str, moto_url: str, region: str = "us-east-1"):
@@ -121,16 +125,41 @@ class Decision:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class AwsCall:
+    """One request as it reached the front: who signed it (the access key), the service and
+    region of its signature, the API operation and its parameters."""
+
+    access_key: str
+    service: str
+    region: str
+    operation: str
+    params: dict[str, Any]
+
+
 @dataclass
 class FrontLog:
-    """What the front decided, for tests and for the measurements' call counts."""
+    """What the front decided, for tests and for the measurements' call counts; and every call."""
 
     decisions: list[Decision] = field(default_factory=list)
+    calls: list[AwsCall] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, decision: Decision) -> None:
         with self.lock:
             self.decisions.append(decision)
+
+    def record_call(self, call: AwsCall) -> None:
+        with self.lock:
+            self.calls.append(call)
+
+    def calls_since(self, mark: int) -> list[AwsCall]:
+        with self.lock:
+            return list(self.calls[mark:])
+
+    def calls_mark(self) -> int:
+        with self.lock:
+            return len(self.calls)
 
     def counts(self) -> Counter:
         with self.lock:
@@ -146,8 +175,10 @@ class FrontLog:
 
 
 class AwsFront:
-    def __init__(self, moto_url: str, jwks: Callable[[], dict[str, Any]], host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, moto_url: str, jwks: Callable[[], dict[str, Any]], host: str = "127.0.0.1", port: int = 0,
+                 deployer_keys: tuple[str, ...] = ()):
         self.moto_url = moto_url.rstrip("/")
+        self.deployer_keys = deployer_keys
         self._jwks_source = jwks
         self._jwks: Optional[dict[str, Any]] = None
         self.host, self.port = host, port
@@ -233,6 +264,7 @@ class AwsFront:
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
         target = request.headers.get("X-Amz-Target", "")
+        self.log.record_call(self._call(request, target, body))
         cluster = self._described_cluster(request)
         if cluster is not None:
             self.log.record(Decision("eks", True, self._caller(request), cluster["arn"], "DescribeCluster"))
@@ -251,6 +283,26 @@ class AwsFront:
         if not target.startswith("secretsmanager."):
             self.log.record(Decision("passthrough", True, self._caller(request), target or self._sts_action(request, body)))
         self._reply(request, status, headers, content)
+
+    @staticmethod
+    def _call(request: BaseHTTPRequestHandler, target: str, body: bytes) -> AwsCall:
+        """The call, by protocol: JSON (`X-Amz-Target`: Secrets Manager, KMS), query (`Action`
+        in the form: IAM, STS) or REST (EKS, by path)."""
+        credential = _CREDENTIAL.search(request.headers.get("Authorization", ""))
+        key, region, service = credential.groups() if credential else (UNSIGNED, "", "")
+        path, _, query = request.path.partition("?")
+        if target:
+            params = json.loads(body or b"{}")
+            return AwsCall(key, service, region, target.split(".", 1)[1], params if isinstance(params, dict) else {})
+        fields = {name: values[0] for name, values in (parse_qs(query) | parse_qs(body.decode(errors="replace"))).items()}
+        if "Action" in fields:
+            return AwsCall(key, service, region, fields.pop("Action"), fields)
+        found = _DESCRIBE_CLUSTER.fullmatch(path)
+        if service == "eks" and request.command == "GET" and found:
+            return AwsCall(key, service, region, "DescribeCluster", {"name": found.group(1)})
+        if service == "eks" and request.command == "GET" and path == "/clusters":
+            return AwsCall(key, service, region, "ListClusters", {})
+        return AwsCall(key, service, region, f"{request.command} {path}", {})
 
     def _described_cluster(self, request: BaseHTTPRequestHandler) -> Optional[dict[str, Any]]:
         credential = _CREDENTIAL.search(request.headers.get("Authorization", ""))
@@ -352,6 +404,13 @@ class AwsFront:
     # Secrets Manager ----------------------------------------------------------------------
 
     def _authorize_secrets_manager(self, request: BaseHTTPRequestHandler, action: str, body: bytes) -> None:
+        credential = _CREDENTIAL.search(request.headers.get("Authorization", ""))
+        if credential and credential.group(1) in self.deployer_keys:
+            allowed = f"secretsmanager:{action}" not in SECRET_READS
+            self.log.record(Decision("secretsmanager", allowed, DEPLOYER, action))
+            if not allowed:
+                raise Refusal(400, "AccessDeniedException", f"the deploying identity may not perform secretsmanager:{action}")
+            return
         role_arn = self._caller(request)
         if role_arn in (UNSIGNED, UNKNOWN):
             self.log.record(Decision("secretsmanager", False, role_arn, action, "unrecognized caller"))

@@ -42,6 +42,8 @@ CLUSTER_VERSION = "1.36"
 DEPLOYER_PROFILE = "platform-deployer"
 DEPLOYER_ROLE = "arn:aws:iam::123456789012:role/platform-deployer"
 DEPLOYER_IDENTITIES = ("default", f"profile:{DEPLOYER_PROFILE}", f"role:{DEPLOYER_ROLE}")
+# The access keys of those identities (the default one's, the profile's); moto takes any key.
+DEPLOYER_KEYS = ("testing", "deployer")
 # No pod network: the chart's webhook could not be called by the API server.
 NO_WEBHOOK = {"webhook": {"create": False}, "certController": {"create": False}}
 # The stack every scenario that is not about stacks themselves reconfigures and deploys.
@@ -105,7 +107,7 @@ class Harness:
         control_plane.start_controller_manager(plane, binaries["kube-controller-manager"], workdir)
         control_plane.start_scheduler(plane, binaries["kube-scheduler"], workdir)
         control_plane.start_kwok(plane, binaries["kwok"], build.kwok_stages(), workdir)
-        front = AwsFront(moto_url, plane.jwks).start()
+        front = AwsFront(moto_url, plane.jwks, deployer_keys=DEPLOYER_KEYS).start()
         front.add_cluster(CLUSTER, REGION, plane.server, _ca_data(plane), plane.issuer, CLUSTER_VERSION)
         create_oidc_provider(moto_url, plane.issuer)
         charts = chart_repository.ChartRepository(

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from e2e.harness import condition
+from e2e.harness import SCENARIO_STACK, condition
 from e2e.processes import wait_until
 from e2e.secret_watch import SecretWatch
 
@@ -105,3 +105,54 @@ def test_a_stack_that_does_not_install_eso_uses_the_running_one(harness, generat
         assert harness.secret_data("ext", "app") == expected[("ext", "app")]
     finally:
         stack.destroy()
+
+
+def _errors(result) -> str:
+    """The engine's error diagnostics, each with the resource it is about."""
+    return " ".join(f"{d.get('urn') or ''} {d['message']}" for d in result.diagnostics if d["severity"] == "error")
+
+
+def test_protected_external_secrets_stop_a_removal_and_a_destroy_naming_each(harness, generated_stack):
+    """protectExternalSecrets: the engine refuses to delete a protected ExternalSecret, in a
+    removal's preview and in `pulumi destroy`, which runs no program and so prints none of its
+    warnings; the ExternalSecrets are the stack's only leaves, so the destroy stops at them before
+    anything else is deleted. A service that opts out is deleted, and nothing more."""
+    services = [{"name": "guarded", "namespace": "prt"}, {"name": "also", "namespace": "prt"}]
+    config = {"protectExternalSecrets": True, "services": services}
+    expected = harness.deploy_ready(generated_stack("prt", config))
+    stack = harness.stack(SCENARIO_STACK)
+
+    def protection() -> dict[str, bool]:
+        return {r["urn"].rsplit("::", 1)[1]: r.get("protect", False) for r in stack.resources() if r["type"].endswith(":ExternalSecret")}
+
+    assert protection() == {"tenant-prt/guarded": True, "tenant-prt/also": True}
+    removal = stack.preview(generated_stack("prt", {**config, "services": services[:1]}).config)
+    assert not removal.ok and "tenant-prt/also" in _errors(removal) and "protected" in _errors(removal)
+
+    def urns() -> list[str]:
+        # The engine's default providers come and go with the resources that use them.
+        return sorted(r["urn"] for r in stack.resources() if not r["type"].startswith("pulumi:providers:"))
+
+    before = urns()
+    destroy = stack.run("destroy")
+    refused = _errors(destroy)
+    assert not destroy.ok and "protected" in refused and "tenant-prt/guarded" in refused and "tenant-prt/also" in refused, refused
+    assert not destroy.warnings(), "destroy runs no program: none of its warnings"
+    assert urns() == before, "nothing was deleted"
+    for name in ("guarded", "also"):
+        assert harness.secret_data("prt", name) == expected[("prt", name)]
+
+    # One service opts out (an `up` that changes only the state): a destroy deletes its
+    # ExternalSecret, and stops at the protected one with everything it needs.
+    opted_out = [services[0], {**services[1], "protect": False}]
+    harness.deploy(generated_stack("prt", {**config, "services": opted_out}))
+    assert protection() == {"tenant-prt/guarded": True, "tenant-prt/also": False}
+    destroy = stack.run("destroy")
+    assert not destroy.ok and "tenant-prt/guarded" in _errors(destroy) and "tenant-prt/also" not in _errors(destroy)
+    assert urns() == [urn for urn in before if not urn.endswith("::tenant-prt/also")]
+    assert harness.secret_data("prt", "guarded") == expected[("prt", "guarded")]
+
+    # Turned off and deployed, the protection is gone: the removal goes through.
+    harness.deploy(generated_stack("prt", {"services": services}))
+    harness.deploy(generated_stack("prt", {"services": services[1:]}))
+    wait_until(lambda: harness.secret("prt", "guarded") is None, 60, "the removed service's Secret deleted")

@@ -63,6 +63,12 @@ def role_name(environment: str, namespace: Optional[str]) -> str:
     return f"{name[: ROLE_NAME_LIMIT - 9]}-{digest}"
 
 
+def role_name_patterns(environment: str) -> tuple[str, str]:
+    """IAM patterns that match every name `role_name` gives `environment`'s roles, and no other
+    environment's: an environment is a DNS label, so it holds no '.'."""
+    return f"eso-{environment}.*", role_name(environment, None)
+
+
 def role_specs(stack: Stack) -> list[RoleSpec]:
     """One role per namespace with services, or one shared role when the stack opts in.
 

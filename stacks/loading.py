@@ -31,6 +31,8 @@ from stacks.spec import Service, Stack
 
 PROJECT = "eso-platform"
 STRUCTURED_KEYS = ("admission", "cluster", "eso", "irsa", "refreshClasses", "services")
+# Pulumi hands a YAML boolean over as its text.
+BOOLEAN_KEYS = ("protectExternalSecrets",)
 SECRET_PATH_LIMIT = 512
 
 
@@ -110,6 +112,11 @@ def _decode(values: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
             except json.JSONDecodeError:
                 problems.append(f"{key}: must be a YAML mapping or list, not the text {text!r}")
                 continue
+        elif key in BOOLEAN_KEYS and isinstance(text, str):
+            if text not in ("true", "false"):
+                problems.append(f"{key}: must be true or false, not {text!r}")
+                continue
+            raw[key] = text == "true"
         else:
             raw[key] = text
     return raw
@@ -350,6 +357,7 @@ def _resolve(config: StackConfig, aws_region: str, identity: DeployingIdentity) 
             external_secret_name=s.renamed_from or s.name,
             on_remove=s.on_remove,
             adopt=s.adopt,
+            protect=config.protect_external_secrets if s.protect is None else s.protect,
         )
         for s in config.services
     )
@@ -363,4 +371,5 @@ def _resolve(config: StackConfig, aws_region: str, identity: DeployingIdentity) 
         force_sync=config.force_sync,
         services=services,
         deploying_identity=identity,
+        secret_path_pattern=render_secret_path(config.secret_path_template, config.environment, "*", "*"),
     )

@@ -518,6 +518,10 @@ class ServiceConfig(_Model):
     adopt: bool = Field(
         False, strict=True, description="Take over a Secret of the target name that was not created by an ExternalSecret."
     )
+    protect: Optional[bool] = Field(
+        None, strict=True,
+        description="Protect the service's ExternalSecret from deletion (Pulumi's protect); default protectExternalSecrets.",
+    )
 
     @model_validator(mode="after")
     def _not_renamed_from_itself(self) -> "ServiceConfig":
@@ -551,4 +555,9 @@ class StackConfig(_Model):
         default_factory=dict, description="Merged over rotating: 10m, stable: 24h."
     )
     force_sync: str = Field("", max_length=253, description="A new value makes every ExternalSecret sync now.")
+    protect_external_secrets: bool = Field(
+        False, strict=True,
+        description="Protect every ExternalSecret from deletion: removing a service or `pulumi destroy` stops, "
+        "naming them, until protect is turned off and deployed.",
+    )
     services: list[ServiceConfig] = Field(default_factory=list, description="The secrets to deliver.")

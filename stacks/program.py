@@ -206,7 +206,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
             ),
             k8s_opts,
         )
-        ready_for_eso_objects: list[pulumi.Resource] = [operator.release]
+        ready_for_eso_objects: list[pulumi.Resource] = list(operator.ready)
         for kind in stack.eso.reconcilers:
             pulumi.log.warn(reconciler_warning(kind))
     else:
@@ -301,6 +301,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                     )
                     for service in services
                 ],
+                protected_external_secrets=frozenset(s.external_secret_name for s in services if s.protect),
                 controller=controller,
                 labels={**common_labels, "eso-platform/namespace": namespace},
                 force_sync=stack.force_sync,
@@ -325,6 +326,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 "refreshInterval": service.refresh_interval,
                 "externalSecret": service.external_secret_name,
                 "onRemove": service.on_remove,
+                "protect": service.protect,
             }
 
     for change in secret_changes(previous.get("services"), service_outputs):

@@ -21,6 +21,8 @@ class Service:
     external_secret_name: str
     on_remove: str
     adopt: bool
+    # Pulumi's protect on the ExternalSecret: the engine refuses to delete it.
+    protect: bool = False
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class Stack:
     services: tuple[Service, ...]
     # Who the AWS provider runs as: the kubeconfig reaches the cluster as the same identity.
     deploying_identity: DeployingIdentity = DeployingIdentity()
+    # The secret paths any service of the stack may have: the template with `*` for namespace and service.
+    secret_path_pattern: str = "*"
 
     def namespaces(self) -> dict[str, list[Service]]:
         grouped: dict[str, list[Service]] = {}

@@ -1,6 +1,7 @@
 """`python -m stacks plan`: what a stack will create, offline, with no cloud credentials;
-`python -m stacks doctor`: whether AWS holds what the deployed stack needs;
+`python -m stacks doctor`: whether AWS and the cluster hold what the deployed stack needs;
 `python -m stacks alert-rules`: the opt-in alerts as a Prometheus rule file;
+`python -m stacks deployer-policy`: the least-privilege IAM policy of the deploying identity;
 `python -m stacks secrets-provider`: whether CI can decrypt the stack's secrets."""
 
 import argparse
@@ -58,8 +59,9 @@ def parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser(
         "doctor",
         help="check that AWS holds what a stack needs",
-        description="Checks, with the caller's AWS credentials, the stack's secrets, the cluster's OIDC provider, "
-        "the deployed roles' trust and the KMS keys. Exit code 1 if a check fails.",
+        description="Checks, as the stack's deploying identity, the stack's secrets (metadata only), the cluster's "
+        "OIDC provider, the deployed roles' trust, the KMS keys and, through the cluster's API, whether each "
+        "ExternalSecret is Ready. Exit code 1 if a check fails.",
     )
     doctor.add_argument("stack", help="a stack name (dev reads Pulumi.dev.yaml) or a path to Pulumi.<stack>.yaml")
     doctor.add_argument("--format", choices=("text", "json"), default="text")
@@ -70,6 +72,14 @@ def parser() -> argparse.ArgumentParser:
         "oidcProviderArn output (of cluster.stackReference's stack, or of this stack with cluster.create) "
         "with the Pulumi CLI",
     )
+    doctor.add_argument(
+        "--kubeconfig",
+        type=Path,
+        metavar="FILE",
+        help="reach the cluster with this kubeconfig (its `aws eks get-token` still runs as the stack's deploying "
+        "identity); default: the one the program uses, built from cluster.name or read off the kubeconfig output "
+        "(of cluster.stackReference's stack, or of this stack with cluster.create)",
+    )
     secrets_provider = commands.add_parser(
         "secrets-provider",
         help="check that CI can decrypt the stack's secrets without a passphrase",
@@ -78,6 +88,15 @@ def parser() -> argparse.ArgumentParser:
         "encryptedkey. Exit code 2, naming the fix, if it does not.",
     )
     secrets_provider.add_argument("stack", help="a stack name (dev reads Pulumi.dev.yaml) or a path to Pulumi.<stack>.yaml")
+    deployer = commands.add_parser(
+        "deployer-policy",
+        help="print the least-privilege IAM policy of the identity that deploys a stack",
+        description="The IAM policy that preview, up, refresh, destroy and the doctor need, on the stack's own roles, "
+        "managed policies, cluster and secrets' metadata; it denies reading or decrypting any secret. "
+        "Attach it to the deploy role (aws iam put-role-policy --policy-document file://policy.json).",
+    )
+    deployer.add_argument("stack", help="a stack name (dev reads Pulumi.dev.yaml) or a path to Pulumi.<stack>.yaml")
+    deployer.add_argument("--account", type=_account_id, required=True, help="the 12-digit account the stack deploys to")
     commands.add_parser(
         "alert-rules",
         help="print the opt-in alerts as a Prometheus rule file",
@@ -96,6 +115,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.command == "doctor":
         from tools.doctor import command as doctor
         return doctor.run(args)
+    if args.command == "deployer-policy":
+        from tools.deployer_policy import command as deployer_policy
+        return deployer_policy.run(args)
     if args.command == "secrets-provider":
         from tools.secrets_provider import command as secrets_provider
         return secrets_provider.run(args)

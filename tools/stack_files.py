@@ -2,6 +2,7 @@
 
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -11,6 +12,7 @@ import yaml
 from stacks.deploying_identity import AWS_IDENTITY_KEYS
 from stacks.loading import PROJECT, load_stack
 from stacks.spec import Stack
+from tools.exit_codes import EXIT_BAD_INPUT
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_PLACEHOLDER = "[secret]"
@@ -139,3 +141,11 @@ def load_stack_file(path: Path) -> Stack:
     secret_keys = [key.removeprefix(prefix) for key in settings.secret_keys if key.startswith(prefix)]
     provider = {key: settings.config[f"aws:{key}"] for key in AWS_IDENTITY_KEYS if f"aws:{key}" in settings.config}
     return load_stack(values, settings.config.get("aws:region"), secret_keys, aws_provider=provider)
+
+
+def report_bad_input(path: Path, error: Exception) -> int:
+    """Prints `error` as every tool reports bad input (a problem of the stack's config named with
+    its file) and returns the exit code for it."""
+    where = "" if isinstance(error, StackFileError) else f"{path.name}: "
+    print(f"error: {where}{error}", file=sys.stderr)
+    return EXIT_BAD_INPUT

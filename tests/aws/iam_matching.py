@@ -25,7 +25,7 @@ wildcard rules.
 
 The evaluator handles what the program generates: `Effect`, `Action`, `Resource`, `Sid`, and a
 `Condition` judged against the request's context keys, given as a `RequestContext` (IAM's
-rules: keys are case-insensitive; `StringEquals`/`StringLike` hold when the key is present and
+rules: keys are case-insensitive; `StringEquals`/`StringLike` (and `ArnEquals`/`ArnLike`) hold when the key is present and
 matches one of the values, so a request that does not name the key fails them; `Null` `"true"`
 holds when the key is absent, `"false"` when present; every operator of a statement must hold).
 Anything it cannot judge (`NotAction`, `NotResource`, `Principal` in an identity policy, policy
@@ -149,9 +149,13 @@ def allow_statements_naming(documents: Iterable[PolicyDocument], resource_arn: s
 
 # Trust policies --------------------------------------------------------------------------
 
+# ArnEquals/ArnLike compare an ARN as a whole here; IAM compares segment by segment, which
+# admits no more (the broader reading, as for Resource).
 _STRING_OPERATORS = {
     "StringEquals": lambda pattern, value: pattern == value,
     "StringLike": wildcard_match,
+    "ArnEquals": lambda pattern, value: pattern == value,
+    "ArnLike": wildcard_match,
 }
 
 

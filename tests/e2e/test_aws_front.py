@@ -183,6 +183,20 @@ def test_secrets_manager_refuses_callers_without_an_assumed_session(front):
     assert front.log.counts()[("secretsmanager", "denied")] == 1
 
 
+def test_a_deploying_identity_may_describe_a_secret_but_never_read_it(moto_url, signer, world):
+    deploying = AwsFront(moto_url, lambda: {"keys": [signer.jwk()]}, deployer_keys=("deployer",)).start()
+    try:
+        client = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=deploying.url, config=NO_RETRIES,
+                              aws_access_key_id="deployer", aws_secret_access_key="deployer")  # pragma: allowlist secret
+        assert client.describe_secret(SecretId="dev/app/api")["Name"] == "dev/app/api"
+        assert _error(lambda: client.get_secret_value(SecretId="dev/app/api")) == "AccessDeniedException"
+        assert _error(lambda: client.batch_get_secret_value(SecretIdList=["dev/app/api"])) == "AccessDeniedException"
+        other = moto_client("secretsmanager", deploying.url)
+        assert _error(lambda: other.describe_secret(SecretId="dev/app/api")) == "UnrecognizedClientException"
+    finally:
+        deploying.stop()
+
+
 def test_stopping_the_front_refuses_connections_until_it_starts_again(front, signer):
     token = signer.token(service_account_subject("api", ACCOUNT_NAME))
     front.stop()

@@ -16,7 +16,7 @@ from tools.plan.render import as_text
 from stacks.lifecycle import labelled_by_namespace
 from stacks.loading import ConfigError, load_stack
 from components.resource_types import EXTERNAL_SECRET, READ_STACK_OUTPUTS, RELEASE
-from tests.conftest import PROJECT_ROOT, REGION, as_pulumi_config, stack_values
+from tests.conftest import PROJECT_ROOT, REGION, as_pulumi_config, crowded_services, stack_values
 
 
 
@@ -57,6 +57,7 @@ def test_renamed_from_keeps_the_external_secret_and_its_secret_and_churns_nothin
         "refreshInterval": "24h",
         "externalSecret": "backend-worker",
         "onRemove": "delete",
+        "protect": False,
     }
 
 
@@ -477,3 +478,45 @@ def test_the_labels_move_first_only_where_an_earlier_release_labelled_through_th
     earlier["operator"] = {"namespace": "external-secrets", "installed": False, "handedOver": "external-secrets"}
     assert labelled_by_namespace(earlier) == {"backend", "frontend", "payments"}
     assert labelled_by_namespace({}) == set()
+
+
+def test_external_secrets_are_protected_stack_wide_or_per_service(run_stack, dev_run):
+    """Pulumi's protect on the ExternalSecrets alone, as the engine receives it; the engine's refusal
+    to delete them is e2e/test_secret_lifecycle.py."""
+    values = stack_values("dev")
+    values["protectExternalSecrets"] = True
+    values["services"] = [{**entry, "protect": False} if entry["name"] == "web" else entry for entry in values["services"]]
+    run = run_stack(values)
+    protected = sorted(r.name for r in run.resources if r.protect)
+    assert protected == ["tenant-backend/backend-api", "tenant-backend/backend-worker", "tenant-payments/payments",
+                         "tenant-payments/payments-ledger"]
+    assert run.outputs["services"]["frontend/web"]["protect"] is False
+    assert run.outputs["services"]["payments/payments"]["protect"] is True
+    assert not [r.name for r in dev_run.resources if r.protect], "nothing is protected unless asked"
+    text = as_text(run)
+    assert "  externalsecret backend-api: dev/app/backend-api -> Secret backend-api-env (keys DATABASE_URL, API_KEY) every 10m via aws-secretsmanager-us-east-1, protected from deletion" in text
+    assert [line for line in text.splitlines() if "externalsecret web:" in line and "protected" in line] == []
+
+
+def _leaves(run: ProgramRun) -> list[str]:
+    depended = {name for resource in run.resources for name in resource.dependencies}
+    return sorted(r.name for r in run.resources if r.custom and r.read_id is None
+                  and not r.type.startswith("pulumi:providers:") and r.name not in depended)
+
+
+@pytest.mark.parametrize("change", [
+    {},
+    {"irsa": {"mode": "shared"}},
+    {"eso": {"monitoring": {"serviceMonitor": True, "alerts": True}}},
+    {"admission": {"enabled": False}},
+    {"services": [*stack_values("dev")["services"], *crowded_services(40)]},
+    {"eso": {"install": False}},
+], ids=["dev", "shared", "monitoring", "no-admission", "managed-policies", "existing-operator"])
+def test_a_destroy_reaches_the_external_secrets_first(run_stack, change):
+    """The engine deletes a resource only after everything that depends on it, and stops at the
+    first it may not delete: with the ExternalSecrets the only leaves, a destroy deletes nothing
+    else before a protected ExternalSecret stops it (e2e/test_secret_lifecycle.py, with the engine)."""
+    values = {**stack_values("dev"), **change}
+    run = run_stack(values)
+    external_secrets = sorted(r.name for r in run.of_type(EXTERNAL_SECRET))
+    assert external_secrets and _leaves(run) == external_secrets

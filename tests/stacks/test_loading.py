@@ -511,3 +511,19 @@ def test_provider_identities_the_kubeconfig_cannot_carry_are_refused(provider, e
     with pytest.raises(ConfigError) as raised:
         load_dev_with_provider(provider)
     assert any(expected in problem for problem in raised.value.problems), raised.value.problems
+
+
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"protectExternalSecrets": "yes"}, "protectExternalSecrets: must be true or false, not 'yes'"),  # pragma: allowlist secret
+        ({"services": [{"name": "api", "namespace": "backend", "protect": "true"}]}, "services[0].protect:"),
+    ],
+)
+def test_protect_takes_booleans_only(change, expected):
+    values = {**stack_values("dev"), **change}
+    with pytest.raises(ConfigError) as raised:
+        load(values)
+    assert any(problem.startswith(expected) for problem in raised.value.problems), raised.value.problems

@@ -184,6 +184,7 @@ def test_outputs_name_roles_stores_and_secrets(dev_run):
         "refreshInterval": "10m",
         "externalSecret": "backend-api",
         "onRemove": "delete",
+        "protect": False,
     }
     assert sorted(outputs["services"]) == [
         "backend/backend-api",

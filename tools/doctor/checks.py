@@ -1,16 +1,16 @@
 """Preflight doctor: what a deploy needs in AWS that Pulumi does not manage, checked with boto3.
 
-Secrets, the cluster's IAM OIDC provider, the deployed roles' trust and the KMS keys. A secret's
-value is read only to learn whether it is a JSON object and which keys it has; no value is ever
-kept, printed or logged. boto3 honours AWS_ENDPOINT_URL, so the same checks run against a local
-AWS stand-in.
+Secrets, the cluster's IAM OIDC provider, the deployed roles' trust and the KMS keys. Only
+metadata is read: a secret's value never is (`DescribeSecret`, never `GetSecretValue`), so the
+deploying identity needs no read of any secret; whether each secret arrives, and whole, is read
+where it happens, off the ExternalSecrets (tools/doctor/delivery.py). boto3 honours
+AWS_ENDPOINT_URL, so the same checks run against a local AWS stand-in.
 """
 
 import json
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 from urllib.parse import unquote
 
 import boto3
@@ -18,29 +18,19 @@ import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from components.iam_documents import STS_AUDIENCE, AwsIdentity, kms_key_region, trust_policy
+from components.kubeconfig import exec_kubeconfig, with_deploying_identity
 from stacks.access import role_specs
 from stacks.model import MINIMUM_KUBERNETES_MINOR, kubernetes_floor_problem
+from tools.doctor.delivery import cluster_access, delivery_checks
 from tools.doctor.document_diff import policy_differences
+from tools.doctor.findings import Check
 from stacks.spec import Service, Stack
 
-Status = Literal["pass", "fail", "skip"]
 _MISSING = {"ResourceNotFoundException", "NoSuchEntity", "NoSuchEntityException", "NotFoundException"}
 
 
 class DoctorError(Exception):
     """The doctor cannot run at all (no credentials, no way to learn the cluster's issuer)."""
-
-
-@dataclass(frozen=True)
-class Check:
-    check: str
-    subject: str
-    status: Status
-    detail: str
-    fix: str = ""
-
-    def as_dict(self) -> dict[str, str]:
-        return asdict(self)
 
 
 def _code(error: ClientError) -> str:
@@ -96,18 +86,20 @@ def strip_scheme(issuer: str) -> str:
     return issuer.removeprefix("https://").rstrip("/")
 
 
-def stack_output(stack: str, name: str, where: str) -> str:
-    """A stack's output, read with the Pulumi CLI; `where` says why, for the error."""
+def stack_output(stack: str, name: str, where: str, instead: str = "pass --oidc-issuer", secret: bool = False) -> str:
+    """A stack's output, read with the Pulumi CLI; `where` says why and `instead` what else the
+    user can do, for the error. A `secret` output is read in the clear: the kubeconfig is one,
+    and the program's holds no credential."""
     pulumi = shutil.which("pulumi")
     if pulumi is None:
-        raise DoctorError(f"{where}; install the Pulumi CLI (and log in), or pass --oidc-issuer")
+        raise DoctorError(f"{where}; install the Pulumi CLI (and log in), or {instead}")
     result = subprocess.run(
-        [pulumi, "stack", "output", "--stack", stack, name], capture_output=True, text=True, timeout=120
+        [pulumi, "stack", "output", "--stack", stack, *(["--show-secrets"] if secret else []), name], capture_output=True, text=True, timeout=120
     )
     found = result.stdout.strip()
     if result.returncode != 0 or not found:
         reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise DoctorError(f"{where}, and `pulumi stack output` failed ({reason}); pass --oidc-issuer")
+        raise DoctorError(f"{where}, and `pulumi stack output` failed ({reason}); {instead}")
     return found
 
 
@@ -253,19 +245,6 @@ def check_role_trust(session: boto3.Session, stack: Stack, identity: AwsIdentity
 # Secrets ---------------------------------------------------------------------------------------
 
 
-def _secret_shape(secret_string: Optional[str]) -> tuple[Optional[str], list[str]]:
-    """What is wrong with a secret's shape, if anything, and its top-level key names."""
-    if secret_string is None:
-        return "holds binary data, not a JSON object", []
-    try:
-        parsed = json.loads(secret_string)
-    except ValueError:
-        return "is not JSON", []
-    if not isinstance(parsed, dict):
-        return f"is JSON but not an object (a JSON {type(parsed).__name__})", []
-    return None, sorted(parsed)
-
-
 def _undeclared_key(session: boto3.Session, region: str, kms_key_id: Optional[str], declared: tuple[str, ...]) -> Optional[str]:
     """The customer-managed key a secret is encrypted with, when irsa.kmsKeyArns does not list it
     (the role then has no kms:Decrypt on it). AWS-managed keys need no grant."""
@@ -278,21 +257,18 @@ def _undeclared_key(session: boto3.Session, region: str, kms_key_id: Optional[st
 
 
 def check_secret(session: boto3.Session, service: Service, kms_key_arns: tuple[str, ...] = ()) -> Check:
+    """The secret's metadata: it exists, is not scheduled for deletion, and the role may decrypt
+    it. Its content is judged by ESO, which reads it (the external-secret check)."""
     subject = f"{service.secret_path} ({service.region})"
     client = session.client("secretsmanager", region_name=service.region)
     wanted = service.keys or ()
     example = f"a JSON object{' with the keys ' + ', '.join(wanted) if wanted else ''}"
-    write = (
-        f"aws secretsmanager put-secret-value --region {service.region} --secret-id {service.secret_path} "
-        f"--secret-string file://{service.name}.json ({example})"
-    )
     try:
         described = client.describe_secret(SecretId=service.secret_path)
         if described.get("DeletedDate"):
             return Check("secret", subject, "fail", "is scheduled for deletion",
                          f"aws secretsmanager restore-secret --region {service.region} --secret-id {service.secret_path}")
         undeclared = _undeclared_key(session, service.region, described.get("KmsKeyId"), kms_key_arns)
-        problem, keys = _secret_shape(client.get_secret_value(SecretId=service.secret_path).get("SecretString"))
     except ClientError as error:
         if _code(error) in _MISSING:
             return Check(
@@ -300,18 +276,12 @@ def check_secret(session: boto3.Session, service: Service, kms_key_arns: tuple[s
                 f"aws secretsmanager create-secret --region {service.region} --name {service.secret_path} "
                 f"--secret-string file://{service.name}.json ({example})",
             )
-        return _cannot_check("secret", subject, error, "secretsmanager:DescribeSecret, secretsmanager:GetSecretValue and kms:DescribeKey")
+        return _cannot_check("secret", subject, error, "secretsmanager:DescribeSecret and kms:DescribeKey")
     if undeclared:
         return Check("secret", subject, "fail",
                      f"is encrypted with the customer-managed KMS key {undeclared}, which irsa.kmsKeyArns does not list: "
                      "the role cannot decrypt it", f"add {undeclared} to irsa.kmsKeyArns, then `pulumi up`")
-    if problem:
-        return Check("secret", subject, "fail", f"{problem}; ExternalSecret {service.name} needs a JSON object", write)
-    missing = [key for key in wanted if key not in keys]
-    if missing:
-        return Check("secret", subject, "fail", f"lacks the key{'s' if len(missing) > 1 else ''} {', '.join(missing)}", write)
-    found = f"has {', '.join(wanted)}" if wanted else f"is a JSON object with {len(keys)} key{'s' if len(keys) != 1 else ''}"
-    return Check("secret", subject, "pass", found)
+    return Check("secret", subject, "pass", "exists" + (", its key listed in irsa.kmsKeyArns" if described.get("KmsKeyId") else ""))
 
 
 # KMS -------------------------------------------------------------------------------------------
@@ -338,8 +308,33 @@ def check_kms_key(session: boto3.Session, key_arn: str) -> Check:
 # All of it -------------------------------------------------------------------------------------
 
 
-def run_checks(session: boto3.Session, stack: Stack, stack_name: str, oidc_issuer: Optional[str] = None) -> list[Check]:
-    """Every check of the stack, in the order a deploy depends on them.
+def cluster_kubeconfig(session: boto3.Session, stack: Stack, stack_name: str) -> str:
+    """The kubeconfig the program reaches the cluster with, as the deploying identity.
+
+    Raises DoctorError when it cannot be had.
+    """
+    cluster, identity = stack.cluster, stack.deploying_identity
+    instead = "pass --kubeconfig"
+    if cluster.form == "name":
+        try:
+            described = session.client("eks", region_name=stack.region).describe_cluster(name=cluster.name)["cluster"]
+        except ClientError as error:
+            raise DoctorError(f"cluster.name: cannot describe {cluster.name} for its endpoint ({_code(error)})") from None
+        return exec_kubeconfig(cluster.name, stack.region, described.get("endpoint", ""),
+                               (described.get("certificateAuthority") or {}).get("data", ""), identity)
+    if cluster.form == "stackReference":
+        source, where = cluster.stack_reference, f"cluster.stackReference: the kubeconfig is stack {cluster.stack_reference}'s output kubeconfig"
+    else:
+        source, where = stack_name, "cluster.create: the kubeconfig is this stack's output kubeconfig, there after its first `pulumi up`"
+    return with_deploying_identity(stack_output(source, "kubeconfig", where, instead, secret=True), identity, stack.region)
+
+
+def run_checks(
+    session: boto3.Session, stack: Stack, stack_name: str, oidc_issuer: Optional[str] = None,
+    kubeconfig: Optional[str] = None,
+) -> list[Check]:
+    """Every check of the stack, in the order a deploy depends on them. `kubeconfig` (its text)
+    replaces the one the program would use, still run as the deploying identity.
 
     Raises DoctorError when the doctor cannot run at all.
     """
@@ -357,4 +352,12 @@ def run_checks(session: boto3.Session, stack: Stack, stack_name: str, oidc_issue
     declared = tuple(stack.irsa.kms_key_arns)
     checks += [check_secret(session, service, declared) for service in sorted(stack.services, key=lambda s: s.secret_path)]
     checks += [check_kms_key(session, arn) for arn in sorted(set(stack.irsa.kms_key_arns))]
-    return checks
+    try:
+        reached = with_deploying_identity(kubeconfig, stack.deploying_identity, stack.region) if kubeconfig else \
+            cluster_kubeconfig(session, stack, stack_name)
+    except (DoctorError, ValueError) as error:
+        api, access = None, Check("cluster-access", stack.cluster.name or stack_name, "fail", str(error),
+                                  "make the cluster reachable as `pulumi up` reaches it, or pass --kubeconfig")
+    else:
+        api, access = cluster_access(reached, stack.cluster.name or stack_name)
+    return checks + delivery_checks(api, access, stack)

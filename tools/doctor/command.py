@@ -1,7 +1,9 @@
-"""`python -m stacks doctor`: checks, with boto3, that AWS holds what a deployed stack needs."""
+"""`python -m stacks doctor`: checks that AWS and the cluster hold what a deployed stack needs."""
 
 import argparse
 import sys
+from pathlib import Path
+from typing import Optional
 
 from botocore.exceptions import BotoCoreError
 
@@ -9,20 +11,17 @@ from stacks.loading import ConfigError
 from tools.doctor import report as doctor_report
 from tools.doctor.checks import DoctorError, deploying_session, run_checks
 from tools.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED_CHECKS
-from tools.stack_files import StackFileError, load_stack_file, stack_file, stack_name
+from tools.stack_files import StackFileError, load_stack_file, report_bad_input, stack_file, stack_name
 
 
 def run(args: argparse.Namespace) -> int:
     path = stack_file(args.stack)
     try:
         stack = load_stack_file(path)
-        checks = run_checks(deploying_session(stack), stack, stack_name(path), args.oidc_issuer)
-    except StackFileError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except ConfigError as error:
-        print(f"error: {path.name}: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        kubeconfig = _read_kubeconfig(args.kubeconfig)
+        checks = run_checks(deploying_session(stack), stack, stack_name(path), args.oidc_issuer, kubeconfig)
+    except (StackFileError, ConfigError) as error:
+        return report_bad_input(path, error)
     except (DoctorError, BotoCoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -31,3 +30,10 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_FAILED_CHECKS if doctor_report.failed(checks) else 0
 
 
+def _read_kubeconfig(path: Optional[Path]) -> Optional[str]:
+    if path is None:
+        return None
+    try:
+        return path.read_text()
+    except OSError as error:
+        raise DoctorError(f"--kubeconfig: cannot read {path}: {error.strerror}") from None

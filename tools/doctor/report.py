@@ -2,7 +2,7 @@
 
 import json
 
-from tools.doctor.checks import Check
+from tools.doctor.findings import Check
 
 _COLUMNS = ("result", "check", "subject", "detail")
 
@@ -24,6 +24,8 @@ def as_text(stack: str, checks: list[Check]) -> str:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3])
         if check is not None and check.fix:
             lines.append(" " * (widths[0] + 2) + f"fix: {check.fix}")
-    bad = failed(checks)
-    lines += ["", f"{len(bad)} of {len(checks)} checks failed" if bad else f"all {len(checks)} checks passed or were skipped"]
+    bad, warned = failed(checks), [check for check in checks if check.status == "warn"]
+    summary = f"{len(bad)} of {len(checks)} checks failed" if bad else (
+        "no check failed" if warned else f"all {len(checks)} checks passed or were skipped")
+    lines += ["", summary + (f"; {len(warned)} warned" if warned else "")]
     return "\n".join(lines) + "\n"

@@ -49,6 +49,10 @@ class Registration:
     custom: bool
     provider: Optional[str] = None
     retain_on_delete: bool = False
+    # Pulumi's protect: the engine refuses to delete it.
+    protect: bool = False
+    # Per input, the resources its value comes from (not those it merely waits for, `depends_on`).
+    property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # The URNs of the resource's aliases: each one a deployed resource it takes over.
     aliases: tuple[str, ...] = ()
     # The ID of an existing object the program reads (`Resource.get`), not one it manages.
@@ -221,6 +225,11 @@ class RecordingMonitor(mocks.MockMonitor):
                 custom=getattr(request, "custom", True),
                 provider=request.provider.split("::")[-2] if request.provider else None,
                 retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
+                protect=bool(getattr(request, "protect", False)),
+                property_dependencies={
+                    key: tuple(sorted(_name_of(urn) for urn in deps.urns))
+                    for key, deps in sorted(getattr(request, "propertyDependencies", {}).items()) if deps.urns
+                },
                 aliases=self._alias_urns(request),
                 read_id=read_id,
                 import_id=getattr(request, "importId", "") or None,

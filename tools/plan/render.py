@@ -67,7 +67,8 @@ def deliveries(run: ProgramRun) -> list[Delivery]:
 def plan_resources(run: ProgramRun) -> list[dict[str, Any]]:
     """The resources as a JSON plan lists them."""
     return [
-        {"type": r.type, "name": r.name, "parent": r.parent, "inputs": _inputs(r), "dependencies": list(r.dependencies)}
+        {"type": r.type, "name": r.name, "parent": r.parent, "inputs": _inputs(r), "dependencies": list(r.dependencies),
+         "propertyDependencies": {key: list(names) for key, names in r.property_dependencies.items()}}
         for r in run.resources
     ]
 
@@ -237,9 +238,10 @@ def as_text(run: ProgramRun, against: Optional[Against] = None) -> str:
                     what = "keys " + ", ".join(entry["secretKey"] for entry in spec["data"])
                 sync = f", force-sync {metadata['annotations']['force-sync']}" if "force-sync" in (metadata.get("annotations") or {}) else ""
                 kept = ", Secret kept on removal" if spec["target"]["creationPolicy"] == "Orphan" else ""
+                protected = ", protected from deletion" if resource.protect else ""
                 add(
                     f"  externalsecret {metadata['name']}: {path} -> Secret {spec['target']['name']} "
-                    f"({what}) every {spec['refreshInterval']} via {spec['secretStoreRef']['name']}{sync}{kept}"
+                    f"({what}) every {spec['refreshInterval']} via {spec['secretStoreRef']['name']}{sync}{kept}{protected}"
                 )
     add("")
     add("operator")

@@ -122,8 +122,9 @@ def _dependent_replacements(
     """The engine's dependent replacements (pkg/resource/deploy/step_generator.go,
     calculateDependentReplacements): a resource replaced delete-first takes its dependents with
     it when the provider, given every input that takes a value from it as unknown, replaces them.
-    An input takes a value from a resource here when the resource depends on it and the input
-    holds its name or ARN."""
+    An input takes a value from a resource when its property dependencies name it (a `depends_on`
+    alone changes no input); in plans written before those were listed, when the resource depends
+    on it and the input holds its name or ARN."""
     found = dict(replaced)
     pending = [identity for identity in replaced if _deleted_first(identity[0], old[identity]["inputs"], new[identity]["inputs"])]
     while pending:
@@ -137,10 +138,16 @@ def _dependent_replacements(
             # Plans written before dependencies were listed leave the names alone to decide.
             if "dependencies" in resource and root[1] not in resource["dependencies"]:
                 continue
-            unknown = tuple(
-                key for key, value in resource["inputs"].items()
-                if _refers_to(value, names) and _replaced_by_unknown(identity[0], key)
-            )
+            if "propertyDependencies" in resource:
+                unknown = tuple(
+                    key for key, sources in resource["propertyDependencies"].items()
+                    if root[1] in sources and _replaced_by_unknown(identity[0], key)
+                )
+            else:
+                unknown = tuple(
+                    key for key, value in resource["inputs"].items()
+                    if _refers_to(value, names) and _replaced_by_unknown(identity[0], key)
+                )
             if unknown:
                 found[identity] = unknown
                 if _deleted_first(identity[0], old[identity]["inputs"], resource["inputs"]):

@@ -1,5 +1,6 @@
-"""`python -m stacks doctor` against moto: a healthy account passes; each way it can break fails
-with the right check, named subject and fix; bad input exits 2; no secret value is ever printed."""
+"""`python -m stacks doctor` against moto and a cluster API: a healthy account passes; each way it
+can break fails with the right check, named subject and fix; bad input exits 2; no secret value is
+ever read or printed."""
 
 import json
 import os
@@ -7,23 +8,29 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import boto3
+import botocore.client
 import pytest
 from moto.server import ThreadedMotoServer
 
 from stacks.access import role_specs
+from e2e.aws_cli import TOKENS as AWS_CLI_TOKENS
 from tools.cli import main
 from tools.stack_files import load_stack_file
 from tools.plan.engine import PLACEHOLDER_ACCOUNT, run_program
 from tests.aws.moto_world import World, create_iam
 from tests.conftest import PROJECT_ROOT, Mocks, as_pulumi_config, crowded_services, stack_values, write_stack_file
+from tests.tools.doctor.cluster_api import TOKEN, ClusterApiFixture
 
 CLUSTER = "platform-dev"
 # Every secret in these tests holds this; the doctor must never print it.
 PLANTED_VALUE = "marker-value-the-doctor-must-never-print"
 DEFAULT_KEY = "PLACEHOLDER"
+# A role of the account the cluster admits, as an EKS access entry would.
+DEPLOYER_ROLE = f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/deployer"
+_KUBECONFIG: list[str] = []
 
 
 @dataclass
@@ -37,6 +44,7 @@ class Account:
     key_arn: str
     key_arns: tuple[str, ...]
     values: dict[str, Any]
+    cluster: Optional[ClusterApiFixture] = None
 
     def secrets(self) -> dict[str, tuple[str, tuple[str, ...]]]:
         """Secret path -> (region, key names) for each service of the stack."""
@@ -55,7 +63,8 @@ def create_cluster(session: boto3.Session, name: str, version: str) -> str:
 
 
 def create_account(
-    session: boto3.Session, directory: Path, irsa_mode: str = "per-namespace", extra_services: tuple[dict[str, str], ...] = ()
+    session: boto3.Session, directory: Path, irsa_mode: str = "per-namespace", extra_services: tuple[dict[str, str], ...] = (),
+    cluster_api: Optional[ClusterApiFixture] = None,
 ) -> Account:
     issuer = create_cluster(session, CLUSTER, "1.35")
     values = stack_values("dev")
@@ -68,7 +77,8 @@ def create_account(
     }
     values["irsa"] = {**values["irsa"], "mode": irsa_mode, "kmsKeyArns": sorted(key_arns.values())}
     account = Account(
-        session, write_stack_file(directory / "Pulumi.doctor.yaml", values), issuer, key_arns[home], tuple(sorted(key_arns.values())), values
+        session, write_stack_file(directory / "Pulumi.doctor.yaml", values), issuer, key_arns[home], tuple(sorted(key_arns.values())), values,
+        cluster_api,
     )
     # The roles exactly as the program registers them for this cluster's issuer.
     run = run_program(as_pulumi_config(values), "doctor", Mocks(oidc_issuer=issuer))
@@ -77,16 +87,37 @@ def create_account(
         session.client("secretsmanager", region_name=region).create_secret(
             Name=path, SecretString=json.dumps({key: PLANTED_VALUE for key in keys})
         )
+    if cluster_api is not None:
+        for service in load_stack_file(account.stack_file).services:
+            cluster_api.synced(service.namespace, service.external_secret_name)
     return account
 
 
+@pytest.fixture(autouse=True)
+def cluster_api(tmp_path, monkeypatch):
+    """The cluster's API, reached through the program's kubeconfig, whose `aws eks get-token` is
+    the harness's stand-in CLI: the default identity and DEPLOYER_ROLE get a token it admits."""
+    api = ClusterApiFixture(CLUSTER, "us-east-1").start()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    aws_cli = bin_dir / "aws"
+    aws_cli.write_text(f"#!/bin/sh\nexec {sys.executable} {PROJECT_ROOT / 'e2e' / 'aws_cli.py'} \"$@\"\n")
+    aws_cli.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv(AWS_CLI_TOKENS, json.dumps({"default": TOKEN, f"role:{DEPLOYER_ROLE}": TOKEN}))
+    _KUBECONFIG[:] = ["--kubeconfig", str(api.kubeconfig(tmp_path))]
+    yield api
+    _KUBECONFIG.clear()
+    api.stop()
+
+
 @pytest.fixture
-def account(aws, tmp_path) -> Account:
-    return create_account(aws, tmp_path)
+def account(aws, tmp_path, cluster_api) -> Account:
+    return create_account(aws, tmp_path, cluster_api=cluster_api)
 
 
 def doctor(capsys, *args) -> tuple[int, str, str]:
-    code = main(["doctor", *args])
+    code = main(["doctor", *args, *_KUBECONFIG])
     captured = capsys.readouterr()
     assert PLANTED_VALUE not in captured.out + captured.err
     return code, captured.out, captured.err
@@ -122,8 +153,8 @@ def test_a_healthy_account_passes_every_check(capsys, account):
     assert (version["subject"], version["detail"]) == ("platform-dev (us-east-1)", "Kubernetes 1.35 (1.30 or later)")
 
 
-def test_a_cluster_below_the_kubernetes_floor_fails_with_the_upgrade(capsys, aws, tmp_path):
-    account = create_account(aws, tmp_path)
+def test_a_cluster_below_the_kubernetes_floor_fails_with_the_upgrade(capsys, aws, tmp_path, cluster_api):
+    account = create_account(aws, tmp_path, cluster_api=cluster_api)
     aws.client("eks").delete_cluster(name=CLUSTER)
     create_cluster(aws, CLUSTER, "1.29")
     code, checks = doctor_json(capsys, account)
@@ -139,23 +170,14 @@ def _delete_secret(account: Account) -> None:
     account.secrets_client(path).delete_secret(SecretId=path, ForceDeleteWithoutRecovery=True)
 
 
-def _not_json(account: Account) -> None:
-    path = "dev/app/web"
-    account.secrets_client(path).put_secret_value(SecretId=path, SecretString=f"SESSION_SECRET={PLANTED_VALUE}")
-
-
-def _json_list(account: Account) -> None:
-    account.secrets_client("dev/app/web").put_secret_value(SecretId="dev/app/web", SecretString=json.dumps([PLANTED_VALUE]))
-
-
-def _binary(account: Account) -> None:
-    account.secrets_client("dev/app/web").put_secret_value(SecretId="dev/app/web", SecretBinary=PLANTED_VALUE.encode())
-
-
 def _missing_key(account: Account) -> None:
-    account.secrets_client("dev/app/backend-api").put_secret_value(
-        SecretId="dev/app/backend-api", SecretString=json.dumps({"DATABASE_URL": PLANTED_VALUE})
-    )
+    # What ESO's AWS provider reports for a `property` the secret's JSON lacks (secretsmanager.go).
+    account.cluster.failing("backend", "backend-api", "error processing spec.data[1] (key: dev/app/backend-api), err: key API_KEY does not exist in secret dev/app/backend-api")
+
+
+def _never_reconciled(account: Account) -> None:
+    path = "/apis/external-secrets.io/v1/namespaces/frontend/externalsecrets/web"
+    account.cluster.objects[path] = {**account.cluster.objects[path], "status": {}}
 
 
 def _scheduled_for_deletion(account: Account) -> None:
@@ -221,10 +243,8 @@ def _key_pending_deletion(account: Account) -> None:
 # (break the account, check, subject, words in the detail, words in the fix)
 BREAKAGES: list[tuple[Callable[[Account], None], str, str, tuple[str, ...], tuple[str, ...]]] = [
     (_delete_secret, "secret", "dev/app/payments (us-east-1)", ("does not exist",), ("create-secret", "--name dev/app/payments")),
-    (_not_json, "secret", "dev/app/web (us-east-1)", ("is not JSON",), ("put-secret-value", "SESSION_SECRET")),
-    (_json_list, "secret", "dev/app/web (us-east-1)", ("not an object", "list"), ("put-secret-value",)),
-    (_binary, "secret", "dev/app/web (us-east-1)", ("binary",), ("put-secret-value",)),
-    (_missing_key, "secret", "dev/app/backend-api (us-east-1)", ("lacks the key API_KEY",), ("DATABASE_URL, API_KEY",)),
+    (_missing_key, "external-secret", "backend/backend-api", ("not Ready (SecretSyncedError: could not get secret data from provider)", "last error: error processing spec.data[1] (key: dev/app/backend-api), err: key API_KEY does not exist in secret dev/app/backend-api"), ("kubectl annotate externalsecret -n backend backend-api force-sync=",)),
+    (_never_reconciled, "external-secret", "frontend/web", ("not reconciled by ESO yet",), ("force-sync",)),
     (_encrypted_with_an_undeclared_key, "secret", "dev/app/backend-worker (us-east-1)", ("customer-managed KMS key arn:aws:kms:us-east-1:", "cannot decrypt"), ("to irsa.kmsKeyArns",)),
     (_scheduled_for_deletion, "secret", "dev/app/payments-ledger (us-west-2)", ("scheduled for deletion",), ("restore-secret", "--region us-west-2")),
     (_no_provider, "oidc-provider", "oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/", ("no IAM OIDC provider",), ("create-open-id-connect-provider", "--client-id-list sts.amazonaws.com")),
@@ -269,8 +289,8 @@ def test_a_secret_encrypted_with_a_declared_key_passes(capsys, account):
 
 
 @pytest.mark.parametrize("mode", ["shared", "shared-wildcard"])
-def test_a_shared_role_is_checked_against_the_trust_of_its_mode(capsys, aws, tmp_path, mode):
-    account = create_account(aws, tmp_path, irsa_mode=mode)
+def test_a_shared_role_is_checked_against_the_trust_of_its_mode(capsys, aws, tmp_path, cluster_api, mode):
+    account = create_account(aws, tmp_path, irsa_mode=mode, cluster_api=cluster_api)
     code, checks = doctor_json(capsys, account)
     assert code == 0
     (role,) = [check for check in checks if check["check"] == "role-trust"]
@@ -283,8 +303,8 @@ def test_a_shared_role_is_checked_against_the_trust_of_its_mode(capsys, aws, tmp
     assert "StringLike" in failure["detail"]
 
 
-def test_a_role_whose_grants_are_in_managed_policies_is_checked_too(capsys, aws, tmp_path):
-    account = create_account(aws, tmp_path, extra_services=tuple(crowded_services(40)))
+def test_a_role_whose_grants_are_in_managed_policies_is_checked_too(capsys, aws, tmp_path, cluster_api):
+    account = create_account(aws, tmp_path, extra_services=tuple(crowded_services(40)), cluster_api=cluster_api)
     (crowded,) = [spec for spec in role_specs(load_stack_file(account.stack_file)) if spec.key == "crowded"]
     assert not crowded.read_policies.inline
     code, checks = doctor_json(capsys, account)
@@ -387,7 +407,7 @@ def test_an_explicit_issuer_is_checked_as_given(capsys, account):
 
 def exit_code(*args: str) -> int:
     try:
-        return main(["doctor", *args])
+        return main(["doctor", *args, *_KUBECONFIG])
     except SystemExit as exit:
         return exit.code
 
@@ -461,7 +481,7 @@ def moto_server():
     server.stop()
 
 
-def test_the_cli_runs_against_an_endpoint_from_aws_endpoint_url(moto_server, tmp_path, monkeypatch):
+def test_the_cli_runs_against_an_endpoint_from_aws_endpoint_url(moto_server, tmp_path, monkeypatch, cluster_api):
     """What an operator does: run the doctor, fix what fails, run it again."""
     for name in [name for name in os.environ if name.startswith("AWS_")]:
         monkeypatch.delenv(name)
@@ -471,11 +491,11 @@ def test_the_cli_runs_against_an_endpoint_from_aws_endpoint_url(moto_server, tmp
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    account = create_account(boto3.Session(region_name="us-east-1"), tmp_path)
+    account = create_account(boto3.Session(region_name="us-east-1"), tmp_path, cluster_api=cluster_api)
     _disabled_key(account)
 
     def run() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "stacks", "doctor", str(account.stack_file)], cwd=PROJECT_ROOT,
+        return subprocess.run([sys.executable, "-m", "stacks", "doctor", str(account.stack_file), *_KUBECONFIG], cwd=PROJECT_ROOT,
                               env={**os.environ}, capture_output=True, text=True, timeout=60)
 
     before = run()
@@ -486,3 +506,114 @@ def test_the_cli_runs_against_an_endpoint_from_aws_endpoint_url(moto_server, tmp
     after = run()
     assert after.returncode == 0, after.stdout
     assert "FAIL" not in after.stdout and PLANTED_VALUE not in before.stdout + after.stdout
+
+
+# Delivery, read where it happens -------------------------------------------------------------
+
+
+def test_each_external_secret_is_checked_through_the_cluster_as_the_deploying_identity(capsys, account):
+    code, checks = doctor_json(capsys, account)
+    assert code == 0
+    (access,) = [c for c in checks if c["check"] == "cluster-access"]
+    assert (access["subject"], access["detail"]) == (account.cluster.url, "Kubernetes v1.35.0, as the deploying identity")
+    stack = load_stack_file(account.stack_file)
+    assert sorted(c["subject"] for c in checks if c["check"] == "external-secret") == sorted(
+        f"{s.namespace}/{s.external_secret_name}" for s in stack.services
+    )
+    (web,) = [c for c in checks if c["subject"] == "frontend/web"]
+    assert web["detail"] == "Ready: synced into Secret web at 2026-12-03T10:00:00Z"
+
+
+def test_the_last_error_is_the_newest_update_failed_warning(capsys, account):
+    api = account.cluster
+    api.failing("backend", "backend-api", "AccessDeniedException: not authorized", at="2026-12-03T09:00:00Z")
+    api.event("backend", "backend-api", "Warning", "UpdateFailed", "key API_KEY does not exist in secret dev/app/backend-api", "2026-12-03T10:00:00Z")
+    api.event("backend", "backend-api", "Normal", "Updated", "secret updated", "2026-12-03T11:00:00Z")
+    api.event("backend", "backend-worker", "Warning", "UpdateFailed", "a neighbour's error", "2026-12-03T12:00:00Z")
+    code, checks = doctor_json(capsys, account)
+    (failure,) = failures(checks)
+    assert code == 1 and failure["subject"] == "backend/backend-api"
+    assert failure["detail"].endswith("; last error: key API_KEY does not exist in secret dev/app/backend-api")
+
+
+def test_an_external_secret_not_deployed_yet_is_skipped(capsys, account):
+    del account.cluster.objects["/apis/external-secrets.io/v1/namespaces/payments/externalsecrets/payments"]
+    code, checks = doctor_json(capsys, account)
+    assert code == 0
+    (skipped,) = [c for c in checks if c["status"] == "skip"]
+    assert (skipped["check"], skipped["subject"], skipped["detail"]) == (
+        "external-secret", "payments/payments", "not deployed yet; `pulumi up` creates it"
+    )
+
+
+def test_a_cluster_that_refuses_the_identity_fails_access_and_skips_delivery(capsys, account):
+    other_role = f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/not-admitted"
+    code, out, _ = doctor(capsys, with_aws(account, assumeRoles=[{"roleArn": other_role}]), "--format", "json")
+    checks = json.loads(out)["checks"]
+    (failure,) = failures(checks)
+    assert code == 1 and failure["check"] == "cluster-access"
+    assert failure["detail"].startswith("GET /version: 401") and "EKS access entry" in failure["fix"]
+    assert {c["status"] for c in checks if c["check"] == "external-secret"} == {"skip"}
+
+
+def test_the_doctor_reads_no_secret_value_from_aws_or_the_cluster(capsys, account, monkeypatch):
+    calls = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(client, operation, params):
+        calls.append((client.meta.service_model.service_name, operation))
+        return original(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    _missing_key(account)
+    code, _ = doctor_json(capsys, account)
+    assert code == 1
+    assert {operation for service, operation in calls if service == "secretsmanager"} == {"DescribeSecret"}
+    assert not [path for path, _ in account.cluster.requests if "/secrets" in path], "the dev stack keeps no Secret"
+
+
+def test_the_kubeconfig_output_of_the_cluster_stack_is_used_as_the_deploying_identity(capsys, account, tmp_path, monkeypatch):
+    """cluster.stackReference: the kubeconfig is the referenced stack's secret output, and its
+    `aws eks get-token` is rewritten to run as this stack's deploying identity."""
+    exported = json.loads(account.cluster.kubeconfig(tmp_path).read_text())
+    exported["users"][0]["user"]["exec"]["args"] += ["--profile", "cluster-admin"]
+    values = {**account.values, "cluster": {"stackReference": "acme/eks-cluster/dev"}, "aws:assumeRoles": [{"roleArn": DEPLOYER_ROLE}]}
+    write_stack_file(account.stack_file, values)
+    answers = {
+        "stack output --stack acme/eks-cluster/dev oidcProviderArn": provider_arn(account.issuer),
+        "stack output --stack acme/eks-cluster/dev --show-secrets kubeconfig": json.dumps(json.dumps(exported)),
+    }
+    bin_dir = tmp_path / "pulumi-bin"
+    bin_dir.mkdir()
+    script = "".join(f'[ "$*" = "{line}" ] && {{ echo {answer}; exit 0; }}\n' for line, answer in answers.items())
+    (bin_dir / "pulumi").write_text("#!/bin/sh\n" + script + 'echo "unexpected: $*" >&2; exit 3\n')
+    (bin_dir / "pulumi").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    code = main(["doctor", str(account.stack_file), "--format", "json"])
+    out = capsys.readouterr().out
+    assert code == 0, failures(json.loads(out)["checks"])
+    assert {c["status"] for c in json.loads(out)["checks"] if c["check"] == "external-secret"} == {"pass"}
+
+
+def _keep(account: Account, service: str) -> None:
+    values = {**account.values, "services": [
+        {**entry, "onRemove": "keep"} if entry["name"] == service else entry for entry in account.values["services"]
+    ]}
+    write_stack_file(account.stack_file, values)
+
+
+@pytest.mark.parametrize("owned", [True, False], ids=["still-owned", "let-go"])
+def test_a_kept_services_secret_still_owned_by_its_external_secret_is_warned(capsys, account, owned):
+    """onRemove: keep is safe only once ESO has synced under Orphan and dropped its ownerReference."""
+    _keep(account, "web")
+    account.cluster.secret("frontend", "web", {"SESSION_SECRET": PLANTED_VALUE}, owner="web" if owned else None)
+    code, out, _ = doctor(capsys, str(account.stack_file))
+    assert code == 0, out
+    (row,) = [line for line in out.splitlines() if " kept-secret " in f" {line} "]
+    assert row.split()[:3] == ["WARN" if owned else "PASS", "kept-secret", "frontend/web"]
+    if owned:
+        assert "still owned by ExternalSecret web: removing the service now deletes this Secret" in row
+        assert "kubectl annotate externalsecret -n frontend web force-sync=" in out
+        assert out.rstrip().endswith("no check failed; 1 warned")
+    secret_reads = [accept for path, accept in account.cluster.requests if "/secrets/" in path]
+    assert secret_reads == ["application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"], "metadata only"

@@ -1,0 +1,95 @@
+"""Each AWS call the front saw, as IAM authorizes it: the action, the resource ARN and the
+condition keys the request carries, per AWS's Service Authorization Reference (the resource
+type each action names; `iam:PolicyARN` for AttachRolePolicy, `iam:PermissionsBoundary` for
+the calls that create or change a role with a boundary). `sts:GetCallerIdentity` is authorized
+for every caller ("No permissions are required", its API reference).
+
+A call this table does not know raises UnknownCall: a new call of the provider or the doctor
+fails the test that judges the calls until it is mapped, never passes unjudged.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from e2e.aws_front import PLACEHOLDER_SUFFIX, AwsCall
+
+ROLE_NAMED = {
+    "CreateRole", "GetRole", "DeleteRole", "UpdateRole", "UpdateRoleDescription", "UpdateAssumeRolePolicy",
+    "TagRole", "UntagRole", "ListRoleTags", "PutRolePolicy", "GetRolePolicy", "DeleteRolePolicy", "ListRolePolicies",
+    "AttachRolePolicy", "DetachRolePolicy", "ListAttachedRolePolicies", "ListInstanceProfilesForRole",
+    "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary",
+}
+POLICY_NAMED = {
+    "GetPolicy", "GetPolicyVersion", "ListPolicyTags", "ListPolicyVersions", "CreatePolicyVersion",
+    "SetDefaultPolicyVersion", "DeletePolicyVersion", "TagPolicy", "UntagPolicy", "DeletePolicy",
+}
+ANY_RESOURCE = {("iam", "ListOpenIDConnectProviders"), ("eks", "ListClusters")}
+
+
+class UnknownCall(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Authorization:
+    action: str
+    resource: str
+    context: dict[str, str]
+
+
+@dataclass
+class Authorizer:
+    """Judges calls in the order they were made, remembering each role's path and boundary from
+    the calls that created or changed it (a role may be gone by the time the calls are judged)."""
+
+    account: str
+    role_paths: dict[str, str]
+    boundaries: dict[str, str]
+
+    def __init__(self, account: str):
+        self.account, self.role_paths, self.boundaries = account, {}, {}
+
+    def _role(self, name: str) -> str:
+        if name not in self.role_paths:
+            raise UnknownCall(f"role {name} was not created by a call the front saw: its path is unknown")
+        return f"arn:aws:iam::{self.account}:role{self.role_paths[name]}{name}"
+
+    def authorization(self, call: AwsCall) -> Optional[Authorization]:
+        """How IAM authorizes `call`, or None for a call no permission governs."""
+        service, operation, params = call.service, call.operation, call.params
+        if (service, operation) == ("sts", "GetCallerIdentity"):
+            return None
+        # The signing names of these five services are their IAM prefixes.
+        action = f"{service}:{operation}"
+        if (service, operation) in ANY_RESOURCE:
+            return Authorization(action, "*", {})
+        if service == "iam" and operation in ROLE_NAMED:
+            name = params["RoleName"]
+            context: dict[str, Any] = {}
+            if operation == "CreateRole":
+                self.role_paths[name] = params.get("Path", "/")
+                if params.get("PermissionsBoundary"):
+                    self.boundaries[name] = params["PermissionsBoundary"]
+            if operation == "PutRolePermissionsBoundary":
+                self.boundaries[name] = params["PermissionsBoundary"]
+            if name in self.boundaries:
+                context["iam:PermissionsBoundary"] = self.boundaries[name]
+            if operation == "AttachRolePolicy":
+                context["iam:PolicyARN"] = params["PolicyArn"]
+            return Authorization(action, self._role(name), context)
+        if service == "iam" and operation == "CreatePolicy":
+            return Authorization(action, f"arn:aws:iam::{self.account}:policy{params.get('Path', '/')}{params['PolicyName']}", {})
+        if service == "iam" and operation in POLICY_NAMED:
+            return Authorization(action, params["PolicyArn"], {})
+        if service == "iam" and operation == "GetOpenIDConnectProvider":
+            return Authorization(action, params["OpenIDConnectProviderArn"], {})
+        if service == "eks" and operation == "DescribeCluster":
+            return Authorization(action, f"arn:aws:eks:{call.region}:{self.account}:cluster/{params['name']}", {})
+        if service == "secretsmanager" and "SecretId" in params:
+            secret = params["SecretId"]
+            arn = secret if secret.startswith("arn:") else f"arn:aws:secretsmanager:{call.region}:{self.account}:secret:{secret}{PLACEHOLDER_SUFFIX}"
+            return Authorization(action, arn, {})
+        if service == "kms" and "KeyId" in params:
+            key = params["KeyId"]
+            return Authorization(action, key if key.startswith("arn:") else f"arn:aws:kms:{call.region}:{self.account}:key/{key}", {})
+        raise UnknownCall(f"{service} {operation} {sorted(params)}: not mapped to an IAM authorization")
