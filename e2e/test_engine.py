@@ -77,6 +77,7 @@ def test_dev_from_nothing_delivers_every_secret_with_the_documented_outputs(harn
         "refreshInterval": "10m",
         "externalSecret": "backend-api",
         "onRemove": "delete",
+        "protect": False,
     }
     assert outputs["operator"] == {"namespace": "external-secrets", "chartVersion": "2.9.0", "installed": True, "onRemove": "uninstall"}
     assert "/index.yaml" in harness.charts.requests, "the chart came from the repository eso.chartRepository names"
