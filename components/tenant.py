@@ -3,6 +3,7 @@ alone, a SecretStore per region, an ExternalSecret per service."""
 
 import re
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any, Optional
 
 import pulumi
@@ -120,7 +121,9 @@ class Tenant(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[token_role]),
         )
 
-        def after_operator(legacy_name: str, also_after: list[pulumi.Resource] = (), protect: bool = False) -> pulumi.ResourceOptions:
+        def after_operator(
+            legacy_name: str, also_after: Sequence[pulumi.Resource] = (), protect: bool = False
+        ) -> pulumi.ResourceOptions:
             # Until the binding exists the controller cannot request the account's token.
             aliases = [] if legacy_name in args.ambiguous_legacy_names else [pulumi.Alias(name=legacy_name)]
             return pulumi.ResourceOptions(

@@ -8,7 +8,7 @@ A call this table does not know raises UnknownCall: a new call of the provider o
 fails the test that judges the calls until it is mapped, never passes unjudged.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from e2e.aws_front import PLACEHOLDER_SUFFIX, AwsCall
@@ -43,11 +43,8 @@ class Authorizer:
     the calls that created or changed it (a role may be gone by the time the calls are judged)."""
 
     account: str
-    role_paths: dict[str, str]
-    boundaries: dict[str, str]
-
-    def __init__(self, account: str):
-        self.account, self.role_paths, self.boundaries = account, {}, {}
+    role_paths: dict[str, str] = field(default_factory=dict)
+    boundaries: dict[str, str] = field(default_factory=dict)
 
     def _role(self, name: str) -> str:
         if name not in self.role_paths:

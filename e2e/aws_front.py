@@ -264,16 +264,17 @@ class AwsFront:
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
         target = request.headers.get("X-Amz-Target", "")
-        self.log.record_call(self._call(request, target, body))
-        cluster = self._described_cluster(request)
+        call = self._call(request, target, body)
+        self.log.record_call(call)
+        cluster = self.clusters.get(call.params["name"]) if (call.service, call.operation) == ("eks", "DescribeCluster") else None
         if cluster is not None:
             self.log.record(Decision("eks", True, self._caller(request), cluster["arn"], "DescribeCluster"))
             self._reply(request, 200, {"Content-Type": "application/json"}, json.dumps({"cluster": cluster}).encode())
             return
         try:
             if target.startswith("secretsmanager."):
-                self._authorize_secrets_manager(request, target.split(".", 1)[1], body)
-            elif self._sts_action(request, body) == WEB_IDENTITY:
+                self._authorize_secrets_manager(request, call)
+            elif not target and call.operation == WEB_IDENTITY:
                 self._assume_role_with_web_identity(request, body)
                 return
         except Refusal as refusal:
@@ -281,7 +282,7 @@ class AwsFront:
             return
         status, headers, content = self._forward(request, body)
         if not target.startswith("secretsmanager."):
-            self.log.record(Decision("passthrough", True, self._caller(request), target or self._sts_action(request, body)))
+            self.log.record(Decision("passthrough", True, self._caller(request), target or call.operation))
         self._reply(request, status, headers, content)
 
     @staticmethod
@@ -304,13 +305,6 @@ class AwsFront:
             return AwsCall(key, service, region, "ListClusters", {})
         return AwsCall(key, service, region, f"{request.command} {path}", {})
 
-    def _described_cluster(self, request: BaseHTTPRequestHandler) -> Optional[dict[str, Any]]:
-        credential = _CREDENTIAL.search(request.headers.get("Authorization", ""))
-        found = _DESCRIBE_CLUSTER.fullmatch(request.path.partition("?")[0])
-        if request.command != "GET" or credential is None or credential.group(3) != "eks" or found is None:
-            return None
-        return self.clusters.get(found.group(1))
-
     def _caller(self, request: BaseHTTPRequestHandler) -> str:
         """The role whose session signed the request, else `unknown` (signed with a key no
         session got) or `unsigned`."""
@@ -318,12 +312,6 @@ class AwsFront:
         if credential is None:
             return UNSIGNED
         return self.sessions.get(credential.group(1), UNKNOWN)
-
-    @staticmethod
-    def _sts_action(request: BaseHTTPRequestHandler, body: bytes) -> str:
-        query = request.path.partition("?")[2]
-        fields = parse_qs(query) | parse_qs(body.decode(errors="replace"))
-        return fields.get("Action", [""])[0]
 
     def _forward(self, request: BaseHTTPRequestHandler, body: bytes) -> tuple[int, dict[str, str], bytes]:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
@@ -403,9 +391,9 @@ class AwsFront:
 
     # Secrets Manager ----------------------------------------------------------------------
 
-    def _authorize_secrets_manager(self, request: BaseHTTPRequestHandler, action: str, body: bytes) -> None:
-        credential = _CREDENTIAL.search(request.headers.get("Authorization", ""))
-        if credential and credential.group(1) in self.deployer_keys:
+    def _authorize_secrets_manager(self, request: BaseHTTPRequestHandler, call: AwsCall) -> None:
+        action = call.operation
+        if call.access_key in self.deployer_keys:
             allowed = f"secretsmanager:{action}" not in SECRET_READS
             self.log.record(Decision("secretsmanager", allowed, DEPLOYER, action))
             if not allowed:
@@ -415,12 +403,10 @@ class AwsFront:
         if role_arn in (UNSIGNED, UNKNOWN):
             self.log.record(Decision("secretsmanager", False, role_arn, action, "unrecognized caller"))
             raise Refusal(400, "UnrecognizedClientException", "The security token included in the request is invalid.")
-        region = _CREDENTIAL.search(request.headers["Authorization"]).group(2)
-        members = json.loads(body or b"{}")
-        secret_id = members.get("SecretId")
-        resource = self._secret_arn(secret_id, region) if secret_id else "*"
+        secret_id = call.params.get("SecretId")
+        resource = self._secret_arn(secret_id, call.region) if secret_id else "*"
         try:
-            allowed = is_allowed(self._policies(role_arn), f"secretsmanager:{action}", resource, request_context(members))
+            allowed = is_allowed(self._policies(role_arn), f"secretsmanager:{action}", resource, request_context(call.params))
         except UnsupportedPolicyElement as error:
             raise Refusal(500, "InternalFailure", f"the front cannot judge this policy: {error}") from None
         self.log.record(Decision("secretsmanager", allowed, role_arn, resource, action))

@@ -83,11 +83,13 @@ def deployer_policy(stack: Stack, account: str) -> dict[str, Any]:
     regions = sorted({s.region for s in stack.services} | {arn.split(":")[3] for arn in stack.irsa.kms_key_arns} | {stack.region})
 
     if stack.cluster.form == "name":
-        # aws.eks.getCluster; the doctor too.
-        cluster = [{"Sid": "ReadTheCluster", "Effect": "Allow", "Action": "eks:DescribeCluster",
-                    "Resource": f"arn:{partition}:eks:{stack.region}:{account}:cluster/{stack.cluster.name}"}]
-        # aws.iam.getOpenIdConnectProvider by url lists the providers to find the issuer's.
-        list_providers = ["iam:ListOpenIDConnectProviders"]
+        cluster = [
+            # aws.eks.getCluster; the doctor too.
+            {"Sid": "ReadTheCluster", "Effect": "Allow", "Action": "eks:DescribeCluster",
+             "Resource": f"arn:{partition}:eks:{stack.region}:{account}:cluster/{stack.cluster.name}"},
+            # aws.iam.getOpenIdConnectProvider by url lists the providers to find the issuer's.
+            {"Sid": "FindTheClustersOidcProvider", "Effect": "Allow", "Action": "iam:ListOpenIDConnectProviders", "Resource": "*"},
+        ]
     else:
         # The doctor finds the cluster whose issuer is the stack's among the region's clusters.
         cluster = [
@@ -95,13 +97,10 @@ def deployer_policy(stack: Stack, account: str) -> dict[str, Any]:
              "Resource": f"arn:{partition}:eks:{stack.region}:{account}:cluster/*"},
             {"Sid": "ListTheClusters", "Effect": "Allow", "Action": "eks:ListClusters", "Resource": "*"},
         ]
-        list_providers = []
     statements: list[dict[str, Any]] = [
         *cluster,
         {"Sid": "ReadTheClustersOidcProvider", "Effect": "Allow", "Action": "iam:GetOpenIDConnectProvider",
          "Resource": f"{iam}:oidc-provider/oidc.eks.{stack.region}.{DNS_SUFFIXES[partition]}/id/*"},
-        *([{"Sid": "FindTheClustersOidcProvider", "Effect": "Allow", "Action": list_providers, "Resource": "*"}]
-          if list_providers else []),
         {"Sid": "ManageTheStacksRoles", "Effect": "Allow", "Action": list(ROLE_ACTIONS)
          + ([] if boundary else [*BOUNDED_ROLE_ACTIONS, "iam:DeleteRolePermissionsBoundary"]), "Resource": roles},
         *([{"Sid": "CreateTheStacksRolesWithinTheBoundary", "Effect": "Allow", "Action": list(BOUNDED_ROLE_ACTIONS),

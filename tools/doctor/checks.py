@@ -141,20 +141,27 @@ def _cluster_with_issuer(session: boto3.Session, region: str, issuer: str) -> Ch
     )
 
 
+def _cluster_stack_output(stack: Stack, stack_name: str, what: str, output: str) -> tuple[str, str]:
+    """Which stack's `output` holds the cluster's `what` in the forms that read it off a stack
+    (cluster.stackReference, cluster.create), and the words that say so, for errors."""
+    if stack.cluster.form == "stackReference":
+        reference = stack.cluster.stack_reference
+        return reference, f"cluster.stackReference: the {what} is stack {reference}'s output {output}"
+    return stack_name, f"cluster.create: the {what} is this stack's output {output}, there after its first `pulumi up`"
+
+
 def cluster_issuer(
     session: boto3.Session, stack: Stack, given: Optional[str], stack_name: str
-) -> tuple[Optional[str], list[Check]]:
-    """The cluster's OIDC issuer (without https://) and the checks of the cluster that found it."""
+) -> tuple[Optional[str], list[Check], Optional[dict[str, Any]]]:
+    """The cluster's OIDC issuer (without https://), the checks of the cluster that found it, and
+    the cluster as EKS describes it when it was looked up by name."""
     if given:
-        return strip_scheme(given), []
+        return strip_scheme(given), [], None
     cluster = stack.cluster
     if cluster.form != "name":
-        if cluster.form == "stackReference":
-            source, where = cluster.stack_reference, f"cluster.stackReference: the issuer is stack {cluster.stack_reference}'s output oidcProviderArn"
-        else:
-            source, where = stack_name, "cluster.create: the issuer is this stack's output oidcProviderArn, there after its first `pulumi up`"
+        source, where = _cluster_stack_output(stack, stack_name, "issuer", "oidcProviderArn")
         issuer = issuer_of_provider(stack_output(source, "oidcProviderArn", where), where)
-        return issuer, [_cluster_with_issuer(session, stack.region, issuer)]
+        return issuer, [_cluster_with_issuer(session, stack.region, issuer)], None
     subject = f"{cluster.name} ({stack.region})"
     try:
         described = session.client("eks", region_name=stack.region).describe_cluster(name=cluster.name)["cluster"]
@@ -163,16 +170,16 @@ def cluster_issuer(
             return None, [
                 Check("cluster", subject, "fail", "no EKS cluster of this name in this region",
                       "correct cluster.name or aws:region in the stack file")
-            ]
-        return None, [_cannot_check("cluster", subject, error, "eks:DescribeCluster")]
+            ], None
+        return None, [_cannot_check("cluster", subject, error, "eks:DescribeCluster")], None
     version = _version_check(cluster.name, stack.region, described.get("version"))
     issuer = described.get("identity", {}).get("oidc", {}).get("issuer")
     if not issuer:
         return None, [
             Check("cluster", subject, "fail", "the cluster has no OIDC issuer", "use an EKS cluster with an OIDC issuer (EKS 1.13 or later)"),
             version,
-        ]
-    return strip_scheme(issuer), [Check("cluster", subject, "pass", f"issuer https://{strip_scheme(issuer)}"), version]
+        ], described
+    return strip_scheme(issuer), [Check("cluster", subject, "pass", f"issuer https://{strip_scheme(issuer)}"), version], described
 
 
 def caller_account(session: boto3.Session) -> tuple[str, str]:
@@ -281,7 +288,7 @@ def check_secret(session: boto3.Session, service: Service, kms_key_arns: tuple[s
         return Check("secret", subject, "fail",
                      f"is encrypted with the customer-managed KMS key {undeclared}, which irsa.kmsKeyArns does not list: "
                      "the role cannot decrypt it", f"add {undeclared} to irsa.kmsKeyArns, then `pulumi up`")
-    return Check("secret", subject, "pass", "exists" + (", its key listed in irsa.kmsKeyArns" if described.get("KmsKeyId") else ""))
+    return Check("secret", subject, "pass", "exists, not scheduled for deletion, its KMS key usable by the role")
 
 
 # KMS -------------------------------------------------------------------------------------------
@@ -308,25 +315,25 @@ def check_kms_key(session: boto3.Session, key_arn: str) -> Check:
 # All of it -------------------------------------------------------------------------------------
 
 
-def cluster_kubeconfig(session: boto3.Session, stack: Stack, stack_name: str) -> str:
-    """The kubeconfig the program reaches the cluster with, as the deploying identity.
+def cluster_kubeconfig(
+    session: boto3.Session, stack: Stack, stack_name: str, described: Optional[dict[str, Any]] = None
+) -> str:
+    """The kubeconfig the program reaches the cluster with, as the deploying identity; with
+    cluster.name built from `described` (the cluster as EKS describes it), looked up when not given.
 
     Raises DoctorError when it cannot be had.
     """
     cluster, identity = stack.cluster, stack.deploying_identity
-    instead = "pass --kubeconfig"
     if cluster.form == "name":
-        try:
-            described = session.client("eks", region_name=stack.region).describe_cluster(name=cluster.name)["cluster"]
-        except ClientError as error:
-            raise DoctorError(f"cluster.name: cannot describe {cluster.name} for its endpoint ({_code(error)})") from None
+        if described is None:
+            try:
+                described = session.client("eks", region_name=stack.region).describe_cluster(name=cluster.name)["cluster"]
+            except ClientError as error:
+                raise DoctorError(f"cluster.name: cannot describe {cluster.name} for its endpoint ({_code(error)})") from None
         return exec_kubeconfig(cluster.name, stack.region, described.get("endpoint", ""),
                                (described.get("certificateAuthority") or {}).get("data", ""), identity)
-    if cluster.form == "stackReference":
-        source, where = cluster.stack_reference, f"cluster.stackReference: the kubeconfig is stack {cluster.stack_reference}'s output kubeconfig"
-    else:
-        source, where = stack_name, "cluster.create: the kubeconfig is this stack's output kubeconfig, there after its first `pulumi up`"
-    return with_deploying_identity(stack_output(source, "kubeconfig", where, instead, secret=True), identity, stack.region)
+    source, where = _cluster_stack_output(stack, stack_name, "kubeconfig", "kubeconfig")
+    return with_deploying_identity(stack_output(source, "kubeconfig", where, "pass --kubeconfig", secret=True), identity, stack.region)
 
 
 def run_checks(
@@ -339,7 +346,7 @@ def run_checks(
     Raises DoctorError when the doctor cannot run at all.
     """
     partition, account = caller_account(session)
-    issuer, checks = cluster_issuer(session, stack, oidc_issuer, stack_name)
+    issuer, checks, described = cluster_issuer(session, stack, oidc_issuer, stack_name)
     if issuer is None:
         checks += [
             Check("oidc-provider", stack.cluster.name or "", "skip", "needs the cluster's issuer"),
@@ -354,7 +361,7 @@ def run_checks(
     checks += [check_kms_key(session, arn) for arn in sorted(set(stack.irsa.kms_key_arns))]
     try:
         reached = with_deploying_identity(kubeconfig, stack.deploying_identity, stack.region) if kubeconfig else \
-            cluster_kubeconfig(session, stack, stack_name)
+            cluster_kubeconfig(session, stack, stack_name, described)
     except (DoctorError, ValueError) as error:
         api, access = None, Check("cluster-access", stack.cluster.name or stack_name, "fail", str(error),
                                   "make the cluster reachable as `pulumi up` reaches it, or pass --kubeconfig")

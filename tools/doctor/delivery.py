@@ -34,9 +34,17 @@ def last_error(api: ClusterApi, namespace: str, name: str) -> Optional[str]:
     return max(failures, key=_event_time).get("message") if failures else None
 
 
+def _external_secret_subject(service: Service) -> str:
+    return f"{service.namespace}/{service.external_secret_name}"
+
+
+def _kept_secret_subject(service: Service) -> str:
+    return f"{service.namespace}/{service.secret_name}"
+
+
 def external_secret_check(api: ClusterApi, service: Service) -> Check:
     name, namespace = service.external_secret_name, service.namespace
-    subject = f"{namespace}/{name}"
+    subject = _external_secret_subject(service)
     found = api.get(object_path(ESO_GROUP_VERSION, "externalsecrets", namespace, name))
     if found is None:
         return Check("external-secret", subject, "skip", "not deployed yet; `pulumi up` creates it")
@@ -59,7 +67,7 @@ def kept_secret_check(api: ClusterApi, service: Service) -> Check:
     controller ownerReference) only in `applyOwnership`, which runs after a successful read of
     the secret, so until the first sync under `creationPolicy: Orphan` succeeds the Secret still
     goes with the ExternalSecret."""
-    subject = f"{service.namespace}/{service.secret_name}"
+    subject = _kept_secret_subject(service)
     found = api.get(object_path("v1", "secrets", service.namespace, service.secret_name), metadata_only=True)
     if found is None:
         return Check("kept-secret", subject, "skip", "no Secret yet")
@@ -86,9 +94,8 @@ def delivery_checks(api: Optional[ClusterApi], access: Check, stack: Stack) -> l
             return [access, *(external_secret_check(api, s) for s in services), *(kept_secret_check(api, s) for s in kept)]
         except KubernetesError as error:
             access = Check("cluster-access", access.subject, "fail", str(error), _ACCESS_FIX)
-    return [access, *(Check("external-secret", f"{s.namespace}/{s.external_secret_name}", "skip", "needs the cluster")
-                      for s in services),
-            *(Check("kept-secret", f"{s.namespace}/{s.secret_name}", "skip", "needs the cluster") for s in kept)]
+    return [access, *(Check("external-secret", _external_secret_subject(s), "skip", "needs the cluster") for s in services),
+            *(Check("kept-secret", _kept_secret_subject(s), "skip", "needs the cluster") for s in kept)]
 
 
 _ACCESS_FIX = (

@@ -13,6 +13,7 @@ import subprocess
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Optional
 from urllib.parse import quote, urlencode
 
@@ -77,7 +78,9 @@ class ClusterApi:
             raise KubernetesError(f"the kubeconfig's `{command[0]}` printed no ExecCredential with a token") from None
         return self._token
 
-    def _context(self) -> ssl.SSLContext:
+    @cached_property
+    def _tls(self) -> ssl.SSLContext:
+        """Made once: every read trusts the same CA."""
         if not self.ca_data:
             return ssl.create_default_context()
         return ssl.create_default_context(cadata=base64.b64decode(self.ca_data).decode())
@@ -90,7 +93,7 @@ class ClusterApi:
             "Accept": METADATA_ONLY if metadata_only else "application/json",
         })
         try:
-            with urllib.request.urlopen(request, context=self._context(), timeout=_TIMEOUT_SECONDS) as response:
+            with urllib.request.urlopen(request, context=self._tls, timeout=_TIMEOUT_SECONDS) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
             if error.code == 404:

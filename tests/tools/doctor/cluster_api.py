@@ -75,25 +75,23 @@ class ClusterApiFixture:
 
     # What ESO writes ----------------------------------------------------------------------
 
-    def synced(self, namespace: str, name: str) -> None:
+    def _external_secret(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.objects[ESO_PATH.format(namespace=namespace, name=name)] = {
             "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-            "metadata": {"name": name, "namespace": namespace},
-            "status": {
-                "refreshTime": "2026-12-03T10:00:00Z",
-                "conditions": [{"type": "Ready", "status": "True", "reason": "SecretSynced", "message": "secret synced"}],
-            },
+            "metadata": {"name": name, "namespace": namespace}, "status": status,
         }
 
+    def synced(self, namespace: str, name: str) -> None:
+        self._external_secret(namespace, name, {
+            "refreshTime": "2026-12-03T10:00:00Z",
+            "conditions": [{"type": "Ready", "status": "True", "reason": "SecretSynced", "message": "secret synced"}],
+        })
+
     def failing(self, namespace: str, name: str, error: str, at: str = "2026-12-03T10:05:00Z") -> None:
-        self.objects[ESO_PATH.format(namespace=namespace, name=name)] = {
-            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-            "metadata": {"name": name, "namespace": namespace},
-            "status": {"conditions": [{
-                "type": "Ready", "status": "False", "reason": "SecretSyncedError",
-                "message": "could not get secret data from provider",
-            }]},
-        }
+        self._external_secret(namespace, name, {"conditions": [{
+            "type": "Ready", "status": "False", "reason": "SecretSyncedError",
+            "message": "could not get secret data from provider",
+        }]})
         self.event(namespace, name, "Warning", "UpdateFailed", error, at)
 
     def secret(self, namespace: str, name: str, data: dict[str, str], owner: Optional[str] = None) -> None:

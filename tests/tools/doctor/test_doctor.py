@@ -335,15 +335,17 @@ def test_a_missing_cluster_fails_and_skips_what_needs_its_issuer(capsys, account
     assert {c["status"] for c in checks if c["check"] in ("oidc-provider", "role-trust")} == {"skip"}
 
 
-def fake_pulumi(tmp_path: Path, monkeypatch, expected_args: str, prints: str) -> None:
-    """A `pulumi` on PATH that answers exactly one command line."""
+def fake_pulumi(tmp_path: Path, monkeypatch, expected_args: str, prints: str, **more: str) -> None:
+    """A `pulumi` on PATH that answers exactly its command lines: `expected_args` with `prints`,
+    and each of `more` (a command line -> what it prints)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     fake = bin_dir / "pulumi"
+    answers = {expected_args: prints, **more}
     fake.write_text(
         "#!/bin/sh\n"
-        f'[ "$*" = "{expected_args}" ] || {{ echo "unexpected: $*" >&2; exit 3; }}\n'
-        f"echo {prints}\n"
+        + "".join(f'[ "$*" = "{line}" ] && {{ echo {answer}; exit 0; }}\n' for line, answer in answers.items())
+        + 'echo "unexpected: $*" >&2; exit 3\n'
     )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
@@ -579,16 +581,8 @@ def test_the_kubeconfig_output_of_the_cluster_stack_is_used_as_the_deploying_ide
     exported["users"][0]["user"]["exec"]["args"] += ["--profile", "cluster-admin"]
     values = {**account.values, "cluster": {"stackReference": "acme/eks-cluster/dev"}, "aws:assumeRoles": [{"roleArn": DEPLOYER_ROLE}]}
     write_stack_file(account.stack_file, values)
-    answers = {
-        "stack output --stack acme/eks-cluster/dev oidcProviderArn": provider_arn(account.issuer),
-        "stack output --stack acme/eks-cluster/dev --show-secrets kubeconfig": json.dumps(json.dumps(exported)),
-    }
-    bin_dir = tmp_path / "pulumi-bin"
-    bin_dir.mkdir()
-    script = "".join(f'[ "$*" = "{line}" ] && {{ echo {answer}; exit 0; }}\n' for line, answer in answers.items())
-    (bin_dir / "pulumi").write_text("#!/bin/sh\n" + script + 'echo "unexpected: $*" >&2; exit 3\n')
-    (bin_dir / "pulumi").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    fake_pulumi(tmp_path, monkeypatch, "stack output --stack acme/eks-cluster/dev oidcProviderArn", provider_arn(account.issuer),
+                **{"stack output --stack acme/eks-cluster/dev --show-secrets kubeconfig": json.dumps(json.dumps(exported))})
     code = main(["doctor", str(account.stack_file), "--format", "json"])
     out = capsys.readouterr().out
     assert code == 0, failures(json.loads(out)["checks"])
