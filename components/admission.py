@@ -42,6 +42,11 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 # On a managed namespace: the ServiceAccount its SecretStores must act as. Only whoever may
 # update Namespaces (not a namespace's editors) can change it.
 SERVICE_ACCOUNT_ANNOTATION = "eso-platform/service-account"
+# On a managed namespace: the role its SecretStores may name under Pod Identity (its IAM path and
+# name: the ARN's end, known before the role exists), with ESO's own session tags and no
+# authentication of their own. A same-named role of another account is not one the controller
+# role may assume.
+ROLE_ANNOTATION = "eso-platform/role"
 TENANT_POLICY = "eso-platform-tenant-namespaces"
 STORE_AUTH_POLICY = "eso-platform-aws-store-auth"
 RULE_PREFIX = "eso-platform admission rule"
@@ -54,6 +59,9 @@ _HAS_SECRET_REF = f"{_HAS_AUTH} && has({_AWS}.auth.secretRef)"
 _HAS_ACCOUNT_REF = f"{_HAS_AUTH} && has({_AWS}.auth.jwt) && has({_AWS}.auth.jwt.serviceAccountRef)"
 _ACCOUNT_REF = f"{_AWS}.auth.jwt.serviceAccountRef"
 _NAMESPACE_ANNOTATIONS = "namespaceObject.metadata.annotations"
+# What an AWS store may otherwise choose of its session: tags (which would replace ESO's own
+# under sessionTagsPolicy None), tags carried on, roles chained before `role`, an external ID.
+_SESSION_CHOICES = ("sessionTags", "customSessionTags", "transitiveTagKeys", "additionalRoles", "externalID")
 _NAMESPACE_LABELS = "namespaceObject.metadata.labels"
 
 
@@ -106,12 +114,19 @@ def stack_policy_name(stack_key: str) -> str:
 
 
 def tenant_rules() -> list[Rule]:
-    """What a managed namespace admits: its stores act only as the account it is annotated with."""
+    """What a managed namespace admits: its stores act only as the account, or the role, it is
+    annotated with. A namespace carries both whichever identity its stack uses, so that switching
+    identity changes no annotation (the API server judges a store against the namespace as its
+    cache last saw it) and each shape fails in IAM under the other identity: without a token
+    grant, or without ambient credentials."""
     is_store = "object.kind != 'SecretStore' || "
     is_external_secret = "object.kind != 'ExternalSecret' || "
     is_push_secret = "object.kind != 'PushSecret' || "
     store_ref = "object.spec.secretStoreRef"
     annotated_account = f"{_NAMESPACE_ANNOTATIONS}['{SERVICE_ACCOUNT_ANNOTATION}']"
+    annotated_role = f"{_NAMESPACE_ANNOTATIONS}['{ROLE_ANNOTATION}']"
+    role_annotated = f"(has({_NAMESPACE_ANNOTATIONS}) && '{ROLE_ANNOTATION}' in {_NAMESPACE_ANNOTATIONS})"
+    session_choices = " && ".join(f"!has({_AWS}.{choice})" for choice in _SESSION_CHOICES)
     return [
         Rule(
             "tenant-store-no-static-credentials",
@@ -125,14 +140,20 @@ def tenant_rules() -> list[Rule]:
             "in a namespace eso-platform manages, a SecretStore must be an AWS store (spec.provider.aws)",
         ),
         Rule(
-            "tenant-store-managed-service-account",
+            "tenant-store-managed-identity",
             is_store
-            + f"({_HAS_ACCOUNT_REF} && has({_NAMESPACE_ANNOTATIONS}) && "
+            + f"(({_HAS_ACCOUNT_REF} && has({_NAMESPACE_ANNOTATIONS}) && "
             f"'{SERVICE_ACCOUNT_ANNOTATION}' in {_NAMESPACE_ANNOTATIONS} && {_ACCOUNT_REF}.name == {annotated_account} && "
-            f"(!has({_ACCOUNT_REF}.namespace) || {_ACCOUNT_REF}.namespace == object.metadata.namespace))",
-            "in a namespace eso-platform manages, a SecretStore must authenticate with "
-            "auth.jwt.serviceAccountRef naming the managed ServiceAccount of its own namespace (the "
-            f"namespace's annotation {SERVICE_ACCOUNT_ANNOTATION}), and no other account",
+            f"(!has({_ACCOUNT_REF}.namespace) || {_ACCOUNT_REF}.namespace == object.metadata.namespace)) || "
+            f"({role_annotated} && !({_HAS_AUTH}) && has({_AWS}.role) && {_AWS}.role.startsWith('arn:') && "
+            f"{_AWS}.role.endsWith(':role' + {annotated_role}) && "
+            f"has({_AWS}.sessionTagsPolicy) && {_AWS}.sessionTagsPolicy == 'Simple' && {session_choices}))",
+            "in a namespace eso-platform manages, a SecretStore must act as the namespace's own identity, and no "
+            "other: authenticate with auth.jwt.serviceAccountRef naming the managed ServiceAccount of its own "
+            f"namespace (its annotation {SERVICE_ACCOUNT_ANNOTATION}; IRSA), or, under EKS Pod Identity, name the "
+            f"namespace's role (the ARN ending in its annotation {ROLE_ANNOTATION}) with sessionTagsPolicy: Simple, no auth and none of "
+            f"{', '.join(_SESSION_CHOICES)}, so that ESO tags the session with the ExternalSecret's namespace, "
+            "which the role's trust requires",
         ),
         Rule(
             "tenant-external-secret-namespaced-store",
@@ -298,18 +319,19 @@ def cluster_guard_manifests(static_credentials_namespaces: list[str], labels: di
 
 
 def stack_guard_manifests(
-    stack_key: str, managed_namespaces: list[str], service_account: str, controller_username: str, labels: dict[str, str]
+    stack_key: str, managed_namespaces: list[str], service_account: Optional[str], controller_username: str, labels: dict[str, str]
 ) -> list[dict[str, Any]]:
     """The stack's own policies: one bound everywhere, its rules naming the namespaces they
-    concern; one bound to those namespaces by name (the label the API server sets on every
-    namespace, so no one can take a namespace out by relabelling it)."""
+    concern; under IRSA one for the tenant ServiceAccount (None under Pod Identity, which has
+    none), bound to those namespaces by name (the label the API server sets on every namespace,
+    so no one can take a namespace out by relabelling it)."""
     name = stack_policy_name(stack_key)
     namespaces = sorted(managed_namespaces)
     manifests = [
         policy(name, ["secretstores", "clustersecretstores", "externalsecrets", "pushsecrets"], stack_rules(namespaces), labels),
         denying_binding(name, name, None, labels),
     ]
-    if namespaces:  # a selector's `In` needs a value
+    if namespaces and service_account is not None:  # a selector's `In` needs a value
         accounts = tenant_account_policy_name(stack_key)
         manifests += [
             policy(accounts, ["pods", "serviceaccounts/token"], tenant_account_rules(service_account, controller_username), labels, core=True),

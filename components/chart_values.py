@@ -84,6 +84,9 @@ def service_monitor_values(monitoring_labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
+IDENTITY_ANNOTATION = "eso-platform/aws-identity"
+
+
 def operator_values(
     replicas: int,
     labels: dict[str, str],
@@ -92,6 +95,7 @@ def operator_values(
     service_monitor: bool = False,
     monitoring_labels: Optional[dict[str, str]] = None,
     reconcilers: Collection[str] = (),
+    pod_identity: bool = False,
 ) -> dict[str, Any]:
     """The program's chart values with the user's `extra` merged over them.
 
@@ -125,4 +129,8 @@ def operator_values(
     }
     if service_monitor:
         values["serviceMonitor"] = service_monitor_values(monitoring_labels or {})
+    if pod_identity:
+        # EKS gives a pod its Pod Identity credentials when the pod is created: switching
+        # identity changes the pod template, so the controller restarts with, or without, them.
+        values["podAnnotations"] = {IDENTITY_ANNOTATION: "pod-identity"}
     return deep_merge(values, extra)

@@ -1,4 +1,5 @@
-"""IAM documents for IRSA: pure functions from names to policy JSON, testable without any engine."""
+"""IAM documents for IRSA and EKS Pod Identity: pure functions from names to policy JSON,
+testable without any engine."""
 
 import hashlib
 import json
@@ -6,6 +7,15 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 STS_AUDIENCE = "sts.amazonaws.com"
+POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
+# Passing session tags needs sts:TagSession beside sts:AssumeRole, in the trust and in the
+# caller's own policy (IAM User Guide, "Passing session tags in AWS STS").
+ASSUME_WITH_TAGS = ("sts:AssumeRole", "sts:TagSession")
+# The tags ESO 2.9.0 sets on a session with `sessionTagsPolicy: Simple`, in place of any the store
+# names: the namespace of the ExternalSecret being synced and the store's kind
+# (providers/v1/aws/provider.go, buildSessionTags).
+ESO_NAMESPACE_TAG = "esoNamespace"
+ESO_STORE_KIND_TAG = "esoStoreKind"
 # ESO 2.9.0's Secrets Manager provider reads an ExternalSecret's remote ref with this one call,
 # passing `VersionStage` (`AWSCURRENT` unless the ref names a `version`; a `uuid/` version becomes
 # a `VersionId` instead): providers/v1/aws/secretsmanager/secretsmanager.go, `fetch` and
@@ -65,11 +75,24 @@ class PolicyTooLargeError(ValueError):
 
 
 @dataclass(frozen=True)
-class AwsIdentity:
-    """Where the roles live, all read off the cluster's IAM OIDC provider ARN."""
+class AwsAccount:
+    """Where the roles and the secrets live."""
 
     partition: str
     account_id: str
+
+    @classmethod
+    def from_arn(cls, arn: str) -> "AwsAccount":
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[0] != "arn" or not parts[4]:
+            raise ValueError(f"{arn!r} is not the ARN of an account's resource")
+        return cls(partition=parts[1], account_id=parts[4])
+
+
+@dataclass(frozen=True)
+class AwsIdentity(AwsAccount):
+    """Where the roles live, all read off the cluster's IAM OIDC provider ARN."""
+
     oidc_provider_arn: str
     issuer: str
 
@@ -107,7 +130,7 @@ def service_account_subject(namespace: str, service_account: str) -> str:
     return f"system:serviceaccount:{namespace}:{service_account}"
 
 
-def secret_arn_pattern(identity: AwsIdentity, grant: SecretGrant) -> str:
+def secret_arn_pattern(identity: AwsAccount, grant: SecretGrant) -> str:
     """The one ARN pattern that matches the secret named `grant.path` and no other secret."""
     return (
         f"arn:{identity.partition}:secretsmanager:{grant.region}:{identity.account_id}"
@@ -148,8 +171,94 @@ def trust_policy(
     }
 
 
+def cluster_arn_of(identity: AwsAccount, region: str, cluster_name: str) -> str:
+    return f"arn:{identity.partition}:eks:{region}:{identity.account_id}:cluster/{cluster_name}"
+
+
+def account_root(identity: AwsAccount) -> str:
+    return f"arn:{identity.partition}:iam::{identity.account_id}:root"
+
+
+def controller_trust_policy(identity: AwsAccount, cluster_arn: str) -> dict[str, Any]:
+    """The controller role's trust: EKS Pod Identity, for this cluster only (EKS User Guide,
+    "Create the IAM role": the service principal, both actions, and the confused-deputy
+    conditions on the cluster)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "EksPodIdentityOfThisCluster",
+                "Effect": "Allow",
+                "Principal": {"Service": POD_IDENTITY_SERVICE},
+                "Action": list(ASSUME_WITH_TAGS),
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": identity.account_id},
+                    "ArnEquals": {"aws:SourceArn": cluster_arn},
+                },
+            }
+        ],
+    }
+
+
+def controller_permission_policy(namespace_role_arns: list[str]) -> dict[str, Any]:
+    """All the controller role may do: assume the stack's namespace roles, tagging the session."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AssumeNamespaceRoles",
+                "Effect": "Allow",
+                "Action": list(ASSUME_WITH_TAGS),
+                "Resource": sorted(set(namespace_role_arns)),
+            }
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class PodIdentityPrincipal:
+    """The controller's Pod Identity session, as EKS tags it."""
+
+    controller_role_arn: str
+    cluster_arn: str
+    namespace: str
+    service_account: str
+
+
+def pod_identity_trust_policy(identity: AwsAccount, principal: PodIdentityPrincipal, namespaces: list[str]) -> dict[str, Any]:
+    """A namespace role's trust under Pod Identity: only the controller's session, tagged by ESO
+    with the namespace of the ExternalSecret it syncs (`sessionTagsPolicy: Simple`), and by EKS
+    with the controller's cluster, namespace and ServiceAccount.
+
+    The principal is the account, narrowed by `aws:PrincipalArn`: IAM turns a role named as
+    principal into that role's unique id, so a controller role deleted and created again under
+    the same ARN would no longer match, with no change a preview could show."""
+    tenant = sorted(namespaces) if len(namespaces) > 1 else namespaces[0]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ExternalSecretsControllerForItsNamespace",
+                "Effect": "Allow",
+                "Principal": {"AWS": account_root(identity)},
+                "Action": list(ASSUME_WITH_TAGS),
+                "Condition": {
+                    "ArnEquals": {"aws:PrincipalArn": principal.controller_role_arn},
+                    "StringEquals": {
+                        f"aws:RequestTag/{ESO_NAMESPACE_TAG}": tenant,
+                        f"aws:RequestTag/{ESO_STORE_KIND_TAG}": "SecretStore",
+                        "aws:PrincipalTag/eks-cluster-arn": principal.cluster_arn,
+                        "aws:PrincipalTag/kubernetes-namespace": principal.namespace,
+                        "aws:PrincipalTag/kubernetes-service-account": principal.service_account,
+                    },
+                },
+            }
+        ],
+    }
+
+
 def permission_policy(
-    identity: AwsIdentity, grants: list[SecretGrant], kms_key_arns: list[str]
+    identity: AwsAccount, grants: list[SecretGrant], kms_key_arns: list[str]
 ) -> dict[str, Any]:
     """Reads of the current version of exactly the granted secrets, and decryption only through
     Secrets Manager."""
@@ -215,7 +324,7 @@ class ReadPolicyLayout:
     buckets: tuple[tuple[SecretGrant, ...], ...]
 
 
-def _fits(identity: AwsIdentity, grants: list[SecretGrant], kms_key_arns: list[str], limit: int) -> bool:
+def _fits(identity: AwsAccount, grants: list[SecretGrant], kms_key_arns: list[str], limit: int) -> bool:
     return len(compact(permission_policy(identity, grants, kms_key_arns))) <= limit
 
 
@@ -237,7 +346,7 @@ def spread_grants(grants: list[SecretGrant], count: int) -> tuple[tuple[SecretGr
 
 
 def read_policy_layout(
-    identity: AwsIdentity, grants: list[SecretGrant], kms_key_arns: list[str]
+    identity: AwsAccount, grants: list[SecretGrant], kms_key_arns: list[str]
 ) -> ReadPolicyLayout:
     """Inline when the whole permission policy fits a role's inline quota, otherwise the fewest
     buckets, a power of two, whose customer-managed policies each fit MANAGED_POLICY_LIMIT.

@@ -1,4 +1,5 @@
-"""One IAM role that ESO assumes through the cluster's OIDC provider (IRSA)."""
+"""One IAM role that ESO assumes: through the cluster's OIDC provider (IRSA), or from the
+controller's EKS Pod Identity session."""
 
 from dataclasses import dataclass, field
 from typing import Optional
@@ -10,12 +11,26 @@ from components.iam_documents import (
     INLINE_POLICY_LIMIT,
     MANAGED_POLICY_LIMIT,
     TRUST_POLICY_LIMIT,
+    AwsAccount,
     AwsIdentity,
+    PodIdentityPrincipal,
     SecretGrant,
     permission_policy,
+    pod_identity_trust_policy,
     render,
     trust_policy,
 )
+
+
+@dataclass(frozen=True)
+class PodIdentityTrust:
+    """Under Pod Identity: the controller's session the role trusts, for `namespaces` only."""
+
+    controller_role_arn: pulumi.Input[str]
+    cluster_arn: pulumi.Input[str]
+    controller_namespace: str
+    controller_service_account: str
+    namespaces: list[str]
 
 MANAGED_POLICY_PATH = "/eso-platform/"
 
@@ -23,9 +38,11 @@ MANAGED_POLICY_PATH = "/eso-platform/"
 @dataclass(frozen=True)
 class IrsaRoleArgs:
     role_name: str
-    oidc_provider_arn: pulumi.Input[str]
+    # Exactly one of the two: IRSA's provider and subjects, or the Pod Identity trust.
+    oidc_provider_arn: Optional[pulumi.Input[str]]
     subjects: list[str]
     grants: list[SecretGrant]
+    pod_identity: Optional[PodIdentityTrust] = None
     kms_key_arns: list[str] = field(default_factory=list)
     # Set only in the shared-wildcard mode: trusts this ServiceAccount name in every namespace.
     wildcard_service_account: Optional[str] = None
@@ -44,7 +61,7 @@ class IrsaRoleArgs:
                 raise ValueError(f"the managed policies of role {self.role_name} must hold exactly its grants, once")
 
 
-def boundary_of_account(boundary: str, identity: AwsIdentity) -> str:
+def boundary_of_account(boundary: str, identity: AwsAccount) -> str:
     """`boundary`, if IAM can attach it to a role of `identity`'s account: a policy of that
     account, or an AWS managed one."""
     account = boundary.split(":")[4]
@@ -52,10 +69,37 @@ def boundary_of_account(boundary: str, identity: AwsIdentity) -> str:
         # A RunError ends the update with this message alone, no traceback.
         raise pulumi.RunError(
             f"irsa.permissionsBoundary: {boundary} is a policy of account {account}, but the roles are "
-            f"created in {identity.account_id}, the OIDC provider's account; use a policy of "
+            f"created in {identity.account_id}, the cluster's account; use a policy of "
             f"{identity.account_id} or an AWS managed policy"
         )
     return boundary
+
+
+def program_role(
+    resource_name: str,
+    role_name: str,
+    description: str,
+    trust: pulumi.Input[str],
+    account: pulumi.Output[AwsAccount],
+    path: str,
+    permissions_boundary: Optional[str],
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.iam.Role:
+    """A role of the program: one-hour sessions, at the stack's path, within its boundary."""
+    return aws.iam.Role(
+        resource_name,
+        name=role_name,
+        description=description,
+        assume_role_policy=trust,
+        max_session_duration=3600,
+        path=path,
+        permissions_boundary=account.apply(lambda found: boundary_of_account(permissions_boundary, found))
+        if permissions_boundary
+        else None,
+        tags=tags,
+        opts=opts,
+    )
 
 
 class IrsaRole(pulumi.ComponentResource):
@@ -68,25 +112,34 @@ class IrsaRole(pulumi.ComponentResource):
     def __init__(self, name: str, args: IrsaRoleArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eso-platform:irsa:IrsaRole", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        identity = pulumi.Output.from_input(args.oidc_provider_arn).apply(AwsIdentity.from_oidc_provider_arn)
-        role = aws.iam.Role(
-            f"{name}-role",
-            name=args.role_name,
-            description="External Secrets Operator reads Secrets Manager through IRSA",
-            assume_role_policy=identity.apply(
-                lambda ident: render(
-                    trust_policy(ident, args.subjects, args.wildcard_service_account),
-                    TRUST_POLICY_LIMIT,
-                    f"trust policy of role {args.role_name}",
+        what = f"trust policy of role {args.role_name}"
+        pod_identity = args.pod_identity
+        if pod_identity is None:
+            identity = pulumi.Output.from_input(args.oidc_provider_arn).apply(AwsIdentity.from_oidc_provider_arn)
+            trust = identity.apply(
+                lambda ident: render(trust_policy(ident, args.subjects, args.wildcard_service_account), TRUST_POLICY_LIMIT, what)
+            )
+        else:
+            identity = pulumi.Output.from_input(pod_identity.cluster_arn).apply(AwsAccount.from_arn)
+            principal = pulumi.Output.all(pod_identity.controller_role_arn, pod_identity.cluster_arn).apply(
+                lambda arns: PodIdentityPrincipal(
+                    arns[0], arns[1], pod_identity.controller_namespace, pod_identity.controller_service_account
                 )
-            ),
-            max_session_duration=3600,
-            path=args.path,
-            permissions_boundary=identity.apply(lambda ident: boundary_of_account(args.permissions_boundary, ident))
-            if args.permissions_boundary
-            else None,
-            tags=args.tags,
-            opts=child,
+            )
+            trust = pulumi.Output.all(identity, principal).apply(
+                lambda parts: render(pod_identity_trust_policy(parts[0], parts[1], pod_identity.namespaces), TRUST_POLICY_LIMIT, what)
+            )
+        role = program_role(
+            f"{name}-role",
+            args.role_name,
+            "External Secrets Operator reads Secrets Manager through "
+            + ("IRSA" if pod_identity is None else "its EKS Pod Identity session"),
+            trust,
+            identity,
+            args.path,
+            args.permissions_boundary,
+            args.tags,
+            child,
         )
 
         def document(grants: list[SecretGrant], limit: int, what: str) -> pulumi.Output[str]:

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import yaml
 
-from components.iam_documents import AwsIdentity
+from components.iam_documents import AwsAccount, cluster_arn_of
 
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 # The AWS CLI's options that choose who signs the token: the global `--profile`, and `eks
@@ -143,10 +143,10 @@ def _without_identity_and_region(args: list[str]) -> list[str]:
     return kept
 
 
-def eks_cluster_arn(kubeconfig: Any, oidc_provider_arn: str) -> str:
+def eks_cluster_arn(kubeconfig: Any, account: AwsAccount) -> str:
     """The ARN of the EKS cluster that `kubeconfig`'s `aws eks get-token` names (its
-    `--cluster-name`, or `--cluster-id` on Outposts, and `--region`), in the partition and
-    account of the cluster's IAM OIDC provider."""
+    `--cluster-name`, or `--cluster-id` on Outposts, and `--region`), in `account` (the cluster's
+    IAM OIDC provider's, or the deploying identity's)."""
     parsed = parsed_kubeconfig(kubeconfig)
     users = parsed.get("users") or [{}]
     current = next((c for c in parsed.get("contexts") or [] if c.get("name") == parsed.get("current-context")), None)
@@ -159,8 +159,7 @@ def eks_cluster_arn(kubeconfig: Any, oidc_provider_arn: str) -> str:
             f"kubeconfig user {user.get('name')!r} names no {'--region' if not region else '--cluster-name'} "
             "for `aws eks get-token`; the program pins the Kubernetes providers to the cluster's ARN"
         )
-    identity = AwsIdentity.from_oidc_provider_arn(oidc_provider_arn)
-    return f"arn:{identity.partition}:eks:{region}:{identity.account_id}:cluster/{name}"
+    return cluster_arn_of(account, region, name)
 
 
 def _option_value(args: list[str], option: str) -> Optional[str]:

@@ -100,22 +100,31 @@ def token_request_binding(
     }
 
 
+# ESO 2.9.0 tags the session with the namespace of the ExternalSecret it syncs, in place of any
+# tags the store names (providers/v1/aws/provider.go): the namespace role's trust keys on it.
+SIMPLE_SESSION_TAGS = "Simple"
+
+
 def secret_store(
-    region: str, namespace: pulumi.Input[str], service_account_name: str, labels: dict[str, str]
+    region: str,
+    namespace: pulumi.Input[str],
+    service_account_name: Optional[str],
+    labels: dict[str, str],
+    role_arn: Optional[pulumi.Input[str]] = None,
 ) -> dict[str, Any]:
+    """An AWS store acting as the namespace's ServiceAccount (IRSA) or, given `role_arn` (Pod
+    Identity), with no auth: the controller's own credentials assume the role, and nothing else
+    of the session (tags, chained roles, external ID) is the store's to choose."""
+    aws: dict[str, Any] = {"service": "SecretsManager", "region": region}
+    if role_arn is None:
+        aws["auth"] = {"jwt": {"serviceAccountRef": {"name": service_account_name}}}
+    else:
+        aws |= {"role": role_arn, "sessionTagsPolicy": SIMPLE_SESSION_TAGS}
     return {
         "apiVersion": ESO_API_VERSION,
         "kind": "SecretStore",
         "metadata": {"name": store_name(region), "namespace": namespace, "labels": dict(labels)},
-        "spec": {
-            "provider": {
-                "aws": {
-                    "service": "SecretsManager",
-                    "region": region,
-                    "auth": {"jwt": {"serviceAccountRef": {"name": service_account_name}}},
-                }
-            }
-        },
+        "spec": {"provider": {"aws": aws}},
     }
 
 

@@ -62,6 +62,10 @@ class OperatorArgs:
     keep_on_removal: bool = False
     # The release of this name in `namespace` exists, left running by this stack: import it.
     take_back: bool = False
+    # The controller runs with EKS Pod Identity credentials; its release waits for `wait_for`
+    # (the association, which must exist when the controller's pod is created).
+    pod_identity: bool = False
+    wait_for: list[pulumi.Resource] = field(default_factory=list)
 
 
 class Operator(pulumi.ComponentResource):
@@ -97,6 +101,7 @@ class Operator(pulumi.ComponentResource):
                 args.service_monitor,
                 args.monitoring_labels,
                 args.reconcilers,
+                args.pod_identity,
             ),
             # Wait until the controller and its webhook are ready: ESO objects are
             # rejected by the webhook before then.
@@ -110,6 +115,7 @@ class Operator(pulumi.ComponentResource):
                 parent=self,
                 retain_on_delete=args.keep_on_removal,
                 import_=release_id(args.namespace) if args.take_back else None,
+                depends_on=list(args.wait_for),
             ),
         )
         self.ready = [self.release]

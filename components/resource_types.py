@@ -6,8 +6,10 @@ ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 MANAGED_POLICY = "aws:iam/policy:Policy"
 POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+POD_IDENTITY_ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 GET_CLUSTER = "aws:eks/getCluster:getCluster"
 GET_OIDC_PROVIDER = "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider"
+GET_CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
 # The engine's own lookup of a stack's outputs, answered from the backend.
 READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
 

@@ -1,5 +1,6 @@
-"""A tenant namespace: its ServiceAccount for IRSA, the controller's token grant for that account
-alone, a SecretStore per region, an ExternalSecret per service."""
+"""A tenant namespace: under IRSA its ServiceAccount and the controller's token grant for that
+account alone, under Pod Identity its role on the namespace; a SecretStore per region, an
+ExternalSecret per service."""
 
 import re
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.admission import MANAGED_NAMESPACE_LABEL, SERVICE_ACCOUNT_ANNOTATION
+from components.admission import MANAGED_NAMESPACE_LABEL, ROLE_ANNOTATION, SERVICE_ACCOUNT_ANNOTATION
 from components.custom_resources import custom_resource
 from components.namespaces import adopted_namespace
 from components.manifests import (
@@ -26,8 +27,11 @@ from components.manifests import (
 @dataclass(frozen=True)
 class TenantArgs:
     namespace: str
+    # The ServiceAccount stores act as under IRSA (created only then).
     service_account_name: str
     role_arn: pulumi.Input[str]
+    # The role's IAM path and name, as the ARN ends: `/eso-dev.payments`.
+    role_path_and_name: str
     regions: list[str]
     external_secrets: list[ExternalSecretSpec]
     # The operator's controller: granted tokens for this tenant's ServiceAccount only.
@@ -48,6 +52,9 @@ class TenantArgs:
     # Names of earlier releases that another tenant's child also had: the engine refuses an
     # alias two resources claim, and no deployed stack can hold such a name anyway.
     ambiguous_legacy_names: frozenset[str] = frozenset()
+    # Under EKS Pod Identity stores name `role_arn` and the controller's own session assumes it:
+    # no ServiceAccount, no token grant.
+    pod_identity: bool = False
     # ExternalSecrets the engine may not delete (Pulumi's protect): removing one, or a destroy,
     # stops with an error naming each, before anything is deleted.
     protected_external_secrets: frozenset[str] = frozenset()
@@ -85,22 +92,71 @@ def _typed_resource(resource_type: type, name: str, manifest: dict[str, Any], op
 
 class Tenant(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
-    service_account_name: pulumi.Output[str]
+    service_account_name: pulumi.Output[Optional[str]]
     store_names: dict[str, str]
 
     def __init__(self, name: str, args: TenantArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eso-platform:tenant:Tenant", name, None, opts)
+        pod_identity = args.pod_identity
         # The label puts the namespace under the admission guard's tenant rules, which hold its
-        # stores to the annotated account.
+        # stores to the annotated account or role (both, so that switching identity changes neither).
+        identity = {SERVICE_ACCOUNT_ANNOTATION: args.service_account_name, ROLE_ANNOTATION: args.role_path_and_name}
         namespace_name = adopted_namespace(
             f"{name}-namespace",
             args.namespace,
             {**args.labels, **args.namespace_labels, MANAGED_NAMESPACE_LABEL: "true"},
-            {**args.namespace_annotations, SERVICE_ACCOUNT_ANNOTATION: args.service_account_name},
+            {**args.namespace_annotations, **identity},
             self,
             args.namespace_provider,
             args.labelled_by_namespace,
         )
+        # What stores and ExternalSecrets sync through under IRSA: the token grant and the account.
+        binding, account = ([], []) if pod_identity else self._token_grant(name, args, namespace_name)
+
+        def after_operator(
+            legacy_name: str, also_after: Sequence[pulumi.Resource] = (), protect: bool = False
+        ) -> pulumi.ResourceOptions:
+            # Until the binding exists the controller cannot request the account's token.
+            aliases = [] if legacy_name in args.ambiguous_legacy_names else [pulumi.Alias(name=legacy_name)]
+            return pulumi.ResourceOptions(
+                parent=self, depends_on=[*args.wait_for, *binding, *also_after], aliases=aliases, protect=protect
+            )
+
+        self.store_names = {}
+        stores = []
+        for region in args.regions:
+            store = secret_store(
+                region, namespace_name, args.service_account_name, args.labels, args.role_arn if pod_identity else None
+            )
+            stores.append(custom_resource(
+                store_resource_name(name, region), store, after_operator(legacy_store_resource_name(name, region))
+            ))
+            self.store_names[region] = store["metadata"]["name"]
+        for spec in args.external_secrets:
+            labels = {**args.labels, "eso-platform/service": spec.service or spec.name}
+            # After the stores and the account they sync through, so that a destroy deletes the
+            # ExternalSecrets first, and one it may not delete (protect) stops it before anything
+            # the tenant's ExternalSecrets need is gone.
+            custom_resource(
+                external_secret_resource_name(name, spec.name),
+                external_secret(spec, namespace_name, labels, args.force_sync),
+                after_operator(legacy_external_secret_resource_name(name, spec.name), [*account, *stores],
+                               spec.name in args.protected_external_secrets),
+            )
+        self.namespace = namespace_name
+        self.service_account_name = pulumi.Output.from_input(None if pod_identity else args.service_account_name)
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "serviceAccountName": self.service_account_name,
+                "storeNames": self.store_names,
+            }
+        )
+
+    def _token_grant(
+        self, name: str, args: TenantArgs, namespace_name: pulumi.Output[str]
+    ) -> tuple[list[pulumi.Resource], list[pulumi.Resource]]:
+        """The controller's grant of the ServiceAccount's tokens, and the ServiceAccount."""
         own = pulumi.ResourceOptions(parent=self)
         account = _typed_resource(
             k8s.core.v1.ServiceAccount,
@@ -120,41 +176,4 @@ class Tenant(pulumi.ComponentResource):
             token_request_binding(namespace_name, args.controller, args.labels),
             pulumi.ResourceOptions(parent=self, depends_on=[token_role]),
         )
-
-        def after_operator(
-            legacy_name: str, also_after: Sequence[pulumi.Resource] = (), protect: bool = False
-        ) -> pulumi.ResourceOptions:
-            # Until the binding exists the controller cannot request the account's token.
-            aliases = [] if legacy_name in args.ambiguous_legacy_names else [pulumi.Alias(name=legacy_name)]
-            return pulumi.ResourceOptions(
-                parent=self, depends_on=[*args.wait_for, token_binding, *also_after], aliases=aliases, protect=protect
-            )
-
-        self.store_names = {}
-        stores = []
-        for region in args.regions:
-            store = secret_store(region, namespace_name, args.service_account_name, args.labels)
-            stores.append(custom_resource(
-                store_resource_name(name, region), store, after_operator(legacy_store_resource_name(name, region))
-            ))
-            self.store_names[region] = store["metadata"]["name"]
-        for spec in args.external_secrets:
-            labels = {**args.labels, "eso-platform/service": spec.service or spec.name}
-            # After the stores and the account they sync through, so that a destroy deletes the
-            # ExternalSecrets first, and one it may not delete (protect) stops it before anything
-            # the tenant's ExternalSecrets need is gone.
-            custom_resource(
-                external_secret_resource_name(name, spec.name),
-                external_secret(spec, namespace_name, labels, args.force_sync),
-                after_operator(legacy_external_secret_resource_name(name, spec.name), [account, *stores],
-                               spec.name in args.protected_external_secrets),
-            )
-        self.namespace = namespace_name
-        self.service_account_name = pulumi.Output.from_input(args.service_account_name)
-        self.register_outputs(
-            {
-                "namespace": self.namespace,
-                "serviceAccountName": self.service_account_name,
-                "storeNames": self.store_names,
-            }
-        )
+        return [token_binding], [account]

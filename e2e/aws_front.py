@@ -1,6 +1,6 @@
 """A thin front between ESO and moto that checks what moto does not.
 
-It handles two kinds of call and passes everything else to moto unchanged:
+It handles these calls and passes everything else to moto unchanged:
 
 * `sts:AssumeRoleWithWebIdentity`: the token is verified as AWS verifies it (RS256 signature
   against the cluster's JWKS, `exp`/`nbf`, `iss` naming an IAM OIDC provider that exists in moto,
@@ -9,6 +9,27 @@ It handles two kinds of call and passes everything else to moto unchanged:
   (`tests.aws.iam_matching.trust_admits`, the project's one copy of those rules). A refusal is
   answered as STS answers it; an admitted call goes to moto, and the session's access key is
   remembered with its role.
+* `sts:AssumeRole` signed by a session the front made (any other caller goes to moto as it is):
+  the target's trust policy and the calling role's own policies are judged together, as IAM
+  judges them (`tests.aws.iam_matching.assume_role_denial`: the Principal, `sts:TagSession` for
+  passed tags, `aws:PrincipalArn`, `aws:PrincipalTag/<key>` of the calling session,
+  `aws:RequestTag/<key>`, `aws:TagKeys`); the caller's transitive tags pass to the new session,
+  which is remembered with its tags (`role_sessions`) for Secrets Manager and for the next link
+  of a chain. A refusal is STS's 403 AccessDenied, "User: <session ARN> is not authorized to
+  perform: sts:AssumeRole on resource: <role ARN>".
+* The EKS Pod Identity Agent and EKS Auth, for the clusters registered with `add_cluster`: at
+  `pod_identity_endpoint(cluster)` (a loopback `http` URL, which the container credential
+  providers of aws-sdk-go-v2 and botocore accept), a GET whose `Authorization` header is a
+  ServiceAccount token (audience `pods.eks.amazonaws.com`) is answered as `AssumeRoleForPodIdentity`
+  answers the agent: the token verified against the cluster's JWKS (`verified_claims`, then its
+  issuer and audience), the association of its namespace and ServiceAccount found
+  (`pod_identity.find`), the association's role assumed on the trust of the service
+  `pods.eks.amazonaws.com` with `aws:SourceArn` the cluster's ARN and `aws:SourceAccount`, and the
+  session tags EKS sets, all transitive, unless the association disables them (EKS User Guide,
+  "Grant Pods access to AWS resources based on tags"). The answer is the agent's JSON
+  (AccessKeyId, SecretAccessKey, Token, AccountId, Expiration); a refusal, the agent's plain text
+  with EKS Auth's status (aws/eks-pod-identity-agent, pkg/handlers/eks_credential_handler.go and
+  pkg/errors/errors.go).
 * Secrets Manager calls: the caller is the assumed-role session whose access key signed the
   request (an unsigned call, or one signed with a key no session got, is refused as
   UnrecognizedClientException), or a deploying identity (the access keys given as
@@ -17,15 +38,24 @@ It handles two kinds of call and passes everything else to moto unchanged:
   scenario can pass by reading a secret as the deployer. The role's inline and attached policies, read back from moto,
   are evaluated (`tests.aws.iam_matching.is_allowed`) against `secretsmanager:<Action>` on the
   secret's real ARN, with the condition keys the request carries (`VersionStage`, `VersionId`:
-  `tests.aws.secret_requests.request_context`); a denial is answered as AccessDeniedException.
+  `tests.aws.secret_requests.request_context`, and the session's `aws:PrincipalArn`,
+  `aws:PrincipalAccount` and `aws:PrincipalTag/<key>`); a denial is answered as
+  AccessDeniedException.
 
 It also plays EKS for the harness's own cluster: `DescribeCluster` of a cluster registered with
 `add_cluster` answers with the local API server's endpoint, CA and issuer in the shape of the EKS
-API (`GET /clusters/<name>`); any other EKS call goes to moto.
+API (`GET /clusters/<name>`); Pod Identity associations and add-ons of those clusters, which moto
+lacks, are `e2e.eks_pod_identity`'s (`pod_identity`); any other EKS call goes to moto.
 
 Assumptions, stated because AWS does not document them all: a request for a secret that does not
 exist is judged against its name with a `-XXXXXX` suffix in place of the random one, so a grant
-of `name-??????` gets ResourceNotFoundException and anything else AccessDeniedException.
+of `name-??????` gets ResourceNotFoundException and anything else AccessDeniedException. A request
+tag that clashes with a transitive tag of the caller is refused as 400 InvalidParameterValue. A
+ServiceAccount without an association, or a cluster EKS Auth does not know, is 404
+ResourceNotFoundException; a token EKS Auth would not accept, 400 InvalidTokenException (or
+ExpiredTokenException); a role whose trust refuses EKS, 403 AccessDeniedException. The Pod
+Identity session is named `eks-<cluster>-<pod>-<uuid>` (EKS API Reference, AssumedRoleUser), cut
+to STS's 64 characters, the ServiceAccount standing in for a pod the token is not bound to.
 """
 
 import base64
@@ -36,6 +66,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qs
@@ -47,11 +78,31 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from tests.aws.iam_matching import UnsupportedPolicyElement, WebIdentityRequest, is_allowed, trust_admits
+from e2e import eks_pod_identity
+from e2e.eks_pod_identity import PodIdentityAssociations
+from tests.aws.iam_matching import (
+    AssumeRoleRequest,
+    RoleSession,
+    ServicePrincipal,
+    TransitiveTagConflict,
+    UnsupportedPolicyElement,
+    WebIdentityRequest,
+    assume_role_denial,
+    is_allowed,
+    trust_admits,
+)
 from tests.aws.secret_requests import request_context
 from tools.deployer_policy.document import SECRET_READS
 
 WEB_IDENTITY = "AssumeRoleWithWebIdentity"
+ASSUME_ROLE = "AssumeRole"
+POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
+# STS's longest RoleSessionName.
+_SESSION_NAME_MAX = 64
+_POD_IDENTITY_AGENT = re.compile(r"/eks-pod-identity/([0-9A-Za-z][A-Za-z0-9_-]*)/v1/credentials")
+# EKS Auth's errors, and their HTTP status, which the agent answers with.
+_EKS_AUTH_STATUS = {"InvalidTokenException": 400, "ExpiredTokenException": 400, "AccessDeniedException": 403,
+                    "ResourceNotFoundException": 404, "InternalFailure": 500}
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/")
 _DESCRIBE_CLUSTER = re.compile(r"/clusters/([0-9A-Za-z][A-Za-z0-9_-]*)")
 _ACCESS_KEY = re.compile(r"<AccessKeyId>([^<]+)</AccessKeyId>")
@@ -75,6 +126,19 @@ class Refusal(Exception):
     def __init__(self, status: int, code: str, message: str):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+def _eks_auth_refusal(code: str, message: str) -> Refusal:
+    return Refusal(_EKS_AUTH_STATUS[code], code, message)
+
+
+def _members(params: dict[str, Any], name: str, suffix: str = "") -> list[str]:
+    """The values of the query protocol's list `name` (`<name>.member.<n><suffix>`), in order."""
+    found, n = [], 1
+    while f"{name}.member.{n}{suffix}" in params:
+        found.append(params[f"{name}.member.{n}{suffix}"])
+        n += 1
+    return found
 
 
 def _b64url(text: str) -> bytes:
@@ -183,8 +247,12 @@ class AwsFront:
         self._jwks: Optional[dict[str, Any]] = None
         self.host, self.port = host, port
         self.log = FrontLog()
+        # The sessions the front made, by access key: their role (`sessions`, what most readers
+        # need), and the session itself, with its tags (`role_sessions`).
         self.sessions: dict[str, str] = {}
+        self.role_sessions: dict[str, RoleSession] = {}
         self.clusters: dict[str, dict[str, Any]] = {}
+        self.pod_identity = PodIdentityAssociations(self.clusters)
         self._http = requests.Session()
         self._clients: dict[tuple[str, str], Any] = {}
         self._clients_lock = threading.Lock()
@@ -258,6 +326,17 @@ class AwsFront:
             "accessConfig": {"authenticationMode": "API"},
         }
 
+    def pod_identity_endpoint(self, cluster_name: str) -> str:
+        """The URL the EKS Pod Identity webhook would give a pod of `cluster_name` as
+        `AWS_CONTAINER_CREDENTIALS_FULL_URI`."""
+        return f"{self.url}/eks-pod-identity/{cluster_name}/v1/credentials"
+
+    def pod_identity_endpoint_for(self, cluster_name: str, namespace: str, service_account: str) -> Optional[str]:
+        """`pod_identity_endpoint` if `namespace/service_account` has an association in the
+        cluster (the webhook changes only the pods of such accounts), else None."""
+        found = self.pod_identity.find(cluster_name, namespace, service_account)
+        return None if found is None else self.pod_identity_endpoint(cluster_name)
+
     # Requests -----------------------------------------------------------------------------
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
@@ -271,11 +350,24 @@ class AwsFront:
             self.log.record(Decision("eks", True, self._caller(request), cluster["arn"], "DescribeCluster"))
             self._reply(request, 200, {"Content-Type": "application/json"}, json.dumps({"cluster": cluster}).encode())
             return
+        answer = self.pod_identity.answer(request.command, request.path, body) if call.service == "eks" else None
+        if answer is not None:
+            reason = answer.operation if not answer.error else f"{answer.operation}: {answer.error}: {answer.body['message']}"
+            self.log.record(Decision("eks", not answer.error, self._caller(request), answer.resource, reason))
+            self._reply(request, answer.status, answer.headers(), answer.content())
+            return
+        agent = _POD_IDENTITY_AGENT.fullmatch(request.path.partition("?")[0]) if request.command == "GET" else None
+        if agent is not None:
+            self._pod_identity_credentials(request, agent.group(1))
+            return
         try:
             if target.startswith("secretsmanager."):
                 self._authorize_secrets_manager(request, call)
             elif not target and call.operation == WEB_IDENTITY:
                 self._assume_role_with_web_identity(request, body)
+                return
+            elif not target and call.operation == ASSUME_ROLE and call.access_key in self.role_sessions:
+                self._assume_role(request, body, call)
                 return
         except Refusal as refusal:
             self._refuse(request, refusal, json_protocol=bool(target))
@@ -303,6 +395,9 @@ class AwsFront:
             return AwsCall(key, service, region, "DescribeCluster", {"name": found.group(1)})
         if service == "eks" and request.command == "GET" and path == "/clusters":
             return AwsCall(key, service, region, "ListClusters", {})
+        routed = eks_pod_identity.route(request.command, path) if service == "eks" else None
+        if routed is not None:
+            return AwsCall(key, service, region, routed[0], routed[1] | {name: values[0] for name, values in parse_qs(query).items()})
         return AwsCall(key, service, region, f"{request.command} {path}", {})
 
     def _caller(self, request: BaseHTTPRequestHandler) -> str:
@@ -356,7 +451,7 @@ class AwsFront:
         status, headers, content = self._forward(request, body)
         found = _ACCESS_KEY.search(content.decode(errors="replace"))
         if status == 200 and found:
-            self.sessions[found.group(1)] = role_arn
+            self._remember(found.group(1), RoleSession(role_arn, fields.get("RoleSessionName", [""])[0]))
         self.log.record(Decision("sts", status == 200, principal, role_arn))
         self._reply(request, status, headers, content)
 
@@ -389,6 +484,151 @@ class AwsFront:
             raise Refusal(403, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
         return subject
 
+    # Sessions and roles -------------------------------------------------------------------
+
+    def _remember(self, access_key: str, session: RoleSession) -> None:
+        self.role_sessions[access_key] = session
+        self.sessions[access_key] = session.role_arn
+
+    def _role(self, role_arn: str) -> Optional[dict[str, Any]]:
+        """The role `role_arn` names, as IAM holds it, or None when there is none."""
+        try:
+            role = self._client("iam").get_role(RoleName=role_arn.rsplit("/", 1)[-1])["Role"]
+        except ClientError:
+            return None
+        if role["Arn"] != role_arn:
+            return None
+        trust = role["AssumeRolePolicyDocument"]
+        return role | {"AssumeRolePolicyDocument": json.loads(trust) if isinstance(trust, str) else trust}
+
+    def _role_tags(self, role_arn: str) -> dict[str, str]:
+        tags = self._client("iam").list_role_tags(RoleName=role_arn.rsplit("/", 1)[-1])["Tags"]
+        return {tag["Key"]: tag["Value"] for tag in tags}
+
+    # sts:AssumeRole by a session the front made ---------------------------------------------
+
+    def _assume_role(self, request: BaseHTTPRequestHandler, body: bytes, call: AwsCall) -> None:
+        caller = self.role_sessions[call.access_key]
+        role_arn = call.params.get("RoleArn", "")
+        keys = _members(call.params, "Tags", ".Key")
+        # The query parser drops empty values, and an empty tag value is a value.
+        tags = {key: call.params.get(f"Tags.member.{n}.Value", "") for n, key in enumerate(keys, 1)}
+        transitive = tuple(_members(call.params, "TransitiveTagKeys"))
+        try:
+            session = caller.chained(role_arn, call.params.get("RoleSessionName", ""), tags, transitive)
+        except TransitiveTagConflict as conflict:
+            self.log.record(Decision("sts", False, caller.role_arn, role_arn, str(conflict)))
+            raise Refusal(400, "InvalidParameterValue", str(conflict)) from None
+        role, caller_role = self._role(role_arn), self._role(caller.role_arn)
+        try:
+            if caller_role is None:
+                denial = "the calling session's role no longer exists"
+            elif role is None:
+                denial = "the role does not exist"
+            else:
+                caller_tags = {tag["Key"]: tag["Value"] for tag in caller_role.get("Tags", [])}
+                assume = AssumeRoleRequest(role_arn, caller, tags, transitive, caller_tags)
+                denial = assume_role_denial(role["AssumeRolePolicyDocument"], self._policies(caller.role_arn), assume)
+        except UnsupportedPolicyElement as error:
+            raise Refusal(500, "InternalFailure", f"the front cannot judge this policy: {error}") from None
+        if denial is not None:
+            self.log.record(Decision("sts", False, caller.role_arn, role_arn, denial))
+            raise Refusal(403, "AccessDenied",
+                          f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
+        status, headers, content = self._forward(request, body)
+        found = _ACCESS_KEY.search(content.decode(errors="replace"))
+        if status == 200 and found:
+            self._remember(found.group(1), session)
+        self.log.record(Decision("sts", status == 200, caller.role_arn, role_arn, ASSUME_ROLE))
+        self._reply(request, status, headers, content)
+
+    # The EKS Pod Identity Agent and EKS Auth -------------------------------------------------
+
+    def _pod_identity_credentials(self, request: BaseHTTPRequestHandler, cluster_name: str) -> None:
+        token = request.headers.get("Authorization", "")
+        if not token:
+            # The agent's own check, before it calls EKS Auth (internal/validation/request.go).
+            self.log.record(Decision("eks-auth", False, UNSIGNED, cluster_name, "Service account token cannot be empty"))
+            self._reply(request, 400, {"Content-Type": "text/plain; charset=utf-8"}, b"Service account token cannot be empty\n")
+            return
+        subject, resource = UNKNOWN, cluster_name
+        try:
+            cluster, kubernetes = self._pod_identity_token(cluster_name, token)
+            namespace, account = kubernetes["namespace"], kubernetes["serviceaccount"]["name"]
+            subject = f"system:serviceaccount:{namespace}:{account}"
+            association = self.pod_identity.find(cluster_name, namespace, account)
+            if association is None:
+                raise _eks_auth_refusal("ResourceNotFoundException", f"No Pod Identity association found for {namespace}/{account}")
+            resource = association["roleArn"]
+            credentials = self._assume_role_for_pod_identity(cluster, association, kubernetes.get("pod") or {})
+        except Refusal as refusal:
+            self.log.record(Decision("eks-auth", False, subject, resource, f"{refusal.code}: {refusal.message}"))
+            fault = "server" if refusal.status >= 500 else "client"
+            message = f"[{uuid.uuid4()}]: ({refusal.code}): {refusal.message}, fault: {fault}\n"
+            self._reply(request, refusal.status, {"Content-Type": "text/plain; charset=utf-8"}, message.encode())
+            return
+        self.log.record(Decision("eks-auth", True, subject, resource, "AssumeRoleForPodIdentity"))
+        self._reply(request, 200, {"Content-Type": "application/json"}, json.dumps(credentials).encode())
+
+    def _pod_identity_token(self, cluster_name: str, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The cluster and the token's `kubernetes.io` claims, if EKS Auth would accept the token
+        from that cluster's agent; raises Refusal (with EKS Auth's code) otherwise."""
+        cluster = self.clusters.get(cluster_name)
+        if cluster is None:
+            raise _eks_auth_refusal("ResourceNotFoundException", f"No cluster found for name: {cluster_name}.")
+        try:
+            kid = json.loads(_b64url(token.split(".")[0])).get("kid", "")
+            claims = verified_claims(token, self._jwks_with(kid), time.time())
+        except (ValueError, IndexError):
+            raise _eks_auth_refusal("InvalidTokenException", "The service account token is not a well-formed JWT") from None
+        except Refusal as refusal:
+            code = "ExpiredTokenException" if refusal.code == "ExpiredTokenException" else "InvalidTokenException"
+            raise _eks_auth_refusal(code, refusal.message) from None
+        audiences = claims.get("aud")
+        audiences = [audiences] if isinstance(audiences, str) else list(audiences or [])
+        kubernetes = claims.get("kubernetes.io") or {}
+        if (claims.get("iss") != cluster["identity"]["oidc"]["issuer"] or POD_IDENTITY_SERVICE not in audiences
+                or not kubernetes.get("namespace") or not (kubernetes.get("serviceaccount") or {}).get("name")):
+            raise _eks_auth_refusal("InvalidTokenException", "The service account token is not one of this cluster's for EKS Pod Identity")
+        return cluster, kubernetes
+
+    def _assume_role_for_pod_identity(self, cluster: dict[str, Any], association: dict[str, Any],
+                                      pod: dict[str, str]) -> dict[str, str]:
+        """The agent's answer with a session of the association's role, if its trust admits EKS;
+        raises Refusal otherwise."""
+        role_arn, cluster_name = association["roleArn"], cluster["name"]
+        if association.get("targetRoleArn"):
+            raise _eks_auth_refusal("InternalFailure", "the front does not play an association's target role")
+        tags = {} if association.get("disableSessionTags") else {
+            "eks-cluster-arn": cluster["arn"],
+            "eks-cluster-name": cluster_name,
+            "kubernetes-namespace": association["namespace"],
+            "kubernetes-service-account": association["serviceAccount"],
+        } | ({"kubernetes-pod-name": pod["name"], "kubernetes-pod-uid": pod["uid"]} if pod else {})
+        eks = ServicePrincipal(POD_IDENTITY_SERVICE, cluster["arn"], cluster["arn"].split(":")[4])
+        role = self._role(role_arn)
+        try:
+            denial = "the role does not exist" if role is None else assume_role_denial(
+                role["AssumeRolePolicyDocument"], [], AssumeRoleRequest(role_arn, eks, tags))
+        except UnsupportedPolicyElement as error:
+            raise _eks_auth_refusal("InternalFailure", f"the front cannot judge this policy: {error}") from None
+        if denial is not None:
+            raise _eks_auth_refusal("AccessDeniedException", f"EKS Auth cannot assume {role_arn}: {denial}")
+        suffix = f"-{uuid.uuid4()}"
+        name = f"eks-{cluster_name}-{pod.get('name') or association['serviceAccount']}"[:_SESSION_NAME_MAX - len(suffix)] + suffix
+        issued = self._client("sts").assume_role(
+            RoleArn=role_arn, RoleSessionName=name, Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+            TransitiveTagKeys=list(tags),
+        )["Credentials"]
+        self._remember(issued["AccessKeyId"], RoleSession(role_arn, name, tags, frozenset(tags)))
+        return {
+            "AccessKeyId": issued["AccessKeyId"],
+            "SecretAccessKey": issued["SecretAccessKey"],
+            "Token": issued["SessionToken"],
+            "AccountId": role_arn.split(":")[4],
+            "Expiration": issued["Expiration"].astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
     # Secrets Manager ----------------------------------------------------------------------
 
     def _authorize_secrets_manager(self, request: BaseHTTPRequestHandler, call: AwsCall) -> None:
@@ -405,17 +645,18 @@ class AwsFront:
             raise Refusal(400, "UnrecognizedClientException", "The security token included in the request is invalid.")
         secret_id = call.params.get("SecretId")
         resource = self._secret_arn(secret_id, call.region) if secret_id else "*"
+        session = self.role_sessions[call.access_key]
+        context = request_context(call.params) | session.principal_context(self._role_tags(role_arn))
         try:
-            allowed = is_allowed(self._policies(role_arn), f"secretsmanager:{action}", resource, request_context(call.params))
+            allowed = is_allowed(self._policies(role_arn), f"secretsmanager:{action}", resource, context)
         except UnsupportedPolicyElement as error:
             raise Refusal(500, "InternalFailure", f"the front cannot judge this policy: {error}") from None
         self.log.record(Decision("secretsmanager", allowed, role_arn, resource, action))
         if not allowed:
-            session = role_arn.replace(":iam::", ":sts::").replace(":role/", ":assumed-role/")
             raise Refusal(
                 400,
                 "AccessDeniedException",
-                f"User: {session}/eso is not authorized to perform: secretsmanager:{action} on resource: "
+                f"User: {session.arn} is not authorized to perform: secretsmanager:{action} on resource: "
                 f"{secret_id} because no identity-based policy allows the secretsmanager:{action} action",
             )
 

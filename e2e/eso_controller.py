@@ -11,7 +11,7 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import requests
 import yaml
@@ -31,6 +31,13 @@ DROPPED_ARGS = ("--enable-leader-election",)
 # Held while a controller process is stopped and started, by a scenario or by the runner, so
 # that the two never start one each.
 _LIFECYCLE = threading.RLock()
+# The EKS Pod Identity webhook's projected token: its audience and lifetime (EKS User Guide,
+# "Understand how EKS Pod Identity works").
+POD_IDENTITY_AUDIENCE = "pods.eks.amazonaws.com"
+POD_IDENTITY_TOKEN_SECONDS = 86400
+# The agent's URL for a pod of (namespace, ServiceAccount) that has a Pod Identity association,
+# None for one that has none.
+PodIdentityAgent = Callable[[str, str], Optional[str]]
 
 
 def render(helm: Path, namespace: str, values: dict[str, Any], workdir: Path) -> list[dict[str, Any]]:
@@ -179,11 +186,25 @@ def start(
     return run_deployment(binary, admin, controller_deployment(rendered), namespace, aws_endpoint, workdir)
 
 
+def _pod_identity_env(admin: Kube, namespace: str, account: str, agent: Optional[PodIdentityAgent], workdir: Path) -> dict[str, str]:
+    """What the EKS Pod Identity webhook adds to a pod whose ServiceAccount has an association:
+    the agent's URL and the file of a token of the account for it."""
+    endpoint = agent(namespace, account) if agent is not None else None
+    if endpoint is None:
+        return {}
+    token_file = workdir / "eks-pod-identity-token"
+    token_file.write_text(admin.token(namespace, account, [POD_IDENTITY_AUDIENCE], POD_IDENTITY_TOKEN_SECONDS))
+    token_file.chmod(0o600)
+    return {"AWS_CONTAINER_CREDENTIALS_FULL_URI": endpoint, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(token_file)}
+
+
 def run_deployment(
-    binary: Path, admin: Kube, deployment: dict[str, Any], namespace: str, aws_endpoint: str, workdir: Path
+    binary: Path, admin: Kube, deployment: dict[str, Any], namespace: str, aws_endpoint: str, workdir: Path,
+    pod_identity_agent: Optional[PodIdentityAgent] = None,
 ) -> Controller:
     """The controller process of `deployment`, as its pod would run: its arguments and
-    environment, and a token of its ServiceAccount."""
+    environment, a token of its ServiceAccount, and what the Pod Identity webhook adds when the
+    account has an association (`pod_identity_agent`)."""
     account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
     token = admin.token(namespace, account)
     kubeconfig = _kubeconfig(workdir / "controller.kubeconfig", admin.server, admin.ca_cert, token)
@@ -197,6 +218,11 @@ def run_deployment(
         "AWS_SECRETSMANAGER_ENDPOINT": aws_endpoint,
         "AWS_STS_ENDPOINT": aws_endpoint,
         **_container_env(deployment, namespace),
+        # The webhook injects this when a pod is created, never into a running one; a process
+        # starts here for each new pod template, so an association made or removed later counts
+        # from the next template change, as on EKS from the next pods. A process restarted after
+        # it exited gets it afresh too, where a container restart would keep its pod's.
+        **_pod_identity_env(admin, namespace, account, pod_identity_agent, workdir),
     }
     process = Process("external-secrets", [str(binary), *args], workdir / "logs" / "external-secrets.log", env).start()
     controller = Controller(
@@ -213,8 +239,10 @@ class DeploymentRunner:
     when its pod template changes (a `helm upgrade`), and stopped when the Deployment goes.
     kwok reports the pods Ready; this runs them."""
 
-    def __init__(self, binary: Path, admin: Kube, aws_endpoint: str, workdir: Path, interval: float = 0.5):
+    def __init__(self, binary: Path, admin: Kube, aws_endpoint: str, workdir: Path, interval: float = 0.5,
+                 pod_identity_agent: Optional[PodIdentityAgent] = None):
         self.binary, self.admin, self.aws_endpoint, self.workdir, self.interval = binary, admin, aws_endpoint, workdir, interval
+        self.pod_identity_agent = pod_identity_agent
         self.controller: Optional[Controller] = None
         self.started: list[tuple[str, str]] = []
         self._template: Optional[str] = None
@@ -246,7 +274,8 @@ class DeploymentRunner:
             self.controller = None
         if deployment is not None:
             namespace = deployment["metadata"]["namespace"]
-            self.controller = run_deployment(self.binary, self.admin, deployment, namespace, self.aws_endpoint, self.workdir)
+            self.controller = run_deployment(self.binary, self.admin, deployment, namespace, self.aws_endpoint, self.workdir,
+                                             self.pod_identity_agent)
             self.started.append((namespace, deployment["metadata"]["name"]))
         self._template = template
 

@@ -116,7 +116,10 @@ class Harness:
             plane.pki.chart_repository_key,
         ).start()
         admin = plane.admin()
-        runner = eso_controller.DeploymentRunner(binaries["external-secrets"], admin, front.url, workdir).start()
+        runner = eso_controller.DeploymentRunner(
+            binaries["external-secrets"], admin, front.url, workdir,
+            pod_identity_agent=lambda namespace, account: front.pod_identity_endpoint_for(CLUSTER, namespace, account),
+        ).start()
         engine = _engine(workdir, binaries, plane, front)
         return cls(workdir, binaries, moto, moto_url, plane, front, admin, charts, runner, engine)
 

@@ -72,9 +72,9 @@ def test_the_program_objects_are_admitted_and_both_policies_are_in_force(harness
     [
         (_store(MANAGED, STATIC_KEYS), "tenant-store-no-static-credentials"),
         (_store(MANAGED, None, provider="fake"), "tenant-store-aws-only"),
-        (_store(MANAGED, None), "tenant-store-managed-service-account"),
-        (_store(MANAGED, _jwt("default")), "tenant-store-managed-service-account"),
-        (_store(MANAGED, _jwt(ACCOUNT, "payments")), "tenant-store-managed-service-account"),
+        (_store(MANAGED, None), "tenant-store-managed-identity"),
+        (_store(MANAGED, _jwt("default")), "tenant-store-managed-identity"),
+        (_store(MANAGED, _jwt(ACCOUNT, "payments")), "tenant-store-managed-identity"),
         (_external_secret(MANAGED, "secretStoreRef"), "tenant-external-secret-namespaced-store"),
         (_external_secret(MANAGED, "data"), "tenant-external-secret-namespaced-store"),
         (_external_secret(MANAGED, "dataFrom"), "tenant-external-secret-namespaced-store"),
@@ -97,7 +97,7 @@ def test_a_forbidden_object_is_refused_naming_its_rule(harness, guarded, manifes
 def test_an_update_that_changes_the_programs_store_account_is_refused(harness, guarded):
     store = copy.deepcopy(guarded.of_type("kubernetes:external-secrets.io/v1:SecretStore")[0]["inputs"])
     store["spec"]["provider"]["aws"]["auth"] = _jwt("default")
-    _refused(harness, store, "tenant-store-managed-service-account")
+    _refused(harness, store, "tenant-store-managed-identity")
 
 
 def test_outside_managed_namespaces_irsa_stores_are_admitted(harness, guarded):

@@ -101,7 +101,7 @@ def test_another_service_account_cannot_assume_the_namespaces_role(harness, gene
     # First wall: the admission guard refuses a store that would act as another account.
     with pytest.raises(ApiError) as refused:
         harness.admin.apply(_store("iso-a", "intruder-store", "intruder"))
-    assert "eso-platform admission rule tenant-store-managed-service-account" in refused.value.message
+    assert "eso-platform admission rule tenant-store-managed-identity" in refused.value.message
     # The walls behind it, with the guard off as a stack may choose (admission.enabled: false).
     harness.deploy(generated_stack("iso", {**SERVICES, "admission": {"enabled": False}}), seed=False)
     harness.admin.apply(_store("iso-a", "intruder-store", "intruder"))

@@ -119,8 +119,8 @@ def test_a_second_stack_on_the_cluster_deploys_and_both_deliver(harness, two_sta
 def test_each_stacks_namespaces_admit_only_their_own_account(harness, two_stacks):
     _dry_run(harness, _store("shared-staging-api", STAGING_ACCOUNT))
     _dry_run(harness, _store("payments", "external-secret-operator"))
-    _refused(harness, _store("shared-staging-api", "external-secret-operator"), "tenant-store-managed-service-account")
-    _refused(harness, _store("payments", STAGING_ACCOUNT), "tenant-store-managed-service-account")
+    _refused(harness, _store("shared-staging-api", "external-secret-operator"), "tenant-store-managed-identity")
+    _refused(harness, _store("payments", STAGING_ACCOUNT), "tenant-store-managed-identity")
     # Staging's own policy guards staging's namespaces: no ClusterSecretStore may act as their account.
     cluster_store = _store(None, STAGING_ACCOUNT, name="shared-borrow")
     del cluster_store["metadata"]["namespace"]

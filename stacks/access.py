@@ -11,17 +11,21 @@ from components.iam_documents import (
     MAX_MANAGED_POLICIES_PER_ROLE,
     TRUST_POLICY_LIMIT,
     AwsIdentity,
+    PodIdentityPrincipal,
     PolicyTooLargeError,
     ReadPolicyLayout,
     SecretGrant,
     compact,
+    controller_permission_policy,
     partition_of_region,
     permission_policy,
+    pod_identity_trust_policy,
     read_policy_layout,
     render,
     service_account_subject,
     trust_policy,
 )
+from components.operator import CONTROLLER_SERVICE_ACCOUNT
 from stacks.spec import Stack
 
 ROLE_NAME_LIMIT = 64
@@ -36,6 +40,31 @@ def worst_case_identity(stack: Stack) -> AwsIdentity:
         f"arn:{partition}:iam::000000000000:oidc-provider/"
         f"oidc.eks.{stack.region}.{DNS_SUFFIXES[partition]}/id/{'F' * 32}"
     )
+
+
+def worst_case_role_arn(stack: Stack, name: str) -> str:
+    """The ARN of the stack's role `name` in the worst-case identity's account."""
+    identity = worst_case_identity(stack)
+    return f"arn:{identity.partition}:iam::{identity.account_id}:role{stack.irsa.role_path}{name}"
+
+
+def worst_case_principal(stack: Stack) -> PodIdentityPrincipal:
+    """The controller's Pod Identity session with its cluster's name at EKS's longest (100)."""
+    identity = worst_case_identity(stack)
+    return PodIdentityPrincipal(
+        controller_role_arn=worst_case_role_arn(stack, controller_role_name(stack.environment)),
+        cluster_arn=f"arn:{identity.partition}:eks:{stack.region}:{identity.account_id}:cluster/{'c' * 100}",
+        namespace=stack.eso.namespace,
+        service_account=CONTROLLER_SERVICE_ACCOUNT,
+    )
+
+
+def trust_of(stack: Stack, spec: "RoleSpec") -> dict:
+    """The spec's trust for the worst-case identity, as the stack's identity writes it."""
+    identity = worst_case_identity(stack)
+    if stack.pod_identity:
+        return pod_identity_trust_policy(identity, worst_case_principal(stack), list(spec.namespaces))
+    return trust_policy(identity, list(spec.subjects), spec.wildcard_service_account)
 
 
 @dataclass(frozen=True)
@@ -56,17 +85,26 @@ def role_name(environment: str, namespace: Optional[str]) -> str:
 
     No DNS label holds a '.', so no environment and namespace pair can spell another's name.
     """
-    name = f"eso-{environment}.{namespace}" if namespace else f"eso-{environment}-shared"
+    return _fitted(f"eso-{environment}.{namespace}" if namespace else f"eso-{environment}-shared")
+
+
+def controller_role_name(environment: str) -> str:
+    """`eso-<env>-controller`: the controller's Pod Identity role. It ends unlike a shared role's
+    name and holds no '.', so it is never another role's name."""
+    return _fitted(f"eso-{environment}-controller")
+
+
+def _fitted(name: str) -> str:
     if len(name) <= ROLE_NAME_LIMIT:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
     return f"{name[: ROLE_NAME_LIMIT - 9]}-{digest}"
 
 
-def role_name_patterns(environment: str) -> tuple[str, str]:
-    """IAM patterns that match every name `role_name` gives `environment`'s roles, and no other
-    environment's: an environment is a DNS label, so it holds no '.'."""
-    return f"eso-{environment}.*", role_name(environment, None)
+def role_name_patterns(environment: str) -> tuple[str, ...]:
+    """IAM patterns that match every name `role_name` and `controller_role_name` give
+    `environment`'s roles, and no other environment's: an environment is a DNS label, so it holds no '.'."""
+    return f"eso-{environment}.*", role_name(environment, None), controller_role_name(environment)
 
 
 def role_specs(stack: Stack) -> list[RoleSpec]:
@@ -124,11 +162,18 @@ def policy_size_problems(stack: Stack) -> list[str]:
     identity = worst_case_identity(stack)
     allowed = stack.irsa.managed_policies_per_role
     problems = []
-    for spec in _role_specs_or_problem(stack, problems):
+    specs = _role_specs_or_problem(stack, problems)
+    if stack.pod_identity and specs:
+        try:
+            render(controller_permission_policy([worst_case_role_arn(stack, spec.role_name) for spec in specs]),
+                   INLINE_POLICY_LIMIT, f"the permission policy of role {controller_role_name(stack.environment)}")
+        except PolicyTooLargeError as error:
+            problems.append(f"identity: {error}, one grant per namespace role; use irsa.mode shared or fewer namespaces per stack")
+    for spec in specs:
         where = f"services (namespace {spec.key})" if spec.wildcard_service_account is None and len(spec.namespaces) == 1 else "services"
         try:
             render(
-                trust_policy(identity, list(spec.subjects), spec.wildcard_service_account),
+                trust_of(stack, spec),
                 TRUST_POLICY_LIMIT,
                 f"the trust policy of role {spec.role_name}",
             )

@@ -248,6 +248,8 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
     admission = _valid(AdmissionConfig, raw.get("admission", {}))
     if admission is not None and eso is not None:
         problems += _cluster_rules_problems(admission, eso)
+    if raw.get("identity") == "podIdentity":
+        problems += _pod_identity_problems(raw, eso, admission)
     services = raw.get("services")
     if not isinstance(services, list):
         return problems
@@ -333,6 +335,39 @@ def _cluster_rules_problems(admission: AdmissionConfig, eso: EsoConfig) -> list[
     ]
 
 
+def _pod_identity_problems(raw: dict[str, Any], eso: Optional[EsoConfig], admission: Optional[AdmissionConfig]) -> list[str]:
+    """What Pod Identity cannot keep apart, or has no use for."""
+    problems = []
+    irsa = raw.get("irsa") if isinstance(raw.get("irsa"), dict) else {}
+    if admission is not None and not admission.enabled:
+        problems.append(
+            "admission.enabled: identity podIdentity needs the admission guard. The namespace roles "
+            "trust the controller's session for the namespace in its esoNamespace tag, which ESO sets "
+            "from the ExternalSecret's namespace only with sessionTagsPolicy: Simple; a store with "
+            "sessionTagsPolicy: None may set that tag to any namespace, and IAM cannot tell the two "
+            "requests apart. Set enabled: true, or use identity: irsa"
+        )
+    if eso is not None and not eso.install:
+        problems.append(
+            "identity: podIdentity needs eso.install: true. EKS gives a pod its Pod Identity "
+            "credentials only if the association exists when the pod is created, and the program "
+            "restarts the controller only for a release it installs; use identity: irsa with an "
+            "operator someone else installed"
+        )
+    if irsa.get("mode") == "shared-wildcard":
+        problems.append(
+            "irsa.mode: shared-wildcard trusts every namespace, and under identity podIdentity the "
+            "trust names namespaces, not ServiceAccounts; use per-namespace, or shared (one role "
+            "trusting the stack's namespaces by name)"
+        )
+    if "serviceAccountName" in irsa:
+        problems.append(
+            "irsa.serviceAccountName: identity podIdentity creates no tenant ServiceAccount (stores "
+            "authenticate as the controller and assume the namespace role); remove it"
+        )
+    return problems
+
+
 def _static_credentials_problems(admission: AdmissionConfig, managed: set[str]) -> list[str]:
     return [
         f"admission.allowStaticCredentialsIn[{index}]: {namespace!r} is a namespace eso-platform manages, "
@@ -372,4 +407,5 @@ def _resolve(config: StackConfig, aws_region: str, identity: DeployingIdentity) 
         services=services,
         deploying_identity=identity,
         secret_path_pattern=render_secret_path(config.secret_path_template, config.environment, "*", "*"),
+        identity=config.identity,
     )

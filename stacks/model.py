@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from components.chart_values import MAX_CONCURRENCY_OVERRIDE, OPTIONAL_RECONCILERS, OptionalReconciler, reconciler_value
+from components.chart_values import IDENTITY_ANNOTATION, MAX_CONCURRENCY_OVERRIDE, OPTIONAL_RECONCILERS, OptionalReconciler, reconciler_value
 from components.iam_documents import DEFAULT_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICIES_PER_ROLE
 from stacks.durations import parse_go_duration
 
@@ -241,6 +241,7 @@ PROGRAM_OWNED_VALUES: dict[tuple[str, ...], str] = {
     ("extraInitContainers",): _SHARED_POD,
     ("podSpecExtra",): _SHARED_POD,
     ("podAnnotations", KUBE2IAM_ROLE_ANNOTATION): _NO_AMBIENT_IDENTITY,
+    ("podAnnotations", IDENTITY_ANNOTATION): "it follows identity, and restarts the controller when that changes",
     ("global", "podAnnotations", KUBE2IAM_ROLE_ANNOTATION): _NO_AMBIENT_IDENTITY,
     ("hostAliases",): _AWS_ENDPOINTS,
     ("global", "hostAliases"): _AWS_ENDPOINTS,
@@ -544,6 +545,14 @@ class StackConfig(_Model):
     environment: DnsLabel = Field(description="First segment of every secret path, e.g. dev.")
     cluster: ClusterConfig = Field(description="Exactly one of name, stackReference or create.")
     eso: EsoConfig = Field(default_factory=EsoConfig, description="The operator's chart.")
+    identity: Literal["irsa", "podIdentity"] = Field(
+        "irsa",
+        description="How ESO gets AWS credentials. irsa: each namespace's ServiceAccount assumes its "
+        "role through the cluster's IAM OIDC provider. podIdentity: the controller gets an EKS Pod "
+        "Identity role that may only assume the namespace roles, each SecretStore names its "
+        "namespace's role, and IAM admits a session only for the namespace ESO tags it with "
+        "(sessionTagsPolicy: Simple); needs the eks-pod-identity-agent add-on and the admission guard.",
+    )
     irsa: IrsaConfig = Field(default_factory=IrsaConfig, description="How roles are shared.")
     admission: AdmissionConfig = Field(
         default_factory=AdmissionConfig, description="The admission guard that keeps every ESO store on IRSA."

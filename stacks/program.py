@@ -12,9 +12,10 @@ from components.cluster import ClusterAccess, ClusterAccessArgs, NewCluster
 from components.crd_check import ExistingOperator
 from components.iam_documents import service_account_subject
 from components.labels import STACK_LABEL, stack_key
-from components.irsa import IrsaRole, IrsaRoleArgs
+from components.irsa import IrsaRole, IrsaRoleArgs, PodIdentityTrust
 from components.manifests import ExternalSecretSpec, ServiceAccountRef, store_name
 from components.operator import CONTROLLER_SERVICE_ACCOUNT, Operator, OperatorArgs
+from components.pod_identity import ControllerIdentity, ControllerIdentityArgs
 from components.resource_types import READ_STACK_OUTPUTS
 from components.secret_guard import SecretGuard, SecretGuardArgs
 from components.tenant import (
@@ -23,7 +24,7 @@ from components.tenant import (
     legacy_external_secret_resource_name,
     legacy_store_resource_name,
 )
-from stacks.access import role_for_namespace, role_specs
+from stacks.access import controller_role_name, role_for_namespace, role_specs
 from stacks.lifecycle import (
     NAMESPACE_CLAIM_OUTPUT,
     OperatorReview,
@@ -165,7 +166,12 @@ def _cluster_args(stack: Stack) -> ClusterAccessArgs:
         stack_reference=cluster.stack_reference,
         new_cluster=NewCluster(new.version, new.instance_type, new.desired_capacity) if new else None,
         identity=stack.deploying_identity,
+        pod_identity=stack.pod_identity,
     )
+
+
+def role_tags(stack: Stack, key: str) -> dict[str, str]:
+    return {"managed-by": PLATFORM, "eso-platform/environment": stack.environment, "eso-platform/role": key}
 
 
 def deploy(stack: Stack) -> dict[str, Any]:
@@ -182,6 +188,23 @@ def deploy(stack: Stack) -> dict[str, Any]:
     controller_username = service_account_subject(controller.namespace, controller.name)
     cluster = ClusterAccess("cluster", _cluster_args(stack))
     k8s_opts = pulumi.ResourceOptions(provider=cluster.provider)
+    specs = role_specs(stack)
+    controller_identity = None
+    if stack.pod_identity:
+        controller_identity = ControllerIdentity(
+            "pod-identity",
+            ControllerIdentityArgs(
+                role_name=controller_role_name(stack.environment),
+                cluster_arn=cluster.cluster_arn,
+                cluster_name=cluster.cluster_name,
+                namespace=controller.namespace,
+                service_account=controller.name,
+                namespace_role_names=[spec.role_name for spec in specs],
+                path=stack.irsa.role_path,
+                permissions_boundary=stack.irsa.permissions_boundary,
+                tags=role_tags(stack, "controller"),
+            ),
+        )
     if stack.eso.install:
         operator = Operator(
             "eso",
@@ -203,6 +226,8 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 reconcilers=list(stack.eso.reconcilers),
                 keep_on_removal=stack.eso.on_remove == "keep",
                 take_back=operator_review.take_back,
+                pod_identity=stack.pod_identity,
+                wait_for=[*cluster.ready, *(controller_identity.ready if controller_identity else [])],
             ),
             k8s_opts,
         )
@@ -215,13 +240,15 @@ def deploy(stack: Stack) -> dict[str, Any]:
         pulumi.log.warn(SOMEONE_ELSES_OPERATOR_WARNING)
 
     admitted_after: list[pulumi.Resource] = []
+    # Under Pod Identity no tenant ServiceAccount exists: stores act as the controller.
+    tenant_account = None if stack.pod_identity else stack.irsa.service_account_name
     if stack.admission.enabled:
         guard = AdmissionGuard(
             "admission",
             AdmissionGuardArgs(
                 stack_key=own_key,
                 managed_namespaces=sorted(stack.namespaces()),
-                service_account=stack.irsa.service_account_name,
+                service_account=tenant_account,
                 controller_username=controller_username,
                 labels=common_labels,
                 cluster_labels=PLATFORM_LABELS,
@@ -234,7 +261,6 @@ def deploy(stack: Stack) -> dict[str, Any]:
     else:
         pulumi.log.warn(ADMISSION_OFF_WARNING)
 
-    specs = role_specs(stack)
     if stack.irsa.mode == "shared-wildcard":
         pulumi.log.warn(wildcard_warning(stack.irsa.service_account_name))
     roles = {
@@ -243,6 +269,11 @@ def deploy(stack: Stack) -> dict[str, Any]:
             IrsaRoleArgs(
                 role_name=spec.role_name,
                 oidc_provider_arn=cluster.oidc_provider_arn,
+                pod_identity=PodIdentityTrust(
+                    controller_identity.role_arn, cluster.cluster_arn, controller.namespace, controller.name, list(spec.namespaces)
+                )
+                if controller_identity
+                else None,
                 subjects=list(spec.subjects),
                 grants=list(spec.grants),
                 kms_key_arns=list(spec.kms_key_arns),
@@ -250,11 +281,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 managed_policy_buckets=[] if spec.read_policies.inline else list(spec.read_policies.buckets),
                 path=stack.irsa.role_path,
                 permissions_boundary=stack.irsa.permissions_boundary,
-                tags={
-                    "managed-by": PLATFORM,
-                    "eso-platform/environment": stack.environment,
-                    "eso-platform/role": spec.key,
-                },
+                tags=role_tags(stack, spec.key),
             ),
         )
         for spec in specs
@@ -287,6 +314,8 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 namespace=namespace,
                 service_account_name=stack.irsa.service_account_name,
                 role_arn=role.role_arn,
+                role_path_and_name=f"{stack.irsa.role_path}{role_of_namespace[namespace].role_name}",
+                pod_identity=stack.pod_identity,
                 regions=sorted({service.region for service in services}),
                 external_secrets=[
                     ExternalSecretSpec(
@@ -308,14 +337,17 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 namespace_provider=cluster.namespace_provider,
                 labelled_by_namespace=namespace in relabelled,
                 **claim,
-                wait_for=[*ready_for_eso_objects, *role.read_grants, *admitted_after],
+                wait_for=[
+                    *ready_for_eso_objects, *role.read_grants, *admitted_after,
+                    *(controller_identity.ready if controller_identity else []),
+                ],
                 ambiguous_legacy_names=unaliased,
             ),
             k8s_opts,
         )
         namespace_outputs[namespace] = {
             "roleArn": role.role_arn,
-            "serviceAccount": stack.irsa.service_account_name,
+            **({"serviceAccount": tenant_account} if tenant_account else {}),
             "secretStores": tenant.store_names,
         }
         for service in services:
@@ -334,8 +366,15 @@ def deploy(stack: Stack) -> dict[str, Any]:
     return {
         "environment": stack.environment,
         NAMESPACE_CLAIM_OUTPUT: {"label": f"{STACK_LABEL}={own_key}", "stack": full_name},
+        "identity": stack.identity,
         # The doctor reads the cluster's issuer off it, whichever form the cluster takes.
-        "oidcProviderArn": cluster.oidc_provider_arn,
+        **({"oidcProviderArn": cluster.oidc_provider_arn} if cluster.oidc_provider_arn is not None else {}),
+        **(
+            {"podIdentity": {"controllerRoleArn": controller_identity.role_arn, "associationId": controller_identity.association_id,
+                             "clusterArn": cluster.cluster_arn}}
+            if controller_identity
+            else {}
+        ),
         "operator": operator_output(
             stack.eso.install, stack.eso.namespace, stack.eso.chart_version, stack.eso.on_remove, previous.get("operator")
         ),

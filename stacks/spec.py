@@ -41,6 +41,12 @@ class Stack:
     deploying_identity: DeployingIdentity = DeployingIdentity()
     # The secret paths any service of the stack may have: the template with `*` for namespace and service.
     secret_path_pattern: str = "*"
+    # "irsa" or "podIdentity": see StackConfig.identity.
+    identity: str = "irsa"
+
+    @property
+    def pod_identity(self) -> bool:
+        return self.identity == "podIdentity"
 
     def namespaces(self) -> dict[str, list[Service]]:
         grouped: dict[str, list[Service]] = {}

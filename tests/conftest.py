@@ -66,6 +66,15 @@ def stack_values(stack: str) -> dict[str, Any]:
     return values
 
 
+def pod_identity_values(stack: str) -> dict[str, Any]:
+    """A committed stack's values under `identity: podIdentity`, without the tenant ServiceAccount
+    name it sets, which Pod Identity has no use for (and refuses)."""
+    values = stack_values(stack)
+    values["identity"] = "podIdentity"
+    values["irsa"] = {key: value for key, value in values["irsa"].items() if key != "serviceAccountName"}
+    return values
+
+
 def as_pulumi_config(values: dict[str, Any]) -> dict[str, str]:
     config = {}
     for key, value in values.items():

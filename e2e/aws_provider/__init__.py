@@ -11,7 +11,8 @@ Layout:
   registry.py  the table: resource tokens -> handlers, invoke tokens -> functions
   model.py     Field / ResourceType and the bridge's shared rules (check, diff, previews)
   iam.py       Role, RolePolicy, Policy, RolePolicyAttachment
-  invokes.py   eks getCluster, iam getOpenIdConnectProvider
+  eks.py       PodIdentityAssociation
+  invokes.py   eks getCluster, iam getOpenIdConnectProvider, getCallerIdentity
   config.py    provider configuration and the boto3 session
   documents.py JSON policy normalization and equivalence
   wire.py      protobuf Struct <-> Python, unknowns and secrets

@@ -1,10 +1,11 @@
 """The data sources the program invokes, with pulumi-aws 7.51.1's result shapes.
 
-Result property names are those of `pulumi_aws.eks.GetClusterResult` and
-`pulumi_aws.iam.GetOpenIdConnectProviderResult` (camelCase on the wire); the lookups follow
-terraform-provider-aws internal/service/eks/cluster_data_source.go (`dataSourceClusterRead`) and
-internal/service/iam/openid_connect_provider_data_source.go (`dataSourceOpenIDConnectProviderRead`,
-`findOpenIDConnectProviderByURL`).
+Result property names are those of `pulumi_aws.eks.GetClusterResult`,
+`pulumi_aws.iam.GetOpenIdConnectProviderResult` and `pulumi_aws.GetCallerIdentityResult` (camelCase
+on the wire); the lookups follow terraform-provider-aws internal/service/eks/cluster_data_source.go
+(`dataSourceClusterRead`), internal/service/iam/openid_connect_provider_data_source.go
+(`dataSourceOpenIDConnectProviderRead`, `findOpenIDConnectProviderByURL`) and
+internal/service/sts/caller_identity_data_source.go (`callerIdentityDataSource.Read`).
 """
 
 from typing import Any, Callable
@@ -146,6 +147,16 @@ def get_open_id_connect_provider(aws, settings: ProviderSettings, args: dict) ->
         "thumbprintLists": _list(found.get("ThumbprintList")),
         "url": found.get("Url", ""),
     }
+
+
+def get_caller_identity(aws, settings: ProviderSettings, args: dict) -> dict:
+    # callerIdentityDataSource.Read: GetCallerIdentity; `id` is the account id whatever the
+    # program passed (the schema's `id` is Optional+Computed and Read overwrites it).
+    try:
+        found = aws.client("sts").get_caller_identity()
+    except ClientError as error:
+        raise ProviderError(f"reading STS Caller Identity: {error}") from error
+    return {"accountId": found["Account"], "arn": found["Arn"], "id": found["Account"], "userId": found["UserId"]}
 
 
 Invoke = Callable[[Any, ProviderSettings, dict], dict]

@@ -8,7 +8,7 @@ pulumi-aws 7.51.1's own, whose generated Python SDK is installed with the progra
 
 import json
 
-from components.resource_types import GET_CLUSTER, GET_OIDC_PROVIDER
+from components.resource_types import GET_CALLER_IDENTITY, GET_CLUSTER, GET_OIDC_PROVIDER
 from e2e.aws_provider.model import ResourceType
 
 PLUGIN_VERSION = "7.51.1"
@@ -24,6 +24,7 @@ _TYPES = {
 }
 
 _COMPUTED_TYPES = {"attachmentCount": {"type": "integer"}}
+_STRING = {"type": "string"}
 
 
 def _resource(rt: ResourceType) -> dict:
@@ -61,6 +62,11 @@ _FUNCTIONS = {
             "id": {"type": "string"}, "tags": dict(_TYPES["map"]),
             "thumbprintLists": {"type": "array", "items": {"type": "string"}}, "url": {"type": "string"},
         }, "type": "object"},
+    },
+    GET_CALLER_IDENTITY: {
+        "inputs": {"properties": {"id": dict(_STRING)}, "type": "object"},
+        "outputs": {"properties": {key: dict(_STRING) for key in ("accountId", "arn", "id", "userId")},
+                    "required": ["accountId", "arn", "id", "userId"], "type": "object"},
     },
 }
 

@@ -103,10 +103,14 @@ def expected_reads(run: ProgramRun) -> dict[str, set[SecretRef]]:
 
 
 def create_oidc_providers(session: boto3.Session, run: ProgramRun, world: World) -> None:
-    """The OIDC provider each trust policy federates with, created as EKS would register it."""
+    """The OIDC provider each trust policy federates with, created as EKS would register it
+    (none for a Pod Identity trust, which names the account or the EKS service instead)."""
     iam = session.client("iam")
     for role in run.of_type(ROLE):
-        provider_arn = federated_provider(json.loads(role.inputs["assumeRolePolicy"]))
+        trust = json.loads(role.inputs["assumeRolePolicy"])
+        if "Federated" not in trust["Statement"][0]["Principal"]:
+            continue
+        provider_arn = federated_provider(trust)
         if provider_arn in world.providers:
             continue
         created = iam.create_open_id_connect_provider(

@@ -7,10 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.aws.iam_matching import (
+    AssumeRoleRequest,
+    RoleSession,
+    ServicePrincipal,
+    TransitiveTagConflict,
     UnsupportedPolicyElement,
     WebIdentityRequest,
     action_matches,
     allow_statements_naming,
+    assume_role_denial,
     is_allowed,
     trust_admits,
     wildcard_match,
@@ -280,3 +285,195 @@ def test_conditions_it_does_not_model_are_refused_even_with_a_context(condition)
 def test_a_conditional_statement_is_not_judged_without_the_requests_context():
     with pytest.raises(UnsupportedPolicyElement):
         is_allowed([_policy(CURRENT_ONLY)], "secretsmanager:GetSecretValue", SECRET)
+
+
+# sts:AssumeRole by a role session and by a service -----------------------------------------
+
+ROOT = "arn:aws:iam::123456789012:root"
+CONTROLLER = "arn:aws:iam::123456789012:role/eso-controller"
+TENANT = "arn:aws:iam::123456789012:role/eso-dev.api"
+CLUSTER_ARN = "arn:aws:eks:us-east-1:123456789012:cluster/platform-dev"
+EKS_TAGS = {"eks-cluster-arn": CLUSTER_ARN, "kubernetes-namespace": "external-secrets", "kubernetes-service-account": "external-secrets"}
+ESO_TAGS = {"esoNamespace": "api", "esoStoreName": "aws", "esoStoreKind": "SecretStore"}
+BOTH = ["sts:AssumeRole", "sts:TagSession"]
+MAY_ASSUME = _policy(_allow(BOTH, TENANT))
+
+
+def _tenant_trust(principal=ROOT, actions=BOTH, **condition):
+    return _policy({
+        "Effect": "Allow",
+        "Principal": {"AWS": principal},
+        "Action": actions,
+        "Condition": condition or {
+            "ArnEquals": {"aws:PrincipalArn": CONTROLLER},
+            "StringEquals": {
+                "aws:RequestTag/esoNamespace": "api",
+                "aws:RequestTag/esoStoreKind": "SecretStore",
+                "aws:PrincipalTag/eks-cluster-arn": CLUSTER_ARN,
+                "aws:PrincipalTag/kubernetes-namespace": "external-secrets",
+            },
+        },
+    })
+
+
+def _by_controller(tags=ESO_TAGS, session_tags=EKS_TAGS, role=CONTROLLER, **extra):
+    return AssumeRoleRequest(TENANT, RoleSession(role, "eks-platform-dev-pod", session_tags), tags, **extra)
+
+
+def test_a_tagged_session_assumes_a_role_whose_trust_pins_its_tags():
+    assert assume_role_denial(_tenant_trust(), [MAY_ASSUME], _by_controller()) is None
+
+
+@pytest.mark.parametrize(
+    "request_, reason",
+    [
+        (_by_controller(tags={**ESO_TAGS, "esoNamespace": "billing"}), "does not allow sts:AssumeRole"),
+        (_by_controller(tags={k: v for k, v in ESO_TAGS.items() if k != "esoNamespace"}), "does not allow sts:AssumeRole"),
+        (_by_controller(session_tags={**EKS_TAGS, "kubernetes-namespace": "default"}), "does not allow sts:AssumeRole"),
+        (_by_controller(session_tags={}), "does not allow sts:AssumeRole"),
+        (_by_controller(role="arn:aws:iam::123456789012:role/other"), "does not allow sts:AssumeRole"),
+    ],
+    ids=["other-request-tag", "missing-request-tag", "other-principal-tag", "untagged-session", "other-role"],
+)
+def test_the_trust_conditions_refuse_what_they_do_not_pin(request_, reason):
+    assert reason in assume_role_denial(_tenant_trust(), [MAY_ASSUME], request_)
+
+
+def test_principal_tags_are_the_roles_iam_tags_overridden_by_the_session_tags_in_any_case():
+    session_only = {k: v for k, v in EKS_TAGS.items() if k != "kubernetes-namespace"}
+    from_role = _by_controller(session_tags=session_only, caller_role_tags={"kubernetes-namespace": "external-secrets"})
+    assert assume_role_denial(_tenant_trust(), [MAY_ASSUME], from_role) is None
+    overridden = _by_controller(caller_role_tags={"Kubernetes-Namespace": "default"})
+    assert assume_role_denial(_tenant_trust(), [MAY_ASSUME], overridden) is None
+    assert RoleSession(CONTROLLER, "s", {"Team": "a"}).principal_tags({"team": "b", "x": "1"}) == {"x": "1", "Team": "a"}
+
+
+def test_passing_tags_needs_sts_tag_session_in_the_trust():
+    trust = _tenant_trust(actions="sts:AssumeRole")
+    assert "does not allow sts:TagSession" in assume_role_denial(trust, [MAY_ASSUME], _by_controller())
+    untagged = _tenant_trust(actions="sts:AssumeRole", ArnEquals={"aws:PrincipalArn": CONTROLLER})
+    assert assume_role_denial(untagged, [MAY_ASSUME], _by_controller(tags={})) is None
+    assert "sts:TagSession" in assume_role_denial(untagged, [MAY_ASSUME], _by_controller(tags={}, transitive_tag_keys=("x",)))
+
+
+def test_a_trust_naming_the_account_needs_the_callers_identity_policy_for_each_action():
+    assert "no identity-based policy allows the sts:AssumeRole" in assume_role_denial(_tenant_trust(), [], _by_controller())
+    assume_only = _policy(_allow("sts:AssumeRole", TENANT))
+    assert "no identity-based policy allows the sts:TagSession" in assume_role_denial(_tenant_trust(), [assume_only], _by_controller())
+    other_role = _policy(_allow(BOTH, TENANT + "-v2"))
+    assert "no identity-based policy" in assume_role_denial(_tenant_trust(), [other_role], _by_controller())
+
+
+@pytest.mark.parametrize("principal", [CONTROLLER, "arn:aws:sts::123456789012:assumed-role/eso-controller/eks-platform-dev-pod"])
+def test_a_trust_naming_the_role_or_the_session_needs_no_identity_policy_in_the_same_account(principal):
+    assert assume_role_denial(_tenant_trust(principal), [], _by_controller()) is None
+    denied = _policy({"Effect": "Deny", "Action": "sts:*", "Resource": "*"})
+    assert "explicitly denies" in assume_role_denial(_tenant_trust(principal), [denied], _by_controller())
+    across = AssumeRoleRequest(TENANT, RoleSession("arn:aws:iam::210987654321:role/eso-controller", "s", EKS_TAGS), ESO_TAGS)
+    trust = _tenant_trust("arn:aws:iam::210987654321:role/eso-controller", StringEquals={"aws:PrincipalAccount": "210987654321"})
+    assert "no identity-based policy" in assume_role_denial(trust, [], across)
+    assert assume_role_denial(trust, [MAY_ASSUME], across) is None
+
+
+def test_the_bare_account_id_is_the_account_and_another_account_is_no_match():
+    assert assume_role_denial(_tenant_trust("123456789012"), [MAY_ASSUME], _by_controller()) is None
+    assert "trust policy" in assume_role_denial(_tenant_trust("arn:aws:iam::210987654321:root"), [MAY_ASSUME], _by_controller())
+
+
+def test_a_deny_in_the_trust_wins():
+    trust = _tenant_trust()
+    trust["Statement"].append({"Effect": "Deny", "Principal": {"AWS": ROOT}, "Action": "sts:TagSession",
+                               "Condition": {"StringEquals": {"aws:RequestTag/esoStoreKind": "SecretStore"}}})
+    assert "does not allow sts:TagSession" in assume_role_denial(trust, [MAY_ASSUME], _by_controller())
+
+
+def test_string_like_and_arn_like_use_wildcards():
+    trust = _tenant_trust(ArnLike={"aws:PrincipalArn": "arn:aws:iam::123456789012:role/eso-*"},
+                          StringLike={"aws:RequestTag/esoNamespace": "a?i"})
+    assert assume_role_denial(trust, [MAY_ASSUME], _by_controller()) is None
+    assert assume_role_denial(trust, [MAY_ASSUME], _by_controller(role="arn:aws:iam::123456789012:role/other")) is not None
+
+
+def test_tag_keys_are_judged_with_set_operators():
+    only_eso = _tenant_trust(**{"ForAllValues:StringEquals": {"aws:TagKeys": list(ESO_TAGS)}})
+    assert assume_role_denial(only_eso, [MAY_ASSUME], _by_controller()) is None
+    assert assume_role_denial(only_eso, [MAY_ASSUME], _by_controller(tags={**ESO_TAGS, "extra": "x"})) is not None
+    # ForAllValues holds when the request passes no tags at all.
+    assert assume_role_denial(only_eso, [MAY_ASSUME], _by_controller(tags={})) is None
+    any_eso = _tenant_trust(**{"ForAnyValue:StringLike": {"aws:TagKeys": "eso*"}})
+    assert assume_role_denial(any_eso, [MAY_ASSUME], _by_controller(tags={"extra": "x", "esoNamespace": "api"})) is None
+    assert assume_role_denial(any_eso, [MAY_ASSUME], _by_controller(tags={"extra": "x"})) is not None
+    # ForAnyValue never holds when the key is absent.
+    assert assume_role_denial(any_eso, [MAY_ASSUME], _by_controller(tags={})) is not None
+    transitive = _tenant_trust(**{"ForAllValues:StringEquals": {"sts:TransitiveTagKeys": ["esoNamespace"]}})
+    assert assume_role_denial(transitive, [MAY_ASSUME], _by_controller(transitive_tag_keys=("esoNamespace",))) is None
+    assert assume_role_denial(transitive, [MAY_ASSUME], _by_controller(transitive_tag_keys=("esoStoreName",))) is not None
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [{"StringEquals": {"aws:TagKeys": "esoNamespace"}}, {"ForAnyValue:StringEquals": {"aws:RequestTag/esoNamespace": "api"}},
+     {"StringNotEquals": {"aws:RequestTag/esoNamespace": "api"}}],
+    ids=["plain-on-multivalued", "set-on-single-valued", "unmodelled-operator"],
+)
+def test_operators_on_the_wrong_kind_of_key_are_refused(condition):
+    with pytest.raises(UnsupportedPolicyElement):
+        assume_role_denial(_tenant_trust(**condition), [MAY_ASSUME], _by_controller())
+
+
+@pytest.mark.parametrize("principal", ["*", {"AWS": "*"}, {"CanonicalUser": "x"}])
+def test_trust_principals_it_does_not_model_are_refused(principal):
+    trust = _policy({"Effect": "Allow", "Principal": principal, "Action": BOTH})
+    with pytest.raises(UnsupportedPolicyElement):
+        assume_role_denial(trust, [MAY_ASSUME], _by_controller())
+
+
+POD_IDENTITY = ServicePrincipal("pods.eks.amazonaws.com", CLUSTER_ARN, "123456789012")
+CONTROLLER_TRUST = _policy({
+    "Effect": "Allow",
+    "Principal": {"Service": "pods.eks.amazonaws.com"},
+    "Action": BOTH,
+    "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}, "ArnEquals": {"aws:SourceArn": CLUSTER_ARN}},
+})
+
+
+def _by_eks(caller=POD_IDENTITY, tags=EKS_TAGS):
+    return AssumeRoleRequest(CONTROLLER, caller, tags)
+
+
+def test_a_service_principal_is_judged_on_the_trust_and_its_source_alone():
+    assert assume_role_denial(CONTROLLER_TRUST, [], _by_eks()) is None
+    other_cluster = ServicePrincipal("pods.eks.amazonaws.com", CLUSTER_ARN.replace("platform-dev", "other"), "123456789012")
+    assert assume_role_denial(CONTROLLER_TRUST, [], _by_eks(other_cluster)) is not None
+    assert assume_role_denial(CONTROLLER_TRUST, [], _by_eks(ServicePrincipal("pods.eks.amazonaws.com"))) is not None
+    assert assume_role_denial(CONTROLLER_TRUST, [], _by_eks(ServicePrincipal("ec2.amazonaws.com", CLUSTER_ARN, "123456789012"))) is not None
+    assume_only = _policy({**CONTROLLER_TRUST["Statement"][0], "Action": "sts:AssumeRole"})
+    assert "sts:TagSession" in assume_role_denial(assume_only, [], _by_eks())
+    assert assume_role_denial(assume_only, [], _by_eks(tags={})) is None
+
+
+def test_a_role_session_is_not_a_service_nor_a_service_a_role_session():
+    assert assume_role_denial(CONTROLLER_TRUST, [MAY_ASSUME], AssumeRoleRequest(CONTROLLER, RoleSession(TENANT, "s"), {})) is not None
+    assert assume_role_denial(_tenant_trust(), [MAY_ASSUME], AssumeRoleRequest(TENANT, POD_IDENTITY, ESO_TAGS)) is not None
+
+
+def test_a_web_identity_is_not_admitted_by_an_aws_or_service_principal():
+    assert not trust_admits(_tenant_trust(), _request("system:serviceaccount:a:eso"))
+    assert not trust_admits(CONTROLLER_TRUST, _request("system:serviceaccount:a:eso"))
+
+
+def test_transitive_tags_pass_down_a_chain_and_cannot_be_passed_again():
+    first = RoleSession(CONTROLLER, "eks-pod", EKS_TAGS, frozenset(EKS_TAGS))
+    second = first.chained(TENANT, "eso", ESO_TAGS)
+    assert dict(second.tags) == EKS_TAGS | ESO_TAGS
+    assert second.transitive_keys == frozenset(EKS_TAGS)
+    assert second.arn == "arn:aws:sts::123456789012:assumed-role/eso-dev.api/eso"
+    third = second.chained("arn:aws:iam::123456789012:role/third", "t", {})
+    assert dict(third.tags) == EKS_TAGS
+    for clashing in ({"kubernetes-namespace": "api"}, {"Kubernetes-Namespace": "external-secrets"}):
+        with pytest.raises(TransitiveTagConflict):
+            first.chained(TENANT, "eso", clashing)
+    # Tags that are not transitive stop at the session that was given them.
+    assert dict(RoleSession(CONTROLLER, "s", {"a": "1"}).chained(TENANT, "t", {"a": "2"}).tags) == {"a": "2"}
+    marked = RoleSession(CONTROLLER, "s").chained(TENANT, "t", {"a": "1"}, ["a"])
+    assert marked.transitive_keys == frozenset({"a"})

@@ -6,6 +6,7 @@ import pytest
 
 from components.admission import (
     MANAGED_NAMESPACE_LABEL,
+    ROLE_ANNOTATION,
     RULE_PREFIX,
     SERVICE_ACCOUNT_ANNOTATION,
     STORE_AUTH_POLICY,
@@ -37,6 +38,14 @@ LABELS = {
     "tricky": namespace_object("tricky", {MANAGED_NAMESPACE_LABEL: "false"}, {}),
     "stripped": namespace_object("stripped", {}, OWN_ACCOUNT),
 }
+# Namespaces as the program annotates them: with their account and their own role, whichever
+# identity the stack uses (`backend` and `payments` are as earlier releases left them).
+ORDERS_ROLE = "arn:aws:iam::123456789012:role/eso-dev.orders"
+BILLING_ROLE = "arn:aws:iam::123456789012:role/eso-dev.billing"
+LABELS |= {
+    "orders": namespace_object("orders", MANAGED_LABELS, {**OWN_ACCOUNT, ROLE_ANNOTATION: "/eso-dev.orders"}),
+    "billing": namespace_object("billing", MANAGED_LABELS, {**OWN_ACCOUNT, ROLE_ANNOTATION: "/eso-dev.billing"}),
+}
 PART_OF = {"app.kubernetes.io/part-of": "eso-platform"}
 CONTROLLER = "system:serviceaccount:external-secrets:external-secrets"
 GUARD = cluster_guard_manifests(["legacy"], PART_OF) + stack_guard_manifests(
@@ -58,6 +67,24 @@ def store(namespace, auth=None, kind="SecretStore", provider=None):
     if provider is not None:
         manifest["spec"]["provider"] = provider
     return manifest
+
+
+def role_store(namespace, role=ORDERS_ROLE, kind="SecretStore", **aws):
+    """The program's Pod Identity store, with `aws` fields set over it (None: removed)."""
+    manifest = secret_store("us-east-1", namespace, None, {}, role)
+    manifest["kind"] = kind
+    if namespace is None:
+        del manifest["metadata"]["namespace"]
+    provider = manifest["spec"]["provider"]["aws"]
+    for key, value in aws.items():
+        if value is None:
+            provider.pop(key, None)
+        else:
+            provider[key] = value
+    return manifest
+
+
+HAND_SET_NAMESPACE = [{"key": "esoNamespace", "value": "orders"}]
 
 
 def without_auth(namespace, kind="SecretStore"):
@@ -138,6 +165,12 @@ ADMITTED = {
     "a PushSecret whose store kind is left to its SecretStore default": push_secret("backend", store_kind=None),
     "a PushSecret's dataTo naming a SecretStore": push_secret("backend", data_to_kind="SecretStore"),
     "a PushSecret outside managed namespaces to a ClusterSecretStore": push_secret("other", "ClusterSecretStore"),
+    "the program's Pod Identity SecretStore": role_store("orders"),
+    "the program's Pod Identity SecretStore in another namespace, with that namespace's role": role_store("billing", BILLING_ROLE),
+    "an ExternalSecret of a Pod Identity namespace": external("orders"),
+    # Either shape under either identity: IAM refuses the other one (no token grant under Pod
+    # Identity, no ambient credentials under IRSA), so a switch never meets a stale namespace.
+    "the namespace's IRSA store beside its role": store("orders"),
 }
 
 DENIED = {
@@ -147,19 +180,19 @@ DENIED = {
         "tenant-store-no-static-credentials",
     ),
     "another provider in a managed namespace": (store("payments", provider=VAULT), "tenant-store-aws-only"),
-    "no auth in a managed namespace": (without_auth("backend"), "tenant-store-managed-service-account"),
-    "empty auth in a managed namespace": (store("backend", {}), "tenant-store-managed-service-account"),
-    "jwt without an account": (store("backend", {"jwt": {}}), "tenant-store-managed-service-account"),
-    "the default account": (store("backend", jwt(name="default")), "tenant-store-managed-service-account"),
+    "no auth in a managed namespace": (without_auth("backend"), "tenant-store-managed-identity"),
+    "empty auth in a managed namespace": (store("backend", {}), "tenant-store-managed-identity"),
+    "jwt without an account": (store("backend", {"jwt": {}}), "tenant-store-managed-identity"),
+    "the default account": (store("backend", jwt(name="default")), "tenant-store-managed-identity"),
     "another stack's account in this stack's namespace": (
         store("backend", jwt(name="staging-reader")),
-        "tenant-store-managed-service-account",
+        "tenant-store-managed-identity",
     ),
-    "this stack's account in another stack's namespace": (store("staging-api"), "tenant-store-managed-service-account"),
-    "a managed namespace without its account annotation": (store("unannotated"), "tenant-store-managed-service-account"),
+    "this stack's account in another stack's namespace": (store("staging-api"), "tenant-store-managed-identity"),
+    "a managed namespace without its account annotation": (store("unannotated"), "tenant-store-managed-identity"),
     "another namespace's managed account": (
         store("backend", jwt(namespace="payments")),
-        "tenant-store-managed-service-account",
+        "tenant-store-managed-identity",
     ),
     "an ExternalSecret reading a ClusterSecretStore": (
         external("backend", store_kind="ClusterSecretStore"),
@@ -207,6 +240,33 @@ DENIED = {
         store(None, jwt(namespace="payments"), "ClusterSecretStore"),
         "cluster-store-tenant-account",
     ),
+    "another namespace's role under Pod Identity": (role_store("orders", BILLING_ROLE), "tenant-store-managed-identity"),
+    "a hand-set esoNamespace tag under sessionTagsPolicy None": (
+        role_store("billing", sessionTagsPolicy="None", sessionTags=HAND_SET_NAMESPACE),
+        "tenant-store-managed-identity",
+    ),
+    "the namespace's own role under sessionTagsPolicy None": (role_store("orders", sessionTagsPolicy="None"), "tenant-store-managed-identity"),
+    "no sessionTagsPolicy": (role_store("orders", sessionTagsPolicy=None), "tenant-store-managed-identity"),
+    "custom session tags": (
+        role_store("orders", sessionTagsPolicy="Custom", customSessionTags=[{"key": "team", "value": "orders"}]),
+        "tenant-store-managed-identity",
+    ),
+    "session tags beside Simple": (role_store("orders", sessionTags=HAND_SET_NAMESPACE), "tenant-store-managed-identity"),
+    "transitive tag keys": (role_store("orders", transitiveTagKeys=["esoNamespace"]), "tenant-store-managed-identity"),
+    "a chained role before the namespace's": (role_store("orders", additionalRoles=[BILLING_ROLE]), "tenant-store-managed-identity"),
+    "an external ID": (role_store("orders", externalID="x"), "tenant-store-managed-identity"),
+    "no role under Pod Identity": (role_store("orders", role=None), "tenant-store-managed-identity"),
+    "the namespace's role name under another path": (
+        role_store("orders", "arn:aws:iam::123456789012:role/other/eso-dev.orders"), "tenant-store-managed-identity",
+    ),
+    "a role whose name ends in the namespace's": (
+        role_store("orders", "arn:aws:iam::123456789012:role/x-eso-dev.orders"), "tenant-store-managed-identity",
+    ),
+    "the role's end without an ARN": (role_store("orders", "role/eso-dev.orders"), "tenant-store-managed-identity"),
+    "another account in a namespace with a role": (store("orders", jwt(name="staging-reader")), "tenant-store-managed-identity"),
+    "a Pod Identity store in an IRSA namespace": (role_store("backend"), "tenant-store-managed-identity"),
+    "a Pod Identity store outside managed namespaces": (role_store("other"), "aws-store-irsa"),
+    "a ClusterSecretStore assuming a namespace's role": (role_store(None, kind="ClusterSecretStore"), "aws-store-irsa"),
 }
 
 
@@ -253,7 +313,7 @@ def test_two_stacks_guards_compose_each_guarding_its_own_namespaces():
     assert denials(both, stores["a ClusterSecretStore borrowing staging's account"], unlabelled) == [
         "cluster-store-tenant-account"
     ]
-    assert denials(both, store("backend", jwt(name="staging-reader")), LABELS) == ["tenant-store-managed-service-account"]
+    assert denials(both, store("backend", jwt(name="staging-reader")), LABELS) == ["tenant-store-managed-identity"]
 
 
 def test_manifests_bind_each_policy_to_one_side_of_the_label():
@@ -319,6 +379,11 @@ def test_manifests_bind_each_policy_to_one_side_of_the_label():
     assert auth_binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"] == [{**selector, "operator": "NotIn"}]
     # Bound everywhere: its rules name the namespaces, and a namespace that lost its label must still match.
     assert stack_binding["spec"] == {"policyName": own, "validationActions": ["Deny"]}
+
+
+def test_under_pod_identity_a_stack_adds_no_tenant_account_policy():
+    manifests = stack_guard_manifests("dev-1a2b3c4d", ["orders", "billing"], None, CONTROLLER, PART_OF)
+    assert [m["metadata"]["name"] for m in manifests] == [stack_policy_name("dev-1a2b3c4d")] * 2
 
 
 def test_each_message_names_its_rule():

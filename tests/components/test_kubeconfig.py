@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from tests.conftest import AWS_CLI_KUBECONFIG, PULUMI_EKS_KUBECONFIG
+from components.iam_documents import AwsIdentity
 from components.kubeconfig import DeployingIdentity, eks_cluster_arn, exec_kubeconfig, with_deploying_identity
 
 
@@ -150,10 +151,11 @@ PROVIDER = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws
 )
 def test_the_cluster_arn_is_read_off_the_get_token_command(exported, arn):
     provider = PROVIDER if ":aws:" in arn else "arn:aws-us-gov:iam::210987654321:oidc-provider/oidc.example/id/1"
-    assert eks_cluster_arn(with_deploying_identity(exported, DeployingIdentity()), provider) == arn
+    account = AwsIdentity.from_oidc_provider_arn(provider)
+    assert eks_cluster_arn(with_deploying_identity(exported, DeployingIdentity()), account) == arn
 
 
 def test_a_kubeconfig_naming_no_cluster_has_no_arn():
     source = kubeconfig_running(["--region", "eu-west-1", "eks", "get-token"])
     with pytest.raises(ValueError, match="kubeconfig user 'u' names no --cluster-name"):
-        eks_cluster_arn(source, PROVIDER)
+        eks_cluster_arn(source, AwsIdentity.from_oidc_provider_arn(PROVIDER))

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import subprocess
-from concurrent import futures
 
 import boto3
 import grpc
@@ -21,7 +20,6 @@ import pulumi_aws
 import pytest
 import requests
 from google.protobuf import empty_pb2
-from moto.server import ThreadedMotoServer
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from e2e.aws_provider import iam as iam_types
@@ -29,7 +27,7 @@ from e2e.aws_provider.documents import normalize
 from e2e.aws_provider.install import EXECUTABLE_NAME, write_plugin_executable
 from e2e.aws_provider.server import AwsProvider
 from e2e.aws_provider.wire import UNKNOWN, to_python, to_struct
-from e2e.processes import free_port
+from tests.e2e.servers import aws_endpoint, moto_server, provider_stub
 
 ACCOUNT = "123456789012"
 ROLE = "aws:iam/role:Role"
@@ -38,6 +36,8 @@ POLICY = "aws:iam/policy:Policy"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 GET_CLUSTER = "aws:eks/getCluster:getCluster"
 GET_OIDC = "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider"
+GET_CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
+POD_IDENTITY = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 KIND = dict(provider_pb2.PropertyDiff.Kind.items())
 KIND_NAME = {value: name for name, value in KIND.items()}
 
@@ -64,6 +64,9 @@ EXPECTED_FORCE_NEW = {
     ROLE_POLICY: {"name", "namePrefix", "role"},
     POLICY: {"description", "name", "namePrefix", "path"},
     ATTACHMENT: {"policyArn", "role"},
+    # internal/service/eks/pod_identity_association.go: RequiresReplace; region per the
+    # Enhanced Region Support guide.
+    POD_IDENTITY: {"clusterName", "namespace", "region", "serviceAccount"},
 }
 
 
@@ -71,34 +74,14 @@ EXPECTED_FORCE_NEW = {
 
 @pytest.fixture(scope="module")
 def moto_url():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_ENDPOINT_URL", url)
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")  # pragma: allowlist secret
-        patch.delenv("AWS_PROFILE", raising=False)
-        patch.delenv("AWS_SESSION_TOKEN", raising=False)
+    with moto_server() as url, aws_endpoint(url):
         yield url
-    server.stop()
 
 
 @pytest.fixture(scope="module")
 def plugin(moto_url):
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    provider = AwsProvider()
-    provider_pb2_grpc.add_ResourceProviderServicer_to_server(provider, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    stub = provider_pb2_grpc.ResourceProviderStub(channel)
-    stub.Configure(provider_pb2.ConfigureRequest(args=to_struct({"region": "us-east-1"}), acceptSecrets=True,
-                                                 acceptResources=True))
-    yield stub
-    channel.close()
-    server.stop(grace=0)
+    with provider_stub() as stub:
+        yield stub
 
 
 @pytest.fixture()
@@ -229,9 +212,10 @@ def test_check_config_refuses_a_configuration_without_region(plugin, monkeypatch
 def test_schema_names_exactly_the_implemented_types(plugin):
     schema = json.loads(plugin.GetSchema(provider_pb2.GetSchemaRequest()).schema)
     assert (schema["name"], schema["version"]) == ("aws", "7.51.1")
-    assert set(schema["resources"]) == {ROLE, ROLE_POLICY, POLICY, ATTACHMENT}
+    assert set(schema["resources"]) == {ROLE, ROLE_POLICY, POLICY, ATTACHMENT, POD_IDENTITY}
     assert schema["resources"][ATTACHMENT]["requiredInputs"] == ["policyArn", "role"]
-    assert set(schema["functions"]) == {GET_CLUSTER, GET_OIDC}
+    assert schema["resources"][POD_IDENTITY]["requiredInputs"] == ["clusterName", "namespace", "roleArn", "serviceAccount"]
+    assert set(schema["functions"]) == {GET_CLUSTER, GET_OIDC, GET_CALLER_IDENTITY}
 
 
 # Check ----------------------------------------------------------------------------------------
@@ -341,11 +325,21 @@ POLICY_STATE = {
 POLICY_NEWS = {"description": "d", "name": "p", "path": "/eso/", "policy": json.dumps(READ), "__defaults": []}
 ATTACHMENT_STATE = {"id": f"r/{POLICY_ARN}", "policyArn": POLICY_ARN, "role": "r"}
 ATTACHMENT_NEWS = {"policyArn": POLICY_ARN, "role": "r", "__defaults": []}
+ASSOCIATION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/eso"
+POD_IDENTITY_STATE = {
+    "associationArn": f"arn:aws:eks:us-east-1:{ACCOUNT}:podidentityassociation/c/a-0123456789abcdefg",
+    "associationId": "a-0123456789abcdefg", "clusterName": "c", "disableSessionTags": False, "externalId": None,
+    "id": "a-0123456789abcdefg", "namespace": "external-secrets", "policy": None, "region": "us-east-1",
+    "roleArn": ASSOCIATION_ROLE, "serviceAccount": "external-secrets", "tags": {}, "tagsAll": {}, "targetRoleArn": None,
+}
+POD_IDENTITY_NEWS = {"clusterName": "c", "namespace": "external-secrets", "roleArn": ASSOCIATION_ROLE,
+                     "serviceAccount": "external-secrets", "__defaults": []}
 BASES = {
     ROLE: (ROLE_STATE, ROLE_NEWS),
     ROLE_POLICY: (ROLE_POLICY_STATE, ROLE_POLICY_NEWS),
     POLICY: (POLICY_STATE, POLICY_NEWS),
     ATTACHMENT: (ATTACHMENT_STATE, ATTACHMENT_NEWS),
+    POD_IDENTITY: (POD_IDENTITY_STATE, POD_IDENTITY_NEWS),
 }
 # A different value for every input of every type.
 CHANGES = {
@@ -359,6 +353,9 @@ CHANGES = {
     POLICY: {"delayAfterPolicyCreationInMs": 100, "description": "e", "name": "p2", "namePrefix": "eso-",
              "path": "/other/", "policy": json.dumps(OTHER_READ), "tags": {"team": "b"}},
     ATTACHMENT: {"policyArn": f"arn:aws:iam::{ACCOUNT}:policy/other", "role": "r2"},
+    POD_IDENTITY: {"clusterName": "c2", "disableSessionTags": True, "namespace": "other", "policy": json.dumps(READ),
+                   "region": "eu-west-1", "roleArn": f"{ASSOCIATION_ROLE}-2", "serviceAccount": "other",
+                   "tags": {"team": "b"}, "targetRoleArn": f"{ASSOCIATION_ROLE}-target"},
 }
 FIELD_CASES = [(token, field) for token, changes in CHANGES.items() for field in changes]
 
@@ -387,7 +384,7 @@ def test_a_changed_input_replaces_exactly_when_terraform_marks_it_force_new(stub
     assert set(response.stables) == EXPECTED_FORCE_NEW[token] - set(response.replaces)
 
 
-@pytest.mark.parametrize("token", [ROLE, ROLE_POLICY, POLICY, ATTACHMENT])
+@pytest.mark.parametrize("token", [ROLE, ROLE_POLICY, POLICY, ATTACHMENT, POD_IDENTITY])
 def test_unchanged_inputs_are_no_diff(stub, token):
     state, news = BASES[token]
     response = diff(stub, token, state, news)
@@ -674,6 +671,16 @@ def test_get_open_id_connect_provider_matches_urls_as_terraform_does(stub, aws):
         assert "couldn't find resource" in missing.value.details()
     assert invoke(stub, GET_OIDC, {"arn": arn})[0]["url"] == "oidc.eks.us-east-1.amazonaws.com/id/ABC"
     assert invoke(stub, GET_OIDC, {})[1] and invoke(stub, GET_OIDC, {"arn": arn, "url": "x"})[1]
+
+
+def test_get_caller_identity_has_pulumi_aws_result_shape(stub, aws):
+    result, failures = invoke(stub, GET_CALLER_IDENTITY, {})
+    assert not failures
+    assert set(result) == pulumi_names(pulumi_aws.GetCallerIdentityResult)
+    identity = aws("sts").get_caller_identity()
+    # caller_identity_data_source.go Read: the id is the account id, whatever was passed.
+    assert result == {"accountId": ACCOUNT, "arn": identity["Arn"], "id": ACCOUNT, "userId": identity["UserId"]}
+    assert invoke(stub, GET_CALLER_IDENTITY, {"id": "other"})[0]["id"] == ACCOUNT
 
 
 # Refusals -----------------------------------------------------------------------------------------

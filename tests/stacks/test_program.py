@@ -530,7 +530,7 @@ def test_an_aws_managed_boundary_is_taken_and_another_accounts_policy_is_refused
     elsewhere = "arn:aws:iam::210987654321:policy/eso-boundary"
     with pytest.raises(pulumi.RunError, match=re.escape(
         f"irsa.permissionsBoundary: {elsewhere} is a policy of account 210987654321, but the roles are created in "
-        "123456789012, the OIDC provider's account; use a policy of 123456789012 or an AWS managed policy"
+        "123456789012, the cluster's account; use a policy of 123456789012 or an AWS managed policy"
     )):
         run_stack(dev_with(irsa={"permissionsBoundary": elsewhere}))
 

@@ -78,7 +78,7 @@ def test_only_tenant_namespaces_carry_the_managed_label(dev_run):
 def test_a_tenant_store_with_another_account_is_denied_by_the_registered_guard(dev_run):
     store = copy.deepcopy(dev_run.named("tenant-backend/us-east-1").inputs)
     store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"] = "default"
-    assert denials(guard_of(dev_run), store, namespace_objects(dev_run)) == ["tenant-store-managed-service-account"]
+    assert denials(guard_of(dev_run), store, namespace_objects(dev_run)) == ["tenant-store-managed-identity"]
 
 
 def own_policy(run: ProgramRun) -> str:

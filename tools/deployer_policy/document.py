@@ -17,7 +17,7 @@ from typing import Any
 
 from components.iam_documents import DNS_SUFFIXES, partition_of_region
 from components.irsa import MANAGED_POLICY_PATH
-from stacks.access import role_name_patterns
+from stacks.access import controller_role_name, role_name_patterns
 from stacks.spec import Stack
 
 # aws.iam.Role: resourceRoleCreate (tags in the request: TagRole), resourceRoleRead (its tags come
@@ -61,6 +61,17 @@ POLICY_ACTIONS = (
     "iam:DeletePolicy",
 )
 SECRET_READS = ("secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue")
+# aws.eks.PodIdentityAssociation (internal/service/eks/pod_identity_association.go: Create with
+# tags, Read, Update, Delete; tags changed through TagResource/UntagResource), and the doctor's
+# ListPodIdentityAssociations and DescribeAddon. EKS authorizes Create and List on the cluster,
+# the others on the association (Service Authorization Reference, Amazon EKS).
+ASSOCIATION_ACTIONS = (
+    "eks:DescribePodIdentityAssociation",
+    "eks:UpdatePodIdentityAssociation",
+    "eks:DeletePodIdentityAssociation",
+    "eks:TagResource",
+    "eks:UntagResource",
+)
 
 
 def deployer_policy(stack: Stack, account: str) -> dict[str, Any]:
@@ -96,6 +107,19 @@ def deployer_policy(stack: Stack, account: str) -> dict[str, Any]:
             {"Sid": "FindTheCluster", "Effect": "Allow", "Action": "eks:DescribeCluster",
              "Resource": f"arn:{partition}:eks:{stack.region}:{account}:cluster/*"},
             {"Sid": "ListTheClusters", "Effect": "Allow", "Action": "eks:ListClusters", "Resource": "*"},
+        ]
+    if stack.pod_identity:
+        clusters = f"arn:{partition}:eks:{stack.region}:{account}:cluster/{stack.cluster.name or '*'}"
+        associations = f"arn:{partition}:eks:{stack.region}:{account}:podidentityassociation/{stack.cluster.name or '*'}/*"
+        cluster += [
+            {"Sid": "AssociateTheController", "Effect": "Allow",
+             "Action": ["eks:CreatePodIdentityAssociation", "eks:ListPodIdentityAssociations", "eks:TagResource"], "Resource": clusters},
+            {"Sid": "ManageTheControllersAssociation", "Effect": "Allow", "Action": list(ASSOCIATION_ACTIONS), "Resource": associations},
+            {"Sid": "CheckThePodIdentityAgent", "Effect": "Allow", "Action": "eks:DescribeAddon",
+             "Resource": f"arn:{partition}:eks:{stack.region}:{account}:addon/{stack.cluster.name or '*'}/eks-pod-identity-agent/*"},
+            # EKS creates an association only for whoever may pass its role.
+            {"Sid": "PassTheControllerRole", "Effect": "Allow", "Action": "iam:PassRole",
+             "Resource": f"{iam}:role{stack.irsa.role_path}{controller_role_name(stack.environment)}"},
         ]
     statements: list[dict[str, Any]] = [
         *cluster,

@@ -346,6 +346,14 @@ def run_checks(
     Raises DoctorError when the doctor cannot run at all.
     """
     partition, account = caller_account(session)
+    if stack.pod_identity:
+        # Imported here: that module builds on this one's checks.
+        from tools.doctor.pod_identity import pod_identity_checks, pod_identity_cluster
+
+        cluster_arn, checks, described = pod_identity_cluster(session, stack, stack_name)
+        if cluster_arn is not None:
+            checks += pod_identity_checks(session, stack, cluster_arn, partition, account)
+        return _secrets_and_delivery(session, stack, stack_name, kubeconfig, described, checks)
     issuer, checks, described = cluster_issuer(session, stack, oidc_issuer, stack_name)
     if issuer is None:
         checks += [
@@ -356,6 +364,13 @@ def run_checks(
         identity = AwsIdentity.from_oidc_provider_arn(f"arn:{partition}:iam::{account}:oidc-provider/{issuer}")
         checks.append(check_oidc_provider(session, identity))
         checks += check_role_trust(session, stack, identity)
+    return _secrets_and_delivery(session, stack, stack_name, kubeconfig, described, checks)
+
+
+def _secrets_and_delivery(
+    session: boto3.Session, stack: Stack, stack_name: str, kubeconfig: Optional[str],
+    described: Optional[dict[str, Any]], checks: list[Check],
+) -> list[Check]:
     declared = tuple(stack.irsa.kms_key_arns)
     checks += [check_secret(session, service, declared) for service in sorted(stack.services, key=lambda s: s.secret_path)]
     checks += [check_kms_key(session, arn) for arn in sorted(set(stack.irsa.kms_key_arns))]

@@ -21,7 +21,16 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.kubeconfig import exec_kubeconfig
-from components.resource_types import CRD, GET_CLUSTER, GET_OIDC_PROVIDER, MANAGED_POLICY, READ_STACK_OUTPUTS, ROLE
+from components.resource_types import (
+    CRD,
+    GET_CALLER_IDENTITY,
+    GET_CLUSTER,
+    GET_OIDC_PROVIDER,
+    MANAGED_POLICY,
+    POD_IDENTITY_ASSOCIATION,
+    READ_STACK_OUTPUTS,
+    ROLE,
+)
 from stacks.loading import PROJECT
 
 PROGRAM = Path(__file__).resolve().parents[2] / "__main__.py"
@@ -128,6 +137,9 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
                 "url": issuer,
                 "clientIdLists": ["sts.amazonaws.com"],
             }
+        if args.token == GET_CALLER_IDENTITY:
+            arn = f"arn:aws:iam::{self.account_id}:user/deployer"
+            return {"accountId": self.account_id, "arn": arn, "userId": "AIDAPLACEHOLDER", "id": self.account_id}
         if args.token == READ_STACK_OUTPUTS and args.args["name"] == f"{ORGANIZATION}/{pulumi.get_project()}/{pulumi.get_stack()}":
             return {"name": args.args["name"], "outputs": self.previous_outputs, "secretOutputNames": []}
         raise NotImplementedError(f"the offline plan has no placeholder for the lookup {args.token}")
@@ -149,6 +161,14 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
             }
             outputs["secretOutputNames"] = []
             return stack_name, outputs
+        if args.typ == POD_IDENTITY_ASSOCIATION:
+            # EKS's form: `a-` and 17 lowercase letters and digits.
+            association = "a-" + hashlib.sha256(args.name.encode()).hexdigest()[:17]
+            outputs["associationId"] = association
+            outputs["associationArn"] = (
+                f"arn:aws:eks:{self.region}:{self.account_id}:podidentityassociation/{args.inputs['clusterName']}/{association}"
+            )
+            return association, outputs
         if args.typ == CRD and args.resource_id:
             outputs["spec"] = {"group": "external-secrets.io", "versions": [{"name": "v1", "served": True, "storage": True}]}
             return args.resource_id, outputs

@@ -14,6 +14,7 @@ from components.resource_types import (
     EXTERNAL_SECRET,
     MANAGED_POLICY,
     NAMESPACE_PATCH,
+    POD_IDENTITY_ASSOCIATION,
     PROMETHEUS_RULE,
     RELEASE,
     ROLE,
@@ -167,11 +168,33 @@ def _read_verb(statement: dict[str, Any]) -> str:
     return "reads" if stage is None else f"reads the {stage} version of"
 
 
-def _oidc_provider(roles: dict[str, Registration]) -> str:
+def _identity_lines(run: ProgramRun, roles: dict[str, Registration]) -> list[str]:
+    """Whom the namespace roles trust: the cluster's OIDC provider, or the controller's Pod Identity."""
+    if run.outputs.get("identity") == "podIdentity":
+        (association,) = run.of_type(POD_IDENTITY_ASSOCIATION)
+        inputs = association.inputs
+        controller = json.loads(roles[inputs["roleArn"].rsplit("/", 1)[-1]].inputs["assumeRolePolicy"])
+        lines = [
+            f"  EKS Pod Identity: ServiceAccount {inputs['namespace']}/{inputs['serviceAccount']} of cluster "
+            f"{inputs['clusterName']} gets role {inputs['roleArn']}, which may only assume the namespace roles",
+        ]
+        return lines + [f"    trusted for {line}" for line in _trust_lines(controller)]
     for role in roles.values():
         for statement in json.loads(role.inputs["assumeRolePolicy"])["Statement"]:
-            return statement["Principal"]["Federated"]
-    return "none (no roles)"
+            return [f"  OIDC provider {statement['Principal']['Federated']}"]
+    return ["  OIDC provider none (no roles)"]
+
+
+def _role_lines(run: ProgramRun, roles: dict[str, Registration], role_arn: str) -> list[str]:
+    role = roles[role_arn.rsplit("/", 1)[-1]]
+    lines = [f"  role {role_arn}"]
+    lines += [f"    trusts {line}" for line in _trust_lines(json.loads(role.inputs["assumeRolePolicy"]))]
+    if role.inputs.get("permissionsBoundary"):
+        lines.append(f"    bounded by {role.inputs['permissionsBoundary']}")
+    managed = [p for p in run.of_type(MANAGED_POLICY) if p.parent == role.parent]
+    if managed:
+        lines.append(f"    grants over the inline limit, in {len(managed)} customer-managed policies attached to it")
+    return lines + [f"    {verb} {arn}" for verb, arn in _policy_resources(run, role)]
 
 
 def _claim_line(metadata: dict[str, Any]) -> str:
@@ -187,7 +210,7 @@ def as_text(run: ProgramRun, against: Optional[Against] = None) -> str:
     roles = _roles_by_name(run)
     add(f"eso-platform plan: stack {run.stack}, environment {run.outputs.get('environment')}")
     add("cluster lookups answered offline with placeholders (override with --account-id, --oidc-issuer):")
-    add(f"  OIDC provider {_oidc_provider(roles)}")
+    out += _identity_lines(run, roles)
     by_namespace: dict[str, list[Registration]] = {}
     for resource in run.resources:
         if resource.type in MANIFEST_ORDER and resource.read_id is None:
@@ -199,21 +222,11 @@ def as_text(run: ProgramRun, against: Optional[Against] = None) -> str:
         if namespace in claims:
             add(f"  {_claim_line(claims[namespace])}")
         resources.sort(key=lambda r: (MANIFEST_ORDER[r.type], r.inputs["metadata"]["name"]))
+        shown_roles: set[str] = set()
         for resource in resources:
             metadata, inputs = resource.inputs["metadata"], resource.inputs
             if resource.type == SERVICE_ACCOUNT:
-                role_arn = metadata["annotations"]["eks.amazonaws.com/role-arn"]
-                role = roles[role_arn.rsplit("/", 1)[-1]]
-                add(f"  role {role_arn}")
-                for line in _trust_lines(json.loads(role.inputs["assumeRolePolicy"])):
-                    add(f"    trusts {line}")
-                if role.inputs.get("permissionsBoundary"):
-                    add(f"    bounded by {role.inputs['permissionsBoundary']}")
-                managed = [p for p in run.of_type(MANAGED_POLICY) if p.parent == role.parent]
-                if managed:
-                    add(f"    grants over the inline limit, in {len(managed)} customer-managed policies attached to it")
-                for verb, arn in _policy_resources(run, role):
-                    add(f"    {verb} {arn}")
+                out += _role_lines(run, roles, metadata["annotations"]["eks.amazonaws.com/role-arn"])
                 add(f"  serviceaccount {metadata['name']}")
             elif resource.type == TOKEN_ROLE:
                 grants = [
@@ -227,8 +240,18 @@ def as_text(run: ProgramRun, against: Optional[Against] = None) -> str:
                 add(f"  rbac binding {metadata['name']}: role {inputs['roleRef']['name']} to {subjects}")
             elif resource.type == SECRET_STORE:
                 aws = inputs["spec"]["provider"]["aws"]
-                account = aws["auth"]["jwt"]["serviceAccountRef"]["name"]
-                add(f"  secretstore {metadata['name']}: {aws['service']} in {aws['region']} as {account}")
+                if "auth" in aws:
+                    account = aws["auth"]["jwt"]["serviceAccountRef"]["name"]
+                    add(f"  secretstore {metadata['name']}: {aws['service']} in {aws['region']} as {account}")
+                    continue
+                if aws["role"] not in shown_roles:
+                    shown_roles.add(aws["role"])
+                    out += _role_lines(run, roles, aws["role"])
+                add(
+                    f"  secretstore {metadata['name']}: {aws['service']} in {aws['region']} assuming {aws['role']} "
+                    f"from the controller's session, tagged by ESO with esoNamespace={namespace} "
+                    f"(sessionTagsPolicy {aws['sessionTagsPolicy']})"
+                )
             else:
                 spec = inputs["spec"]
                 if "dataFrom" in spec:

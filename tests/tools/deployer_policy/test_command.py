@@ -11,7 +11,7 @@ from parliament import analyze_policy_string
 from components.iam_documents import SecretGrant, AwsIdentity, secret_arn_pattern
 from stacks.access import role_name
 from tests.aws.iam_matching import is_allowed
-from tests.conftest import PROJECT_ROOT, stack_values, write_stack_file
+from tests.conftest import PROJECT_ROOT, pod_identity_values, stack_values, write_stack_file
 from tools.cli import main
 from tools.stack_files import load_stack_file
 
@@ -154,3 +154,21 @@ def test_a_stack_that_creates_its_cluster_or_bad_arguments_exit_2(capsys, tmp_pa
     with pytest.raises(SystemExit) as exited:
         main(["deployer-policy", "dev"])
     assert exited.value.code == 2 and "--account" in capsys.readouterr().err
+
+
+def test_under_pod_identity_it_manages_the_controllers_association_and_passes_only_its_role(capsys, tmp_path):
+    policy = printed(capsys, str(write_stack_file(tmp_path / "Pulumi.pods.yaml", pod_identity_values("dev"))))
+    cluster = f"arn:aws:eks:us-east-1:{ACCOUNT}:cluster/platform-dev"
+    association = f"arn:aws:eks:us-east-1:{ACCOUNT}:podidentityassociation/platform-dev/a-0123456789abcdefg"
+    assert allowed(policy, "eks:CreatePodIdentityAssociation", cluster) and allowed(policy, "eks:ListPodIdentityAssociations", cluster)
+    assert not allowed(policy, "eks:CreatePodIdentityAssociation", cluster + "-other")
+    for action in ("eks:DescribePodIdentityAssociation", "eks:UpdatePodIdentityAssociation", "eks:DeletePodIdentityAssociation"):
+        assert allowed(policy, action, association), action
+        assert not allowed(policy, action, association.replace("/platform-dev/", "/other/")), action
+    assert allowed(policy, "eks:DescribeAddon", f"arn:aws:eks:us-east-1:{ACCOUNT}:addon/platform-dev/eks-pod-identity-agent/8ac1")
+    assert allowed(policy, "iam:PassRole", role_arn("eso-dev-controller"))
+    assert not allowed(policy, "iam:PassRole", role_arn("eso-dev.backend"))
+    assert not allowed_beside_broad(policy, "sts:AssumeRole", role_arn("eso-dev-controller"))
+    assert allowed(policy, "iam:CreateRole", role_arn("eso-dev-controller"))
+    # IRSA stacks get none of it.
+    assert not allowed(printed(capsys, "dev"), "eks:CreatePodIdentityAssociation", cluster)

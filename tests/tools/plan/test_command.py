@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from tools.cli import main
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, pod_identity_values, write_stack_file
 from tests.snapshots.paths import FORMATS, STACKS, snapshot_path
 
 REGENERATE = "venv/bin/python -m tests.snapshots"
@@ -228,3 +228,25 @@ def test_an_unwritable_out_file_is_exit_code_2(capsys):
     code, out, err = plan(capsys, "dev", "--out", "/proc/no-such-dir/plan.txt")
     assert code == 2 and out == ""
     assert err.startswith("error: --out /proc/no-such-dir/plan.txt: cannot write it")
+
+
+def test_a_pod_identity_stack_plans_the_controllers_identity_and_each_namespaces_role(capsys, tmp_path):
+    stack_file = write_stack_file(tmp_path / "Pulumi.pods.yaml", pod_identity_values("dev"))
+    code, out, err = plan(capsys, str(stack_file))
+    assert code == 0 and err == ""
+    assert (
+        "  EKS Pod Identity: ServiceAccount external-secrets/external-secrets of cluster platform-dev gets role "
+        "arn:aws:iam::123456789012:role/eso-dev-controller, which may only assume the namespace roles"
+    ) in out
+    assert "    trusted for SourceArn ArnEquals arn:aws:eks:us-east-1:123456789012:cluster/platform-dev" in out
+    assert "    trusts RequestTag/esoNamespace StringEquals payments" in out
+    assert out.count("  role arn:aws:iam::123456789012:role/eso-dev.payments\n") == 1, "once, though payments has two stores"
+    assert (
+        "  secretstore aws-secretsmanager-us-west-2: SecretsManager in us-west-2 assuming "
+        "arn:aws:iam::123456789012:role/eso-dev.payments from the controller's session, tagged by ESO with "
+        "esoNamespace=payments (sessionTagsPolicy Simple)"
+    ) in out
+    assert "  serviceaccount " not in out and "OIDC provider" not in out
+    for output_format in ("json", "yaml"):
+        code, _, err = plan(capsys, str(stack_file), "--format", output_format)
+        assert code == 0 and err == "", output_format
