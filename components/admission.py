@@ -42,10 +42,10 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 # On a managed namespace: the ServiceAccount its SecretStores must act as. Only whoever may
 # update Namespaces (not a namespace's editors) can change it.
 SERVICE_ACCOUNT_ANNOTATION = "eso-platform/service-account"
-# On a managed namespace: the role its SecretStores may name under Pod Identity (its IAM path and
-# name: the ARN's end, known before the role exists), with ESO's own session tags and no
-# authentication of their own. A same-named role of another account is not one the controller
-# role may assume.
+# On a managed namespace: the name of the role its SecretStores may name under Pod Identity (known
+# before the role exists, and kept when irsa.rolePath moves it), with ESO's own session tags and
+# no authentication of their own. A same-named role at another path or in another account is not
+# one the controller role may assume.
 ROLE_ANNOTATION = "eso-platform/role"
 TENANT_POLICY = "eso-platform-tenant-namespaces"
 STORE_AUTH_POLICY = "eso-platform-aws-store-auth"
@@ -146,12 +146,12 @@ def tenant_rules() -> list[Rule]:
             f"'{SERVICE_ACCOUNT_ANNOTATION}' in {_NAMESPACE_ANNOTATIONS} && {_ACCOUNT_REF}.name == {annotated_account} && "
             f"(!has({_ACCOUNT_REF}.namespace) || {_ACCOUNT_REF}.namespace == object.metadata.namespace)) || "
             f"({role_annotated} && !({_HAS_AUTH}) && has({_AWS}.role) && {_AWS}.role.startsWith('arn:') && "
-            f"{_AWS}.role.endsWith(':role' + {annotated_role}) && "
+            f"{_AWS}.role.contains(':iam::') && {_AWS}.role.contains(':role/') && {_AWS}.role.endsWith('/' + {annotated_role}) && "
             f"has({_AWS}.sessionTagsPolicy) && {_AWS}.sessionTagsPolicy == 'Simple' && {session_choices}))",
             "in a namespace eso-platform manages, a SecretStore must act as the namespace's own identity, and no "
             "other: authenticate with auth.jwt.serviceAccountRef naming the managed ServiceAccount of its own "
             f"namespace (its annotation {SERVICE_ACCOUNT_ANNOTATION}; IRSA), or, under EKS Pod Identity, name the "
-            f"namespace's role (the ARN ending in its annotation {ROLE_ANNOTATION}) with sessionTagsPolicy: Simple, no auth and none of "
+            f"namespace's role (an IAM role ARN ending in the name its annotation {ROLE_ANNOTATION} holds) with sessionTagsPolicy: Simple, no auth and none of "
             f"{', '.join(_SESSION_CHOICES)}, so that ESO tags the session with the ExternalSecret's namespace, "
             "which the role's trust requires",
         ),

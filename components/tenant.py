@@ -30,8 +30,8 @@ class TenantArgs:
     # The ServiceAccount stores act as under IRSA (created only then).
     service_account_name: str
     role_arn: pulumi.Input[str]
-    # The role's IAM path and name, as the ARN ends: `/eso-dev.payments`.
-    role_path_and_name: str
+    # The role's name, `eso-dev.payments`.
+    role_name: str
     regions: list[str]
     external_secrets: list[ExternalSecretSpec]
     # The operator's controller: granted tokens for this tenant's ServiceAccount only.
@@ -100,7 +100,7 @@ class Tenant(pulumi.ComponentResource):
         pod_identity = args.pod_identity
         # The label puts the namespace under the admission guard's tenant rules, which hold its
         # stores to the annotated account or role (both, so that switching identity changes neither).
-        identity = {SERVICE_ACCOUNT_ANNOTATION: args.service_account_name, ROLE_ANNOTATION: args.role_path_and_name}
+        identity = {SERVICE_ACCOUNT_ANNOTATION: args.service_account_name, ROLE_ANNOTATION: args.role_name}
         namespace_name = adopted_namespace(
             f"{name}-namespace",
             args.namespace,

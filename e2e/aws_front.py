@@ -397,7 +397,9 @@ class AwsFront:
             return AwsCall(key, service, region, "ListClusters", {})
         routed = eks_pod_identity.route(request.command, path) if service == "eks" else None
         if routed is not None:
-            return AwsCall(key, service, region, routed[0], routed[1] | {name: values[0] for name, values in parse_qs(query).items()})
+            document = json.loads(body) if body else {}
+            fields = document if isinstance(document, dict) else {}
+            return AwsCall(key, service, region, routed[0], fields | routed[1] | {name: values[0] for name, values in parse_qs(query).items()})
         return AwsCall(key, service, region, f"{request.command} {path}", {})
 
     def _caller(self, request: BaseHTTPRequestHandler) -> str:

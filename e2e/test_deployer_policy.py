@@ -10,9 +10,10 @@ import sys
 
 import pytest
 
+from components.cluster import POD_IDENTITY_AGENT
 from e2e.authorization import Authorizer
 from e2e.aws_front import moto_client
-from e2e.harness import SCENARIO_STACK
+from e2e.harness import CLUSTER, SCENARIO_STACK
 from e2e.world import REPOSITORY
 from tests.aws.iam_matching import is_allowed
 from tests.conftest import crowded_services
@@ -38,10 +39,22 @@ def _deployer_policy(stack_file) -> dict:
 def _refused(calls, policy: dict, authorizer: Authorizer) -> list[str]:
     refused = []
     for call in calls:
-        authorization = authorizer.authorization(call)
-        if authorization and not is_allowed([policy], authorization.action, authorization.resource, authorization.context):
-            refused.append(f"{authorization.action} on {authorization.resource} with {authorization.context}")
+        for authorization in authorizer.authorizations(call):
+            if not is_allowed([policy], authorization.action, authorization.resource, authorization.context):
+                refused.append(f"{authorization.action} on {authorization.resource} with {authorization.context}")
     return refused
+
+
+def _run_doctor(harness, stack_file) -> None:
+    doctor = subprocess.run(
+        [sys.executable, "-m", "stacks", "doctor", str(stack_file), "--format", "json"],
+        cwd=REPOSITORY, env=harness.engine.env, capture_output=True, text=True, timeout=300,
+    )
+    assert doctor.returncode in (0, 1), doctor.stderr
+
+
+def _deployer_calls(log, since: int, until: int) -> list:
+    return [call for call in log.calls_since(since)[: until - since] if call.access_key == DEPLOYER_KEY]
 
 
 def test_every_call_of_the_engine_and_the_doctor_is_allowed_by_the_deployer_policy(harness, generated_stack):
@@ -54,6 +67,8 @@ def test_every_call_of_the_engine_and_the_doctor_is_allowed_by_the_deployer_poli
     first = generated_stack("deployer", {"irsa": irsa, "services": [
         {"name": "api", "namespace": "dp-a"}, {"name": "web", "namespace": "dp-b", "region": "us-west-2"}, *crowded,
     ]})
+    # Printed before the next config of the same stack rewrites its stack file.
+    first_policy = _deployer_policy(first.stack_file)
     # dp-b leaves (its role is deleted, and us-west-2 with it), dp-a gains a service, the crowded role's grants change.
     second = generated_stack("deployer", {"irsa": {**irsa, "kmsKeyArns": keys[:1]}, "services": [
         {"name": "api", "namespace": "dp-a"}, {"name": "worker", "namespace": "dp-a"}, *crowded_services(41, "dp-crowded"),
@@ -68,20 +83,12 @@ def test_every_call_of_the_engine_and_the_doctor_is_allowed_by_the_deployer_poli
     stack.preview(second.config).checked()
     harness.deploy(second)
     harness.deploy(second, refresh=True)
-    doctor = subprocess.run(
-        [sys.executable, "-m", "stacks", "doctor", str(second.stack_file), "--format", "json"],
-        cwd=REPOSITORY, env=harness.engine.env, capture_output=True, text=True, timeout=300,
-    )
-    assert doctor.returncode in (0, 1), doctor.stderr
+    _run_doctor(harness, second.stack_file)
     harness.reset()
     end = log.calls_mark()
-
-    def deployer_calls(since: int, until: int):
-        return [call for call in log.calls_since(since)[: until - since] if call.access_key == DEPLOYER_KEY]
-
     authorizer = Authorizer(ACCOUNT)
-    first_calls, later_calls = deployer_calls(start, updates), deployer_calls(updates, end)
-    refused = _refused(first_calls, _deployer_policy(first.stack_file), authorizer)
+    first_calls, later_calls = _deployer_calls(log, start, updates), _deployer_calls(log, updates, end)
+    refused = _refused(first_calls, first_policy, authorizer)
     refused += _refused(later_calls, _deployer_policy(second.stack_file), authorizer)
     calls = first_calls + later_calls
     assert refused == []
@@ -93,3 +100,35 @@ def test_every_call_of_the_engine_and_the_doctor_is_allowed_by_the_deployer_poli
         "iam:GetOpenIDConnectProvider", "secretsmanager:DescribeSecret", "kms:DescribeKey",
     } <= actions, sorted(actions)
     assert "secretsmanager:GetSecretValue" not in actions
+
+
+def test_under_pod_identity_every_call_of_the_engine_and_the_doctor_is_allowed(harness, generated_stack):
+    """The association's lifecycle (created passing the controller role, read, deleted by the
+    destroy), the controller's grant updated as a namespace leaves, and the agent's add-on read
+    by the doctor, judged the same way."""
+    harness.front.pod_identity.set_addon(CLUSTER, POD_IDENTITY_AGENT, "v1.3.10-eksbuild.2")
+    services = [{"name": "api", "namespace": "dpp-a"}, {"name": "web", "namespace": "dpp-b"}]
+    pods = generated_stack("deployerpods", {"identity": "podIdentity", "services": services})
+    # Printed before the next config of the same stack rewrites its stack file.
+    pods_policy = _deployer_policy(pods.stack_file)
+    fewer = generated_stack("deployerpods", {"identity": "podIdentity", "services": services[:1]})
+    log = harness.front.log
+    harness.reset()
+    start = log.calls_mark()
+    harness.deploy(pods)
+    updates = log.calls_mark()
+    # A namespace leaves: its role goes, and the controller's grant with it.
+    harness.deploy(fewer)
+    _run_doctor(harness, fewer.stack_file)
+    harness.reset()
+    end = log.calls_mark()
+    first, later = _deployer_calls(log, start, updates), _deployer_calls(log, updates, end)
+    authorizer = Authorizer(ACCOUNT)
+    refused = _refused(first, pods_policy, authorizer)
+    refused += _refused(later, _deployer_policy(fewer.stack_file), authorizer)
+    assert refused == []
+    actions = {f"{call.service}:{call.operation}" for call in first + later}
+    assert {
+        "eks:CreatePodIdentityAssociation", "eks:DescribePodIdentityAssociation", "eks:DeletePodIdentityAssociation",
+        "eks:ListPodIdentityAssociations", "eks:DescribeAddon", "iam:CreateRole", "iam:DeleteRole", "iam:PutRolePolicy",
+    } <= actions, sorted(actions)

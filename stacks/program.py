@@ -314,7 +314,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 namespace=namespace,
                 service_account_name=stack.irsa.service_account_name,
                 role_arn=role.role_arn,
-                role_path_and_name=f"{stack.irsa.role_path}{role_of_namespace[namespace].role_name}",
+                role_name=role_of_namespace[namespace].role_name,
                 pod_identity=stack.pod_identity,
                 regions=sorted({service.region for service in services}),
                 external_secrets=[

@@ -43,8 +43,8 @@ LABELS = {
 ORDERS_ROLE = "arn:aws:iam::123456789012:role/eso-dev.orders"
 BILLING_ROLE = "arn:aws:iam::123456789012:role/eso-dev.billing"
 LABELS |= {
-    "orders": namespace_object("orders", MANAGED_LABELS, {**OWN_ACCOUNT, ROLE_ANNOTATION: "/eso-dev.orders"}),
-    "billing": namespace_object("billing", MANAGED_LABELS, {**OWN_ACCOUNT, ROLE_ANNOTATION: "/eso-dev.billing"}),
+    "orders": namespace_object("orders", MANAGED_LABELS, {**OWN_ACCOUNT, ROLE_ANNOTATION: "eso-dev.orders"}),
+    "billing": namespace_object("billing", MANAGED_LABELS, {**OWN_ACCOUNT, ROLE_ANNOTATION: "eso-dev.billing"}),
 }
 PART_OF = {"app.kubernetes.io/part-of": "eso-platform"}
 CONTROLLER = "system:serviceaccount:external-secrets:external-secrets"
@@ -171,6 +171,8 @@ ADMITTED = {
     # Either shape under either identity: IAM refuses the other one (no token grant under Pod
     # Identity, no ambient credentials under IRSA), so a switch never meets a stale namespace.
     "the namespace's IRSA store beside its role": store("orders"),
+    # irsa.rolePath moves the role and keeps its name: the controller may assume only the moved one.
+    "the namespace's role at a path": role_store("orders", "arn:aws:iam::123456789012:role/platform/eso-dev.orders"),
 }
 
 DENIED = {
@@ -256,8 +258,8 @@ DENIED = {
     "a chained role before the namespace's": (role_store("orders", additionalRoles=[BILLING_ROLE]), "tenant-store-managed-identity"),
     "an external ID": (role_store("orders", externalID="x"), "tenant-store-managed-identity"),
     "no role under Pod Identity": (role_store("orders", role=None), "tenant-store-managed-identity"),
-    "the namespace's role name under another path": (
-        role_store("orders", "arn:aws:iam::123456789012:role/other/eso-dev.orders"), "tenant-store-managed-identity",
+    "an assumed-role session of the namespace's role's name": (
+        role_store("orders", "arn:aws:sts::123456789012:assumed-role/x/eso-dev.orders"), "tenant-store-managed-identity",
     ),
     "a role whose name ends in the namespace's": (
         role_store("orders", "arn:aws:iam::123456789012:role/x-eso-dev.orders"), "tenant-store-managed-identity",

@@ -183,7 +183,7 @@ def test_tenant_registers_account_stores_and_external_secrets():
                 namespace="team",
                 service_account_name="eso",
                 role_arn="arn:aws:iam::123456789012:role/r",
-                role_path_and_name="/r",
+                role_name="r",
                 regions=["eu-west-1", "us-east-1"],
                 external_secrets=[
                     ExternalSecretSpec("api", "test/app/api", "api", "10m", "aws-secretsmanager-us-east-1"),

@@ -108,7 +108,7 @@ def test_namespaces_and_chart_carry_only_the_projects_label_keys(dev_run):
     assert payments["annotations"] == {
         "eso-platform/stack": "organization/eso-platform/dev",
         "eso-platform/service-account": "external-secret-operator",
-        "eso-platform/role": "/eso-dev.payments",
+        "eso-platform/role": "eso-dev.payments",
     }
     assert dev_run.named("eso-chart").inputs["values"]["commonLabels"] == {"eso-platform/environment": "dev"}
 

@@ -124,7 +124,7 @@ def test_no_tenant_service_account_token_grant_or_oidc_lookup(run):
 def test_namespaces_carry_their_role_for_the_admission_guard(run, dev_run):
     for namespace in NAMESPACES:
         annotations = run.named(f"tenant-{namespace}-namespace-labels").inputs["metadata"]["annotations"]
-        assert annotations[ROLE_ANNOTATION] == f"/eso-dev.{namespace}"
+        assert annotations[ROLE_ANNOTATION] == f"eso-dev.{namespace}"
         # As under IRSA: a switch changes no annotation, which the API server may judge stale.
         assert annotations[SERVICE_ACCOUNT_ANNOTATION] == "external-secret-operator"
         assert annotations == dev_run.named(f"tenant-{namespace}-namespace-labels").inputs["metadata"]["annotations"]
