@@ -175,6 +175,10 @@ def cluster_arn_of(identity: AwsAccount, region: str, cluster_name: str) -> str:
     return f"arn:{identity.partition}:eks:{region}:{identity.account_id}:cluster/{cluster_name}"
 
 
+def role_arn(identity: AwsAccount, path: str, name: str) -> str:
+    return f"arn:{identity.partition}:iam::{identity.account_id}:role{path}{name}"
+
+
 def account_root(identity: AwsAccount) -> str:
     return f"arn:{identity.partition}:iam::{identity.account_id}:root"
 

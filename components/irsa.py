@@ -32,6 +32,7 @@ class PodIdentityTrust:
     controller_service_account: str
     namespaces: list[str]
 
+
 MANAGED_POLICY_PATH = "/eso-platform/"
 
 
@@ -121,13 +122,16 @@ class IrsaRole(pulumi.ComponentResource):
             )
         else:
             identity = pulumi.Output.from_input(pod_identity.cluster_arn).apply(AwsAccount.from_arn)
-            principal = pulumi.Output.all(pod_identity.controller_role_arn, pod_identity.cluster_arn).apply(
-                lambda arns: PodIdentityPrincipal(
-                    arns[0], arns[1], pod_identity.controller_namespace, pod_identity.controller_service_account
+
+            def pod_identity_trust(controller_role_arn: str, cluster_arn: str) -> str:
+                principal = PodIdentityPrincipal(
+                    controller_role_arn, cluster_arn, pod_identity.controller_namespace, pod_identity.controller_service_account
                 )
-            )
-            trust = pulumi.Output.all(identity, principal).apply(
-                lambda parts: render(pod_identity_trust_policy(parts[0], parts[1], pod_identity.namespaces), TRUST_POLICY_LIMIT, what)
+                document = pod_identity_trust_policy(AwsAccount.from_arn(cluster_arn), principal, pod_identity.namespaces)
+                return render(document, TRUST_POLICY_LIMIT, what)
+
+            trust = pulumi.Output.all(pod_identity.controller_role_arn, pod_identity.cluster_arn).apply(
+                lambda arns: pod_identity_trust(*arns)
             )
         role = program_role(
             f"{name}-role",

@@ -14,6 +14,7 @@ from components.iam_documents import (
     controller_permission_policy,
     controller_trust_policy,
     render,
+    role_arn,
 )
 from components.irsa import program_role
 
@@ -32,10 +33,6 @@ class ControllerIdentityArgs:
     path: str = "/"
     permissions_boundary: Optional[str] = None
     tags: dict[str, str] = field(default_factory=dict)
-
-
-def role_arn(account: AwsAccount, path: str, name: str) -> str:
-    return f"arn:{account.partition}:iam::{account.account_id}:role{path}{name}"
 
 
 class ControllerIdentity(pulumi.ComponentResource):

@@ -45,14 +45,6 @@ def _refused(calls, policy: dict, authorizer: Authorizer) -> list[str]:
     return refused
 
 
-def _run_doctor(harness, stack_file) -> None:
-    doctor = subprocess.run(
-        [sys.executable, "-m", "stacks", "doctor", str(stack_file), "--format", "json"],
-        cwd=REPOSITORY, env=harness.engine.env, capture_output=True, text=True, timeout=300,
-    )
-    assert doctor.returncode in (0, 1), doctor.stderr
-
-
 def _deployer_calls(log, since: int, until: int) -> list:
     return [call for call in log.calls_since(since)[: until - since] if call.access_key == DEPLOYER_KEY]
 
@@ -83,7 +75,7 @@ def test_every_call_of_the_engine_and_the_doctor_is_allowed_by_the_deployer_poli
     stack.preview(second.config).checked()
     harness.deploy(second)
     harness.deploy(second, refresh=True)
-    _run_doctor(harness, second.stack_file)
+    harness.doctor(second.stack_file, timeout=300)
     harness.reset()
     end = log.calls_mark()
     authorizer = Authorizer(ACCOUNT)
@@ -119,7 +111,7 @@ def test_under_pod_identity_every_call_of_the_engine_and_the_doctor_is_allowed(h
     updates = log.calls_mark()
     # A namespace leaves: its role goes, and the controller's grant with it.
     harness.deploy(fewer)
-    _run_doctor(harness, fewer.stack_file)
+    harness.doctor(fewer.stack_file, timeout=300)
     harness.reset()
     end = log.calls_mark()
     first, later = _deployer_calls(log, start, updates), _deployer_calls(log, updates, end)

@@ -5,7 +5,6 @@ check with ESO's own error, then green again once fixed."""
 
 import json
 import subprocess
-import sys
 
 import pytest
 
@@ -18,15 +17,8 @@ pytestmark = pytest.mark.timeout(300)
 MARKER = "value-the-doctor-must-never-print"
 
 
-def _doctor(harness, stack_file, python: str = sys.executable) -> tuple[int, dict]:
-    """The doctor as deploy.yml runs it: the engine's environment (its `aws` CLI, its AWS
-    credentials and endpoint, the front)."""
-    completed = subprocess.run(
-        [str(python), "-m", "stacks", "doctor", str(stack_file), "--format", "json", "--oidc-issuer", harness.issuer],
-        cwd=REPOSITORY, env=harness.engine.env, capture_output=True, text=True, timeout=120,
-    )
-    assert completed.returncode in (0, 1), completed.stderr
-    return completed.returncode, json.loads(completed.stdout)
+def _doctor(harness, stack_file, python=None) -> tuple[int, dict]:
+    return harness.doctor(stack_file, "--oidc-issuer", harness.issuer, python=python)
 
 
 def _failed(report: dict) -> list[dict]:

@@ -7,9 +7,6 @@ SecretStores could add, never what the program produces.
 """
 
 import contextlib
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -23,7 +20,7 @@ from e2e.harness import ADMISSION_API, CLUSTER, DEPLOYER_KEYS, SCENARIO_STACK
 from e2e.kube import ApiError
 from e2e.processes import wait_until
 from e2e.secret_watch import SecretWatch
-from e2e.world import ESO_API, REPOSITORY
+from e2e.world import ESO_API
 
 pytestmark = pytest.mark.timeout(600)
 SERVICES = [{"name": "alpha", "namespace": "pid-a"}, {"name": "bravo", "namespace": "pid-b"}]
@@ -169,7 +166,7 @@ def test_hand_set_session_tags_are_refused_by_the_guard_which_alone_tells_them_a
 
 def test_the_doctor_checks_the_agent_the_association_and_the_trust(harness, deployed, product_python):
     plan = deployed[0]
-    report = _doctor(harness, plan.stack_file, product_python)
+    _, report = harness.doctor(plan.stack_file, python=product_python)
     by_check = {}
     for check in report["checks"]:
         by_check.setdefault(check["check"], []).append(check)
@@ -182,21 +179,11 @@ def test_the_doctor_checks_the_agent_the_association_and_the_trust(harness, depl
 
     harness.front.pod_identity.set_addon(CLUSTER, POD_IDENTITY_AGENT, "v1.3.10-eksbuild.2", status="DEGRADED")
     try:
-        report = _doctor(harness, plan.stack_file)
+        _, report = harness.doctor(plan.stack_file)
         (agent,) = [c for c in report["checks"] if c["check"] == "pod-identity-agent"]
         assert agent["status"] == "fail" and "DEGRADED" in agent["detail"]
     finally:
         harness.front.pod_identity.set_addon(CLUSTER, POD_IDENTITY_AGENT, "v1.3.10-eksbuild.2")
-
-
-def _doctor(harness, stack_file, python=None) -> dict:
-    """The doctor as deploy.yml runs it, in the engine's environment (see test_doctor.py)."""
-    completed = subprocess.run(
-        [str(python or sys.executable), "-m", "stacks", "doctor", str(stack_file), "--format", "json"],
-        cwd=REPOSITORY, env=harness.engine.env, capture_output=True, text=True, timeout=120,
-    )
-    assert completed.returncode in (0, 1), completed.stderr
-    return json.loads(completed.stdout)
 
 
 def test_switching_identity_on_a_live_stack_keeps_every_secret(harness, generated_stack, deployed):

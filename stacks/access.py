@@ -22,6 +22,7 @@ from components.iam_documents import (
     pod_identity_trust_policy,
     read_policy_layout,
     render,
+    role_arn,
     service_account_subject,
     trust_policy,
 )
@@ -44,8 +45,7 @@ def worst_case_identity(stack: Stack) -> AwsIdentity:
 
 def worst_case_role_arn(stack: Stack, name: str) -> str:
     """The ARN of the stack's role `name` in the worst-case identity's account."""
-    identity = worst_case_identity(stack)
-    return f"arn:{identity.partition}:iam::{identity.account_id}:role{stack.irsa.role_path}{name}"
+    return role_arn(worst_case_identity(stack), stack.irsa.role_path, name)
 
 
 def worst_case_principal(stack: Stack) -> PodIdentityPrincipal:

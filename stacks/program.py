@@ -190,6 +190,8 @@ def deploy(stack: Stack) -> dict[str, Any]:
     k8s_opts = pulumi.ResourceOptions(provider=cluster.provider)
     specs = role_specs(stack)
     controller_identity = None
+    # What the controller needs before it can read under Pod Identity: its association and grant.
+    controller_ready: list[pulumi.Resource] = []
     if stack.pod_identity:
         controller_identity = ControllerIdentity(
             "pod-identity",
@@ -205,6 +207,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 tags=role_tags(stack, "controller"),
             ),
         )
+        controller_ready = controller_identity.ready
     if stack.eso.install:
         operator = Operator(
             "eso",
@@ -227,7 +230,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 keep_on_removal=stack.eso.on_remove == "keep",
                 take_back=operator_review.take_back,
                 pod_identity=stack.pod_identity,
-                wait_for=[*cluster.ready, *(controller_identity.ready if controller_identity else [])],
+                wait_for=[*cluster.ready, *controller_ready],
             ),
             k8s_opts,
         )
@@ -338,8 +341,7 @@ def deploy(stack: Stack) -> dict[str, Any]:
                 labelled_by_namespace=namespace in relabelled,
                 **claim,
                 wait_for=[
-                    *ready_for_eso_objects, *role.read_grants, *admitted_after,
-                    *(controller_identity.ready if controller_identity else []),
+                    *ready_for_eso_objects, *role.read_grants, *admitted_after, *controller_ready,
                 ],
                 ambiguous_legacy_names=unaliased,
             ),

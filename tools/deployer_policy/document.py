@@ -15,7 +15,7 @@ and the doctor call first, needs no permission.
 
 from typing import Any
 
-from components.iam_documents import DNS_SUFFIXES, partition_of_region
+from components.iam_documents import DNS_SUFFIXES, AwsAccount, partition_of_region, role_arn
 from components.irsa import MANAGED_POLICY_PATH
 from stacks.access import controller_role_name, role_name_patterns
 from stacks.spec import Stack
@@ -119,7 +119,7 @@ def deployer_policy(stack: Stack, account: str) -> dict[str, Any]:
              "Resource": f"arn:{partition}:eks:{stack.region}:{account}:addon/{stack.cluster.name or '*'}/eks-pod-identity-agent/*"},
             # EKS creates an association only for whoever may pass its role.
             {"Sid": "PassTheControllerRole", "Effect": "Allow", "Action": "iam:PassRole",
-             "Resource": f"{iam}:role{stack.irsa.role_path}{controller_role_name(stack.environment)}"},
+             "Resource": role_arn(AwsAccount(partition, account), stack.irsa.role_path, controller_role_name(stack.environment))},
         ]
     statements: list[dict[str, Any]] = [
         *cluster,

@@ -150,6 +150,18 @@ def _cluster_stack_output(stack: Stack, stack_name: str, what: str, output: str)
     return stack_name, f"cluster.create: the {what} is this stack's output {output}, there after its first `pulumi up`"
 
 
+def described_cluster(session: boto3.Session, region: str, name: str) -> tuple[Optional[dict[str, Any]], Optional[Check]]:
+    """The cluster as EKS describes it, or the failed `cluster` check that says why there is none."""
+    subject = f"{name} ({region})"
+    try:
+        return session.client("eks", region_name=region).describe_cluster(name=name)["cluster"], None
+    except ClientError as error:
+        if _code(error) in _MISSING:
+            return None, Check("cluster", subject, "fail", "no EKS cluster of this name in this region",
+                               "correct cluster.name or aws:region in the stack file")
+        return None, _cannot_check("cluster", subject, error, "eks:DescribeCluster")
+
+
 def cluster_issuer(
     session: boto3.Session, stack: Stack, given: Optional[str], stack_name: str
 ) -> tuple[Optional[str], list[Check], Optional[dict[str, Any]]]:
@@ -163,15 +175,9 @@ def cluster_issuer(
         issuer = issuer_of_provider(stack_output(source, "oidcProviderArn", where), where)
         return issuer, [_cluster_with_issuer(session, stack.region, issuer)], None
     subject = f"{cluster.name} ({stack.region})"
-    try:
-        described = session.client("eks", region_name=stack.region).describe_cluster(name=cluster.name)["cluster"]
-    except ClientError as error:
-        if _code(error) in _MISSING:
-            return None, [
-                Check("cluster", subject, "fail", "no EKS cluster of this name in this region",
-                      "correct cluster.name or aws:region in the stack file")
-            ], None
-        return None, [_cannot_check("cluster", subject, error, "eks:DescribeCluster")], None
+    described, failure = described_cluster(session, stack.region, cluster.name)
+    if described is None:
+        return None, [failure], None
     version = _version_check(cluster.name, stack.region, described.get("version"))
     issuer = described.get("identity", {}).get("oidc", {}).get("issuer")
     if not issuer:
@@ -219,34 +225,34 @@ def _document(value: Any) -> dict[str, Any]:
     return json.loads(unquote(value)) if isinstance(value, str) else value
 
 
+def role_trust_check(session: boto3.Session, role_name: str, expected: dict[str, Any], trusts: str) -> Check:
+    """The role, if it exists, trusts exactly `expected`, what the program would write; `trusts`
+    says whom, for a pass."""
+    try:
+        role = session.client("iam").get_role(RoleName=role_name)["Role"]
+    except ClientError as error:
+        if _code(error) in _MISSING:
+            return Check("role-trust", role_name, "skip", "not deployed yet; `pulumi up` creates it")
+        return _cannot_check("role-trust", role_name, error, "iam:GetRole")
+    differences = policy_differences(expected, _document(role["AssumeRolePolicyDocument"]))
+    if differences:
+        return Check(
+            "role-trust", role_name, "fail", "trust policy drifted: " + "; ".join(differences),
+            "`pulumi up --refresh` writes the generated trust policy back (a plain `pulumi up` "
+            "does not see changes made outside Pulumi)",
+        )
+    return Check("role-trust", role_name, "pass", trusts)
+
+
 def check_role_trust(session: boto3.Session, stack: Stack, identity: AwsIdentity) -> list[Check]:
     """Each role of the stack's role plan that exists trusts exactly what the program would write."""
-    iam = session.client("iam")
-    checks = []
-    for spec in role_specs(stack):
-        try:
-            role = iam.get_role(RoleName=spec.role_name)["Role"]
-        except ClientError as error:
-            if _code(error) in _MISSING:
-                checks.append(Check("role-trust", spec.role_name, "skip", "not deployed yet; `pulumi up` creates it"))
-            else:
-                checks.append(_cannot_check("role-trust", spec.role_name, error, "iam:GetRole"))
-            continue
-        expected = trust_policy(identity, list(spec.subjects), spec.wildcard_service_account)
-        differences = policy_differences(expected, _document(role["AssumeRolePolicyDocument"]))
-        if differences:
-            checks.append(
-                Check(
-                    "role-trust", spec.role_name, "fail", "trust policy drifted: " + "; ".join(differences),
-                    "`pulumi up --refresh` writes the generated trust policy back (a plain `pulumi up` "
-                    "does not see changes made outside Pulumi)",
-                )
-            )
-        else:
-            checks.append(
-                Check("role-trust", spec.role_name, "pass", f"trusts {identity.oidc_provider_arn} for {', '.join(spec.subjects)}")
-            )
-    return checks
+    return [
+        role_trust_check(
+            session, spec.role_name, trust_policy(identity, list(spec.subjects), spec.wildcard_service_account),
+            f"trusts {identity.oidc_provider_arn} for {', '.join(spec.subjects)}",
+        )
+        for spec in role_specs(stack)
+    ]
 
 
 # Secrets ---------------------------------------------------------------------------------------

@@ -8,8 +8,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from components.cluster import POD_IDENTITY_AGENT
-from components.iam_documents import AwsAccount, PodIdentityPrincipal, controller_trust_policy, pod_identity_trust_policy
-from components.pod_identity import role_arn
+from components.iam_documents import AwsAccount, PodIdentityPrincipal, controller_trust_policy, pod_identity_trust_policy, role_arn
 from stacks.access import controller_role_name, role_specs
 from stacks.program import controller_account
 from stacks.spec import Stack
@@ -18,24 +17,17 @@ from tools.doctor.checks import (
     DoctorError,
     _cannot_check,
     _code,
-    _document,
     _version_check,
+    described_cluster,
+    role_trust_check,
     stack_output,
 )
-from tools.doctor.document_diff import policy_differences
 from tools.doctor.findings import Check
-
-_REFRESH = (
-    "`pulumi up --refresh` writes the generated trust policy back (a plain `pulumi up` does not see "
-    "changes made outside Pulumi)"
-)
-
 
 def pod_identity_cluster(
     session: boto3.Session, stack: Stack, stack_name: str
 ) -> tuple[Optional[str], list[Check], Optional[dict[str, Any]]]:
     """The cluster's ARN, the checks that found it, and the cluster as EKS describes it."""
-    eks = session.client("eks", region_name=stack.region)
     if stack.cluster.form == "name":
         name = stack.cluster.name
     else:
@@ -44,15 +36,10 @@ def pod_identity_cluster(
             name = json.loads(stack_output(stack_name, "podIdentity", where, "run `pulumi up` first"))["clusterArn"].split(":cluster/", 1)[1]
         except (ValueError, KeyError, TypeError, IndexError):
             raise DoctorError(f"{where}, but it holds no clusterArn; run `pulumi up` first") from None
-    subject = f"{name} ({stack.region})"
-    try:
-        described = eks.describe_cluster(name=name)["cluster"]
-    except ClientError as error:
-        if _code(error) in _MISSING:
-            return None, [Check("cluster", subject, "fail", "no EKS cluster of this name in this region",
-                                "correct cluster.name or aws:region in the stack file")], None
-        return None, [_cannot_check("cluster", subject, error, "eks:DescribeCluster")], None
-    checks = [Check("cluster", subject, "pass", described["arn"]), _version_check(name, stack.region, described.get("version"))]
+    described, failure = described_cluster(session, stack.region, name)
+    if described is None:
+        return None, [failure], None
+    checks = [Check("cluster", f"{name} ({stack.region})", "pass", described["arn"]), _version_check(name, stack.region, described.get("version"))]
     return described["arn"], checks, described
 
 
@@ -107,29 +94,17 @@ def check_association(session: boto3.Session, stack: Stack, cluster_name: str, c
     return Check("pod-identity-association", subject, "pass", f"{association['associationId']} gives the controller {controller_role}")
 
 
-def _trust_check(session: boto3.Session, role_name: str, expected: dict[str, Any], trusts: str) -> tuple[Check, bool]:
-    """The role's trust against `expected`; and whether the role exists."""
-    try:
-        role = session.client("iam").get_role(RoleName=role_name)["Role"]
-    except ClientError as error:
-        if _code(error) in _MISSING:
-            return Check("role-trust", role_name, "skip", "not deployed yet; `pulumi up` creates it"), False
-        return _cannot_check("role-trust", role_name, error, "iam:GetRole"), False
-    differences = policy_differences(expected, _document(role["AssumeRolePolicyDocument"]))
-    if differences:
-        return Check("role-trust", role_name, "fail", "trust policy drifted: " + "; ".join(differences), _REFRESH), True
-    return Check("role-trust", role_name, "pass", trusts), True
-
-
 def pod_identity_checks(session: boto3.Session, stack: Stack, cluster_arn: str, partition: str, account_id: str) -> list[Check]:
     account = AwsAccount(partition, account_id)
     cluster_name = cluster_arn.split(":cluster/", 1)[1]
     controller = controller_account(stack)
     controller_name = controller_role_name(stack.environment)
     controller_role = role_arn(account, stack.irsa.role_path, controller_name)
-    controller_trust, deployed = _trust_check(
+    controller_trust = role_trust_check(
         session, controller_name, controller_trust_policy(account, cluster_arn), f"EKS Pod Identity of {cluster_arn}"
     )
+    # Whether the role exists (its trust was read): before the first `up` the association is not there yet.
+    deployed = controller_trust.status == "pass" or controller_trust.detail.startswith("trust policy drifted")
     principal = PodIdentityPrincipal(controller_role, cluster_arn, controller.namespace, controller.name)
     checks = [
         check_agent(session, stack, cluster_name),
@@ -138,7 +113,5 @@ def pod_identity_checks(session: boto3.Session, stack: Stack, cluster_arn: str, 
     ]
     for spec in role_specs(stack):
         expected = pod_identity_trust_policy(account, principal, list(spec.namespaces))
-        checks.append(
-            _trust_check(session, spec.role_name, expected, f"{controller_role} for esoNamespace {', '.join(spec.namespaces)}")[0]
-        )
+        checks.append(role_trust_check(session, spec.role_name, expected, f"{controller_role} for esoNamespace {', '.join(spec.namespaces)}"))
     return checks
