@@ -59,6 +59,9 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     work_dir.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(program_dir))
     os.chdir(program_dir)
+    # The inline program runs in this process, where the CLI's language host would run it with
+    # the engine's environment.
+    os.environ.update(request["env"])
     options = auto.LocalWorkspaceOptions(
         work_dir=str(work_dir),
         pulumi_home=request["pulumi_home"],

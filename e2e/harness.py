@@ -140,6 +140,8 @@ class Harness:
         repository (with `upstream`, from upstream's, which the engine reaches through
         `upstream_env`), no webhook (no pod network), keyed as a stack file keys it."""
         keyed = {key if ":" in key else f"eso-platform:{key}": value for key, value in config.items()}
+        if "eso-platform:platform" in keyed:
+            return keyed  # A tenant stack's operator is its platform stack's.
         eso = dict(keyed.get("eso-platform:eso") or {})
         if not upstream:
             eso["chartRepository"] = self.charts.url

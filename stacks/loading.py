@@ -18,6 +18,7 @@ from stacks.regions import boundary_problems, region_problems
 from stacks.model import (
     DEFAULT_REFRESH_CLASSES,
     AdmissionConfig,
+    ClusterConfig,
     PATH_PLACEHOLDERS,
     EsoConfig,
     AWS_REGION_PATTERN,
@@ -244,12 +245,14 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
     template_ok = isinstance(template, str) and not problems
     classes = _refresh_classes(raw)
     environment = raw.get("environment") if isinstance(raw.get("environment"), str) else None
-    eso = _valid(EsoConfig, raw.get("eso", {}))
+    # A tenant stack's operator is its platform's, checked once that stack is read (at deploy).
+    eso = None if "platform" in raw else _valid(EsoConfig, raw.get("eso", {}))
     admission = _valid(AdmissionConfig, raw.get("admission", {}))
     if admission is not None and eso is not None:
         problems += _cluster_rules_problems(admission, eso)
     if raw.get("identity") == "podIdentity":
         problems += _pod_identity_problems(raw, eso, admission)
+    problems += _stack_kind_problems(raw)
     services = raw.get("services")
     if not isinstance(services, list):
         return problems
@@ -321,6 +324,37 @@ def _cross_check(raw: dict[str, Any]) -> list[str]:
                 seen_paths[path] = index
     if admission is not None:
         problems += _static_credentials_problems(admission, managed)
+    return problems
+
+
+# What a tenant stack takes from its platform stack, and why it may not set it.
+PLATFORM_KEYS = {
+    "cluster": "the cluster is the platform stack's; its kubeconfig reaches the cluster as this stack's deploying identity",
+    "eso": "the operator is the platform stack's",
+    "identity": "ESO's identity is the platform stack's",
+    "admission": "the cluster-wide guards are the platform stack's; this stack adds only its namespaces' own",
+}
+
+
+def _stack_kind_problems(raw: dict[str, Any]) -> list[str]:
+    platform = raw.get("platform")
+    if platform is None:
+        return [] if "cluster" in raw else [
+            "cluster: required; set exactly one of name, stackReference or create, or make this a tenant stack "
+            "with platform: <org/project/stack> of its platform stack"
+        ]
+    problems = [
+        f"{key}: a tenant stack (platform: {platform}) sets no {key}: {why}; remove it, or set it in the platform stack"
+        for key, why in PLATFORM_KEYS.items()
+        if key in raw
+    ]
+    irsa = raw.get("irsa") if isinstance(raw.get("irsa"), dict) else {}
+    if irsa.get("mode", "per-namespace") != "per-namespace":
+        problems.append(
+            f"irsa.mode: a tenant stack's roles are per-namespace: a {irsa.get('mode')} role's name is its "
+            "environment's, which every tenant stack of the platform shares, and each team's namespaces get "
+            "their own role; remove irsa.mode"
+        )
     return problems
 
 
@@ -396,13 +430,17 @@ def _resolve(config: StackConfig, aws_region: str, identity: DeployingIdentity) 
         )
         for s in config.services
     )
+    tenant = config.platform is not None
     return Stack(
         environment=config.environment,
         region=aws_region,
-        cluster=config.cluster,
-        eso=config.eso,
+        # A tenant stack reaches the cluster through its platform stack; the operator and the
+        # cluster-wide policies are that stack's (the operator's namespace is read at deploy).
+        cluster=ClusterConfig(stackReference=config.platform) if tenant else config.cluster,
+        eso=EsoConfig(install=False) if tenant else config.eso,
         irsa=config.irsa,
-        admission=config.admission,
+        admission=AdmissionConfig(clusterRules="require") if tenant else config.admission,
+        platform=config.platform,
         force_sync=config.force_sync,
         services=services,
         deploying_identity=identity,

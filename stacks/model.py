@@ -102,6 +102,8 @@ KubernetesName = Annotated[
 ]
 AwsRegion = Annotated[str, AfterValidator(_matching(AWS_REGION_PATTERN, "us-east-1"))]
 Duration = Annotated[str, AfterValidator(_refresh_interval)]
+# `stack`, `project/stack` or `org/project/stack`, as a StackReference names a stack.
+StackName = Annotated[str, AfterValidator(_matching(_STACK_REFERENCE, "acme/eks-cluster/dev"))]
 
 
 class _Model(BaseModel):
@@ -159,9 +161,7 @@ class ClusterConfig(_Model):
     name: Optional[Annotated[str, AfterValidator(_matching(_EKS_CLUSTER_NAME, "platform-dev"))]] = Field(
         None, description="An existing EKS cluster, looked up by name in aws:region."
     )
-    stack_reference: Optional[
-        Annotated[str, AfterValidator(_matching(_STACK_REFERENCE, "acme/eks-cluster/dev"))]
-    ] = Field(
+    stack_reference: Optional[StackName] = Field(
         None,
         description="A stack that exports kubeconfig and oidcProviderArn.",
     )
@@ -543,7 +543,15 @@ class StackConfig(_Model):
     """Everything under the `eso-platform:` namespace of a stack's config."""
 
     environment: DnsLabel = Field(description="First segment of every secret path, e.g. dev.")
-    cluster: ClusterConfig = Field(description="Exactly one of name, stackReference or create.")
+    platform: Optional[StackName] = Field(
+        None,
+        description="Makes this a tenant stack of the named platform stack: its namespaces use that "
+        "stack's cluster, operator and cluster-wide guards, read through a StackReference, and it sets "
+        "no cluster, eso, identity or admission of its own.",
+    )
+    cluster: Optional[ClusterConfig] = Field(
+        None, description="Exactly one of name, stackReference or create; a tenant stack has none."
+    )
     eso: EsoConfig = Field(default_factory=EsoConfig, description="The operator's chart.")
     identity: Literal["irsa", "podIdentity"] = Field(
         "irsa",

@@ -11,6 +11,7 @@ from components.chart_values import controller_sizing
 from components.cluster import ClusterAccess, ClusterAccessArgs, NewCluster
 from components.crd_check import ExistingOperator
 from components.iam_documents import service_account_subject
+from components.kubeconfig import with_deploying_identity
 from components.labels import STACK_LABEL, stack_key
 from components.irsa import IrsaRole, IrsaRoleArgs, PodIdentityTrust
 from components.manifests import ExternalSecretSpec, ServiceAccountRef, store_name
@@ -35,8 +36,24 @@ from stacks.lifecycle import (
     role_path_warning,
     secret_changes,
 )
+from stacks.loading import ConfigError
 from stacks.model import CHART_NAME
 from stacks.spec import Stack
+from stacks.tenancy import (
+    KUBECONFIG_OUTPUT,
+    PLATFORM_OUTPUT,
+    TENANT_OF_OUTPUT,
+    ClaimReader,
+    as_tenant,
+    claims_or_problem,
+    cluster_claims,
+    exports_platform,
+    ownership_problems,
+    platform_output_values,
+    qualified_stack_name,
+    read_platform,
+    tenant_problems,
+)
 
 PLATFORM = "eso-platform"
 
@@ -133,9 +150,14 @@ def previous_outputs() -> dict[str, Any]:
     """The outputs this stack's last deployment exported (none before the first, or after a
     destroy). Read before anything is registered, so that its refusals stop a preview early
     and its answers can shape resource options."""
+    return stack_outputs(own_stack_name())
+
+
+def stack_outputs(name: str) -> dict[str, Any]:
+    """The outputs stack `name` last exported (none before its first deployment)."""
     for attempt in range(1, PREVIOUS_OUTPUTS_ATTEMPTS + 1):
         try:
-            result = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": own_stack_name()})
+            result = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": name})
             break
         except Exception as error:
             if CHECKPOINT_BEING_WRITTEN not in str(error) or attempt == PREVIOUS_OUTPUTS_ATTEMPTS:
@@ -143,6 +165,26 @@ def previous_outputs() -> dict[str, Any]:
             time.sleep(0.1 * attempt)
     outputs = result.value.get("outputs") if isinstance(result.value, dict) else None
     return outputs if isinstance(outputs, dict) else {}
+
+
+def _claim_reader() -> ClaimReader:
+    # The offline plan and the unit tests answer the cluster's reads, as they answer AWS lookups.
+    mocks = getattr(pulumi.runtime.settings.SETTINGS.monitor, "mocks", None)
+    return getattr(mocks, "namespace_claims", None) or cluster_claims
+
+
+def join_platform(stack: Stack, name: str, own_key: str) -> Stack:
+    """A tenant stack of platform stack `name`, with its operator, once nothing stops it: a
+    platform stack that is not one, or a namespace another stack of the cluster manages. Read
+    before anything is registered, so a preview refuses it."""
+    platform, problems = read_platform(name, stack_outputs(name))
+    if platform is not None:
+        kubeconfig = with_deploying_identity(platform.kubeconfig, stack.deploying_identity, stack.region)
+        claims, unread = claims_or_problem(_claim_reader(), kubeconfig, sorted(stack.namespaces()))
+        problems += tenant_problems(stack, platform) + unread + ownership_problems(stack, own_key, claims)
+    if problems:
+        raise pulumi.RunError(str(ConfigError(problems)))
+    return as_tenant(stack, platform)
 
 
 def review_previous_deployment(stack: Stack, previous: dict[str, Any]) -> OperatorReview:
@@ -176,11 +218,15 @@ def role_tags(stack: Stack, key: str) -> dict[str, str]:
 
 def deploy(stack: Stack) -> dict[str, Any]:
     """Registers every resource of `stack` and returns the stack outputs."""
+    full_name = own_stack_name()
+    own_key = stack_key(full_name)
+    platform_name = None
+    if stack.platform is not None:
+        platform_name = qualified_stack_name(stack.platform, pulumi.get_organization(), pulumi.get_project())
+        stack = join_platform(stack, platform_name, own_key)
     previous = previous_outputs()
     operator_review = review_previous_deployment(stack, previous)
     common_labels = labels(stack)
-    full_name = own_stack_name()
-    own_key = stack_key(full_name)
     claim = {"namespace_labels": {STACK_LABEL: own_key}, "namespace_annotations": {STACK_LABEL: full_name}}
     relabelled = labelled_by_namespace(previous)
     defines_cluster_rules = defines_cluster_policies(stack.admission.cluster_rules, stack.eso.install, previous)
@@ -240,7 +286,8 @@ def deploy(stack: Stack) -> dict[str, Any]:
     else:
         existing = ExistingOperator("eso", controller, k8s_opts)
         ready_for_eso_objects = [*existing.crds, existing.controller_account]
-        pulumi.log.warn(SOMEONE_ELSES_OPERATOR_WARNING)
+        if stack.platform is None:
+            pulumi.log.warn(SOMEONE_ELSES_OPERATOR_WARNING)
 
     admitted_after: list[pulumi.Resource] = []
     # Under Pod Identity no tenant ServiceAccount exists: stores act as the controller.
@@ -297,7 +344,8 @@ def deploy(stack: Stack) -> dict[str, Any]:
     guard_output: dict[str, Any] = {}
     if stack.services:
         guard_args = SecretGuardArgs(
-            policy_name=f"{PLATFORM}-secret-guard-{stack.environment}",
+            # Every tenant stack of a platform shares its environment.
+            policy_name=f"{PLATFORM}-secret-guard-{own_key if stack.platform else stack.environment}",
             controller_username=controller_username,
             namespaces=sorted(stack.namespaces()),
             adoptable=sorted(f"{s.namespace}/{s.secret_name}" for s in stack.services if s.adopt),
@@ -365,8 +413,16 @@ def deploy(stack: Stack) -> dict[str, Any]:
 
     for change in secret_changes(previous.get("services"), service_outputs):
         pulumi.log.warn(change.message)
+    platform_outputs = {}
+    if exports_platform(stack):
+        platform_outputs = {
+            PLATFORM_OUTPUT: platform_output_values(stack.environment, stack.identity, controller.namespace, controller.name),
+            KUBECONFIG_OUTPUT: cluster.kubeconfig,
+        }
     return {
         "environment": stack.environment,
+        **platform_outputs,
+        **({TENANT_OF_OUTPUT: platform_name} if platform_name else {}),
         NAMESPACE_CLAIM_OUTPUT: {"label": f"{STACK_LABEL}={own_key}", "stack": full_name},
         "identity": stack.identity,
         # The doctor reads the cluster's issuer off it, whichever form the cluster takes.

@@ -43,6 +43,8 @@ class Stack:
     secret_path_pattern: str = "*"
     # "irsa" or "podIdentity": see StackConfig.identity.
     identity: str = "irsa"
+    # A tenant stack's platform stack, as its config names it; None for a stack of its own.
+    platform: Optional[str] = None
 
     @property
     def pod_identity(self) -> bool:

@@ -220,7 +220,10 @@ def test_missing_required_keys_are_named_with_their_purpose():
     del values["environment"], values["cluster"], values["aws:region"]
     problems = problems_of(values)
     assert "environment: required; First segment of every secret path, e.g. dev." in problems
-    assert "cluster: required; Exactly one of name, stackReference or create." in problems
+    assert (
+        "cluster: required; set exactly one of name, stackReference or create, or make this a tenant stack "
+        "with platform: <org/project/stack> of its platform stack"
+    ) in problems
     assert "aws:region: required; set it with `pulumi config set aws:region us-east-1`" in problems
 
 

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from stacks.spec import Service, Stack
 from tools.doctor.findings import Check
-from tools.doctor.kubernetes import ClusterApi, KubernetesError, object_path
+from stacks.cluster_api import ClusterApi, KubernetesError, object_path
 
 ESO_GROUP_VERSION = "external-secrets.io/v1"
 UPDATE_FAILED = "UpdateFailed"

@@ -31,7 +31,9 @@ from components.resource_types import (
     READ_STACK_OUTPUTS,
     ROLE,
 )
+from components.operator import CONTROLLER_SERVICE_ACCOUNT
 from stacks.loading import PROJECT
+from stacks.tenancy import KUBECONFIG_OUTPUT, PLATFORM_OUTPUT, platform_output_values
 
 PROGRAM = Path(__file__).resolve().parents[2] / "__main__.py"
 PLACEHOLDER_ACCOUNT = "123456789012"
@@ -77,6 +79,8 @@ class ProgramRun:
     resources: list[Registration]
     outputs: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    # The outputs the engine would store encrypted.
+    secret_outputs: frozenset[str] = frozenset()
 
     def of_type(self, type_token: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_token]
@@ -103,6 +107,19 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
         self.oidc_issuer = oidc_issuer.removeprefix("https://") if oidc_issuer else None
         # The stack's own outputs from its last deployment: none for a stack not deployed yet.
         self.previous_outputs = previous_outputs or {}
+
+    def platform_outputs(self, name: str) -> dict[str, Any]:
+        """A platform stack as a tenant stack reads it: of the tenant's own environment, its
+        operator where the chart puts it by default."""
+        environment = pulumi.Config(PROJECT).get("environment") or ""
+        return {
+            PLATFORM_OUTPUT: platform_output_values(environment, "irsa", "external-secrets", CONTROLLER_SERVICE_ACCOUNT),
+            KUBECONFIG_OUTPUT: self.kubeconfig(name.replace("/", "-")),
+        }
+
+    def namespace_claims(self, kubeconfig: str, namespaces: list[str]) -> dict[str, tuple[str, str]]:
+        """Which stack manages each namespace: none, offline."""
+        return {}
 
     def issuer(self, cluster: str) -> str:
         return self.oidc_issuer or placeholder_issuer(cluster, self.region)
@@ -142,6 +159,8 @@ class PlaceholderCloud(pulumi.runtime.Mocks):
             return {"accountId": self.account_id, "arn": arn, "userId": "AIDAPLACEHOLDER", "id": self.account_id}
         if args.token == READ_STACK_OUTPUTS and args.args["name"] == f"{ORGANIZATION}/{pulumi.get_project()}/{pulumi.get_stack()}":
             return {"name": args.args["name"], "outputs": self.previous_outputs, "secretOutputNames": []}
+        if args.token == READ_STACK_OUTPUTS:
+            return {"name": args.args["name"], "outputs": self.platform_outputs(args.args["name"]), "secretOutputNames": []}
         raise NotImplementedError(f"the offline plan has no placeholder for the lookup {args.token}")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
@@ -331,18 +350,23 @@ def record(
     )
     pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
     outputs: dict[str, Any] = {}
+    secret_outputs: set[str] = set()
 
     async def program() -> None:
         build()
         root = settings.get_root_resource()
-        outputs.update(await pulumi.Output.from_input(root.outputs).future() or {})
+        for name, value in (root.outputs or {}).items():
+            exported = pulumi.Output.from_input(value)
+            outputs[name] = await exported.future()
+            if await exported.is_secret():
+                secret_outputs.add(name)
 
     try:
         _sync_await(run_pulumi_func(program))
     finally:
         logger.removeHandler(collector)
     resources = sorted(monitor.registrations, key=lambda r: (r.name, r.type))
-    return ProgramRun(project, stack, resources, outputs, collector.messages)
+    return ProgramRun(project, stack, resources, outputs, collector.messages, frozenset(secret_outputs))
 
 
 def run_program(

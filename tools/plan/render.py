@@ -24,10 +24,11 @@ from components.resource_types import (
     TOKEN_ROLE,
     TOKEN_ROLE_BINDING,
 )
-from tools.plan.engine import ProgramRun, Registration
+from tools.plan.engine import REDACTED, ProgramRun, Registration
 from tools.plan.estimate import Delivery, estimate
 from tools.plan.replacements import ResourceChanges
 from stacks.lifecycle import SecretChange
+from stacks.tenancy import TENANT_OF_OUTPUT
 
 # The program's name for its AdmissionGuard component. The Secret guard is a
 # ValidatingAdmissionPolicy too; it has a line of its own under the operator.
@@ -88,7 +89,7 @@ def as_json(run: ProgramRun, against: Optional[Against] = None) -> str:
         "stack": run.stack,
         "project": run.project,
         "resources": plan_resources(run),
-        "outputs": run.outputs,
+        "outputs": {name: REDACTED if name in run.secret_outputs else value for name, value in run.outputs.items()},
         "warnings": run.warnings,
         "estimate": estimate(deliveries(run)),
     }
@@ -211,6 +212,11 @@ def as_text(run: ProgramRun, against: Optional[Against] = None) -> str:
     add(f"eso-platform plan: stack {run.stack}, environment {run.outputs.get('environment')}")
     add("cluster lookups answered offline with placeholders (override with --account-id, --oidc-issuer):")
     out += _identity_lines(run, roles)
+    platform = run.outputs.get(TENANT_OF_OUTPUT)
+    if platform:
+        add(f"  platform stack {platform}: a placeholder of environment {run.outputs.get('environment')}, its operator in "
+            f"{(run.outputs.get('operator') or {}).get('namespace')}; at preview its outputs are read, and the cluster "
+            "says which stack manages each namespace (one another stack manages is refused)")
     by_namespace: dict[str, list[Registration]] = {}
     for resource in run.resources:
         if resource.type in MANIFEST_ORDER and resource.read_id is None:

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from tools.cli import main
+from tools.plan.engine import REDACTED
 from tests.conftest import PROJECT_ROOT, pod_identity_values, write_stack_file
 from tests.snapshots.paths import FORMATS, STACKS, snapshot_path
 
@@ -54,7 +55,9 @@ def test_json_resources_are_what_the_program_registers(capsys, prod_run):
                 inputs[key] = json.loads(inputs[key])
                 assert isinstance(by_name[registration.name][key], dict)
         assert by_name[registration.name] == inputs
-    assert document["outputs"] == json.loads(json.dumps(prod_run.outputs))
+    # What the engine would store encrypted is shown redacted.
+    assert prod_run.secret_outputs == {"kubeconfig"}
+    assert document["outputs"] == json.loads(json.dumps({**prod_run.outputs, "kubeconfig": REDACTED}))
     assert document["warnings"] == []
 
 

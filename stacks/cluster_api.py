@@ -1,8 +1,9 @@
 """The cluster's API, read as the deploying identity: through the kubeconfig the program itself
-uses, whose `aws eks get-token` runs as the Pulumi AWS provider's identity.
+uses, whose `aws eks get-token` runs as the Pulumi AWS provider's identity. The program reads a
+tenant stack's namespaces through it before it registers anything; the doctor reads the rest.
 
 Reads only. A Secret is read as `PartialObjectMetadata` (the API server's metadata-only form,
-asked for in the `Accept` header), so no value ever reaches the doctor.
+asked for in the `Accept` header), so no value ever reaches the reader.
 """
 
 import base64
