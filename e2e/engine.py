@@ -23,6 +23,8 @@ from e2e.processes import descendants
 REPOSITORY = Path(__file__).resolve().parent.parent
 RUNNER = Path(__file__).resolve().parent / "engine_run.py"
 PROJECT = "eso-platform"
+# The one organization of a self-managed backend (`pulumi login file://...`).
+ORGANIZATION = "organization"
 # Not a secret: it encrypts the test stacks' state, which holds no credential.
 PASSPHRASE = "eso-platform-e2e"  # pragma: allowlist secret
 # Ops of the engine's steps that replace a resource, and that delete one.
@@ -173,6 +175,11 @@ class EngineStack:
 
     def preview(self, config: Optional[dict[str, Any]] = None, **kwargs) -> EngineResult:
         return self.run("preview", config, **kwargs)
+
+    def move_here(self, source: "EngineStack", urns: list[str]) -> EngineResult:
+        """`pulumi state move` of `urns`, with their children, from `source` into this stack."""
+        full_name = f"{ORGANIZATION}/{source.project}/{source.name}"
+        return self.run("state-move", flags={"source": full_name, "urns": urns}).checked()
 
     def refresh(self, **kwargs) -> EngineResult:
         return self.run("refresh", **kwargs).checked()

@@ -111,6 +111,11 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             stack.cancel()
         elif operation == "export":
             result["state"] = stack.export_stack().deployment
+        elif operation == "state-move":
+            options.pulumi_command.run(
+                ["state", "move", "--source", flags["source"], "--dest", request["stack"], "--yes", *flags["urns"]],
+                str(work_dir), request["env"], on_output=log.write, on_error=log.write,
+            )
         elif operation != "outputs":
             raise ValueError(f"unknown operation {operation!r}")
         result["outputs"] = {

@@ -29,7 +29,7 @@ from e2e import build, chart_repository, control_plane, eso_controller
 from e2e.aws_front import AwsFront, moto_client
 from e2e.aws_provider.install import install as install_aws_plugin
 from e2e.aws_cli import LOG as AWS_CLI_LOG, TOKENS as AWS_CLI_TOKENS
-from e2e.engine import Engine, EngineResult, EngineStack
+from e2e.engine import ORGANIZATION, Engine, EngineResult, EngineStack
 from e2e.kube import Kube
 from e2e.processes import LOOPBACK, Process, ProcessExited, free_port, wait_until
 from e2e.world import ESO_API, Plan, create_oidc_provider, run_plan, seed_secrets, write_stack
@@ -56,8 +56,6 @@ POLICY_SETTLE_SECONDS = 2
 PROGRAM_LABEL = "eso-platform/environment"
 PROGRAM_LABEL_PREFIX = "eso-platform/"
 CLUSTER_STACK_PROGRAM = Path(__file__).resolve().parent / "cluster_stack"
-# The one organization of a self-managed backend (`pulumi login file://...`).
-ORGANIZATION = "organization"
 
 
 def condition(obj: Optional[dict[str, Any]], kind: str = "Ready") -> Optional[dict[str, Any]]:

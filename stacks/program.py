@@ -48,10 +48,12 @@ from stacks.tenancy import (
     claims_or_problem,
     cluster_claims,
     exports_platform,
-    ownership_problems,
+    foreign_claimers,
+    ownership,
     platform_output_values,
     qualified_stack_name,
     read_platform,
+    taken_over_warning,
     tenant_problems,
 )
 
@@ -181,9 +183,13 @@ def join_platform(stack: Stack, name: str, own_key: str) -> Stack:
     if platform is not None:
         kubeconfig = with_deploying_identity(platform.kubeconfig, stack.deploying_identity, stack.region)
         claims, unread = claims_or_problem(_claim_reader(), kubeconfig, sorted(stack.namespaces()))
-        problems += tenant_problems(stack, platform) + unread + ownership_problems(stack, own_key, claims)
+        claimers = {owner: stack_outputs(owner) for owner in foreign_claimers(own_key, claims)}
+        owned = ownership(stack, own_key, claims, claimers)
+        problems += tenant_problems(stack, platform) + unread + owned.problems
     if problems:
         raise pulumi.RunError(str(ConfigError(problems)))
+    for namespace, owner in sorted(owned.taken_over.items()):
+        pulumi.log.warn(taken_over_warning(namespace, owner))
     return as_tenant(stack, platform)
 
 

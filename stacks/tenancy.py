@@ -112,21 +112,50 @@ def cluster_claims(kubeconfig: str, namespaces: list[str]) -> dict[str, tuple[st
     return claims
 
 
-def ownership_problems(stack: Stack, own_key: str, claims: dict[str, tuple[str, str]]) -> list[str]:
-    """Each namespace of `stack` that another stack manages, named at its first service."""
-    problems = []
+def manages(outputs: dict[str, Any], namespace: str) -> bool:
+    """Whether a stack's last deployment manages `namespace`: a tenant's, or its operator's."""
+    operator = outputs.get("operator") if isinstance(outputs.get("operator"), dict) else {}
+    installed = operator.get("installed", True) is not False and operator.get("namespace") == namespace
+    return installed or namespace in (outputs.get("namespaces") or {})
+
+
+def foreign_claimers(own_key: str, claims: dict[str, tuple[str, str]]) -> list[str]:
+    return sorted({owner for key, owner in claims.values() if key != own_key})
+
+
+@dataclass(frozen=True)
+class Ownership:
+    problems: list[str]
+    # Namespaces whose claim names a stack that no longer manages them: what `pulumi state move`
+    # brought here along with their resources.
+    taken_over: dict[str, str]
+
+
+def ownership(stack: Stack, own_key: str, claims: dict[str, tuple[str, str]], claimers: dict[str, dict[str, Any]]) -> Ownership:
+    """Each namespace of `stack` that another stack manages, named at its first service, given
+    each claiming stack's last outputs."""
+    problems, taken_over = [], {}
     first_service = {}
     for index, service in enumerate(stack.services):
         first_service.setdefault(service.namespace, index)
     for namespace, index in sorted(first_service.items()):
         key, owner = claims.get(namespace, (own_key, ""))
-        if key != own_key:
+        if key != own_key and not manages(claimers.get(owner, {}), namespace):
+            taken_over[namespace] = owner
+        elif key != own_key:
             problems.append(
                 f"services[{index}].namespace: namespace {namespace!r} is managed by stack {owner} (label "
                 f"{STACK_LABEL}={key}); a namespace belongs to one stack: add the service to that stack's "
                 "config, or move the namespace as the README's \"Moving namespaces into tenant stacks\" describes"
             )
-    return problems
+    return Ownership(problems, taken_over)
+
+
+def taken_over_warning(namespace: str, owner: str) -> str:
+    return (
+        f"namespace {namespace}: its claim names stack {owner}, which no longer manages it (its resources were moved "
+        "here with `pulumi state move`): this stack takes the claim over"
+    )
 
 
 def claims_or_problem(read: ClaimReader, kubeconfig: str, namespaces: list[str]) -> tuple[dict[str, tuple[str, str]], list[str]]:

@@ -12,7 +12,7 @@ from tools.stack_files import as_pulumi_string
 from tests.conftest import Mocks, as_pulumi_config, stack_values
 from tests.stacks.test_identities import assert_unique_identities
 
-TOP_LEVEL = ["environment", "cluster", "eso", "irsa", "secretPathTemplate", "refreshClasses", "forceSync", "services"]
+TOP_LEVEL = ["environment", "platform", "cluster", "eso", "identity", "admission", "irsa", "secretPathTemplate", "refreshClasses", "forceSync", "services"]
 SERVICE_KEYS = ["name", "namespace", "class", "refreshInterval", "secretName", "keys", "region", "renamedFrom",
                 "onRemove", "adopt"]
 NESTED_KEYS = ["name", "stackReference", "create", "version", "instanceType", "desiredCapacity", "chartVersion",

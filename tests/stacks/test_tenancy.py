@@ -31,10 +31,12 @@ def tenant(**changes):
 class PlatformWorld(Mocks):
     """The platform stack's outputs and the cluster's namespace claims, as a scenario sets them."""
 
-    def __init__(self, platform=None, claims=None):
+    def __init__(self, platform=None, claims=None, others=None):
         super().__init__()
         self.platform = platform
         self.claims = claims or {}
+        # The last outputs of the other stacks that claim a namespace.
+        self.others = others or {}
         self.reads: list[list[str]] = []
         self.stacks_read: list[str] = []
 
@@ -44,6 +46,8 @@ class PlatformWorld(Mocks):
         return super().call(args)
 
     def platform_outputs(self, name):
+        if name in self.others:
+            return self.others[name]
         return super().platform_outputs(name) if self.platform is None else self.platform
 
     def namespace_claims(self, kubeconfig, namespaces):
@@ -142,7 +146,10 @@ def test_what_a_tenant_cannot_share_with_its_platform_is_refused_all_at_once(run
 
 def test_a_namespace_another_stack_manages_is_refused_naming_that_stack(run_stack):
     other = "organization/eso-platform/dev-shop"
-    world = PlatformWorld(claims={"shop": (stack_key(other), other), "payments": (stack_key(OWN), OWN)})
+    world = PlatformWorld(
+        claims={"shop": (stack_key(other), other), "payments": (stack_key(OWN), OWN)},
+        others={other: {"namespaces": {"shop": {}}, "operator": {"namespace": "external-secrets", "installed": False}}},
+    )
     message = refusal(run_stack, world)
     assert "stack config has 1 problem" in message
     assert (
@@ -163,3 +170,25 @@ def test_a_tenant_stack_redeploys_the_namespaces_it_already_manages(run_stack):
 )
 def test_a_platform_reference_is_completed_as_a_stack_reference_is(reference, expected):
     assert qualified_stack_name(reference, "acme", "eso-platform") == expected
+
+
+def test_the_operators_namespace_is_managed_by_the_stack_that_installs_it(run_stack):
+    outputs = PlatformWorld().platform_outputs(PLATFORM)
+    outputs.update(namespaces={}, operator={"namespace": "shop", "installed": True})
+    outputs["platform"] = {**outputs["platform"], "operatorNamespace": "shop"}
+    world = PlatformWorld(claims={"shop": (stack_key(PLATFORM), PLATFORM)}, others={PLATFORM: outputs})
+    message = refusal(run_stack, world)
+    assert f"services[2].namespace: 'shop' is the operator's namespace of platform stack {PLATFORM}" in message
+    assert f"services[2].namespace: namespace 'shop' is managed by stack {PLATFORM}" in message
+
+
+def test_a_claim_moved_here_with_its_resources_is_taken_over_with_a_warning(run_stack):
+    source = "organization/eso-platform/dev-monolith"
+    # The source stack's last `up` no longer lists the namespace: `pulumi state move` took its resources.
+    world = PlatformWorld(claims={"shop": (stack_key(source), source)}, others={source: {"namespaces": {"payments-old": {}}}})
+    run = run_stack(tenant(), stack="dev-payments", mocks=world)
+    assert sorted(run.outputs["namespaces"]) == ["payments", "shop"]
+    assert [w for w in run.warnings if w.startswith("namespace shop:")] == [
+        f"namespace shop: its claim names stack {source}, which no longer manages it (its resources were moved here "
+        "with `pulumi state move`): this stack takes the claim over"
+    ]
