@@ -55,6 +55,8 @@ POLICY_SETTLE_SECONDS = 2
 # Every namespace the program adopts or creates carries it.
 PROGRAM_LABEL = "eso-platform/environment"
 PROGRAM_LABEL_PREFIX = "eso-platform/"
+# On every admission policy the program registers.
+PART_OF_PLATFORM = "app.kubernetes.io/part-of=eso-platform"
 CLUSTER_STACK_PROGRAM = Path(__file__).resolve().parent / "cluster_stack"
 
 
@@ -277,6 +279,22 @@ class Harness:
         if self.owner is not None and self.owner.config is not None:
             self.owner.destroy()
         self.owner = None
+        self.remove_what_destroy_keeps()
+
+    def abandon(self, stack: EngineStack, namespaces: set[str]) -> None:
+        """The cluster as another stack can take it over, without destroying `stack`: its
+        ExternalSecrets in `namespaces` deleted at once, then as `reset` leaves it."""
+        for namespace in sorted(namespaces):
+            self.admin.request("DELETE", self.admin.path(ESO_API, "ExternalSecret", namespace=namespace), f"delete ExternalSecrets in {namespace}")
+        # What its namespace Patches would have given back; `remove_what_destroy_keeps` takes the labels.
+        for found in self.admin.list("v1", "Namespace", selector=PROGRAM_LABEL):
+            annotations = {key: None for key in found["metadata"].get("annotations") or {} if key.startswith(PROGRAM_LABEL_PREFIX)}
+            self.admin.merge_patch("v1", "Namespace", found["metadata"]["name"], {"metadata": {"annotations": annotations}})
+        # The next stack defines the cluster-wide policies again.
+        for kind in ("ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy"):
+            self.admin.request("DELETE", self.admin.path(ADMISSION_API, kind), f"delete {kind}s", params={"labelSelector": PART_OF_PLATFORM})
+        if self.owner is stack:
+            self.owner = None
         self.remove_what_destroy_keeps()
 
     def release_revisions(self, namespace: str = "") -> list[dict[str, Any]]:

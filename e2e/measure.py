@@ -27,18 +27,20 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
 
 from components.manifests import FORCE_SYNC_ANNOTATION as FORCE_SYNC
 from e2e.engine import EngineStack
-from e2e.harness import CLUSTER, REGION, Harness, condition
+from e2e.harness import CLUSTER, ORGANIZATION, REGION, Harness, condition
 from e2e.processes import cpu_seconds, descendants, wait_until
 from e2e.world import ESO_API, put_secret, secret_value, seed_secrets
 from tools.plan.engine import PlaceholderCloud, run_program
 
 BIG, BIG_NAMESPACES = 1000, 100
+SPLIT_TENANTS = 10
 APPLY_THREADS = 16
 
 
@@ -55,11 +57,12 @@ def fleet(environment: str, services: int, namespaces: int) -> dict[str, Any]:
 
 
 class ProcessSampler:
-    """CPU seconds and resident memory of a process tree, sampled twice a second: a process's
-    last sample is its total, so the sum by name says where the time went."""
+    """CPU seconds and resident memory of process trees (of stacks run at once), sampled twice
+    a second: a process's last sample is its total, so the sum by name says where the time went."""
 
-    def __init__(self, root: int):
-        self.root = root
+    def __init__(self, *roots: int):
+        # Stacks run by a pool add theirs as they start.
+        self.roots = list(roots)
         self.cpu: dict[int, tuple[str, float]] = {}
         self.peak_rss_bytes = 0
         self._stop = threading.Event()
@@ -69,7 +72,7 @@ class ProcessSampler:
         page = os.sysconf("SC_PAGE_SIZE")
         while not self._stop.wait(0.5):
             total = 0
-            for pid in [self.root, *descendants(self.root)]:
+            for pid in [pid for root in self.roots for pid in (root, *descendants(root))]:
                 try:
                     name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
                     label = _label([part.decode(errors="replace") for part in name if part])
@@ -120,6 +123,72 @@ def engine_run(stack: EngineStack, operation: str, config: Optional[dict] = None
     }
 
 
+def engine_runs(
+    runs: list[tuple[EngineStack, str, Optional[dict]]], parallel: int, env: Optional[dict] = None
+) -> dict[str, Any]:
+    """The operations, `parallel` at a time, one engine each: the wall time until the last is done."""
+    started = time.monotonic()
+    with ProcessSampler() as sampler:
+
+        def run(found: tuple[EngineStack, str, Optional[dict]]):
+            stack, operation, config = found
+            running = stack.start(operation, config, env)
+            sampler.roots.append(running.process.pid)
+            return running.wait().checked()
+
+        with ThreadPoolExecutor(parallel) as pool:
+            results = list(pool.map(run, runs))
+    return {
+        "operation": f"{len(runs)} x {runs[0][1]}, {parallel} at a time",
+        "seconds": round(time.monotonic() - started, 1),
+        "slowestStackSeconds": round(max(r.seconds for r in results), 1),
+        "steps": dict(sum((r.ops() for r in results), Counter())),
+        "cpuSeconds": sampler.by_name(),
+        "peakRssMiB": round(sampler.peak_rss_bytes / 2**20),
+    }
+
+
+def one_service_added(harness: Harness, stack: EngineStack, plan, environment: str) -> dict[str, Any]:
+    """`preview` and `up` of one service added to the fleet's first namespace."""
+    changed = json.loads(json.dumps(plan.config))
+    changed["eso-platform:services"].append({"name": "svc-extra", "namespace": f"{environment}-ns-000"})
+    # As onboarding goes: the secret is in Secrets Manager before the service is deployed.
+    put_secret(harness.moto_url, REGION, f"{environment}/app/svc-extra", {"token": f"e2e-{secrets.token_hex(6)}"})
+    return {"oneServicePreview": engine_run(stack, "preview", changed), "oneServiceUp": engine_run(stack, "up", changed)}
+
+
+def split_fleet(
+    harness: Harness, tenants: int, parallel: int, services: int = BIG, namespaces: int = BIG_NAMESPACES
+) -> dict[str, Any]:
+    """The fleet as a platform stack and `tenants` tenant stacks of an equal share of the
+    namespaces each, deployed from nothing with checkpoints (the platform, then every tenant at
+    `parallel` at a time), and a one-service change in one tenant. The last measurement: what it
+    deploys stays until the harness stops."""
+    platform, platform_plan = _deployed(harness, "split-platform", fleet("split", 0, 1))
+    per_tenant = namespaces // tenants
+    stacks = []
+    for index in range(tenants):
+        owned = [s for s in fleet("split", services, namespaces)["services"] if int(s["namespace"].rsplit("-", 1)[1]) // per_tenant == index]
+        stack = harness.stack(f"measure-split-team-{index:02d}")
+        config = {"aws:region": REGION, "environment": "split", "platform": f"{ORGANIZATION}/{stack.project}/{platform.name}", "services": owned}
+        plan = harness.planned(stack.name, config)
+        seed_secrets(plan, harness.moto_url)
+        stacks.append((stack, plan))
+    row: dict[str, Any] = {
+        "stack": f"platform + {tenants} tenants", "services": sum(len(p.deliveries()) for _, p in stacks),
+        "resources": len(platform_plan.resources) + sum(len(p.resources) for _, p in stacks),
+    }
+    row["platformUp"] = engine_run(platform, "up", platform_plan.config)
+    row["tenantsUp"] = engine_runs([(stack, "up", plan.config) for stack, plan in stacks], parallel)
+    row["fleetFromNothingSeconds"] = round(row["platformUp"]["seconds"] + row["tenantsUp"]["seconds"], 1)
+    team, team_plan = stacks[0]
+    row["tenantPreviewUnchanged"] = engine_run(team, "preview")
+    row.update(one_service_added(harness, team, team_plan, "split"))
+    print(f"  engine {row['stack']}: fleet from nothing {row['fleetFromNothingSeconds']} s, one-service preview "
+          f"{row['oneServicePreview']['seconds']} s, up {row['oneServiceUp']['seconds']} s", file=sys.stderr, flush=True)
+    return row
+
+
 def mock_plan_seconds(config: dict[str, Any], stack: str) -> float:
     started = time.monotonic()
     run_program({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, stack, PlaceholderCloud(REGION))
@@ -148,7 +217,7 @@ def _row(name: str, plan, stack: EngineStack) -> dict[str, Any]:
 
 
 def engine_measurements(
-    harness: Harness, dev_up: dict[str, Any], checkpointed_fleet: bool
+    harness: Harness, dev_up: dict[str, Any], checkpointed_fleet: bool, split_parallel: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     dev = harness.stack("measure-cold")
     rows = [{**_row("dev", harness.planned(dev.name, harness.committed_config("dev")), dev), "upFromNothing": dev_up,
@@ -170,18 +239,17 @@ def engine_measurements(
     else:
         row["upFromNothingSkippingCheckpoints"] = engine_run(stack, "up", plan.config, env=SKIP_CHECKPOINTS)
     row["previewUnchanged"] = engine_run(stack, "preview")
-    changed = json.loads(json.dumps(plan.config))
-    changed["eso-platform:services"].append({"name": "svc-extra", "namespace": "thousand-ns-000"})
-    # As onboarding goes: the secret is in Secrets Manager before the service is deployed.
-    put_secret(harness.moto_url, REGION, "thousand/app/svc-extra", {"token": f"e2e-{secrets.token_hex(6)}"})
-    row["oneServicePreview"] = engine_run(stack, "preview", changed)
-    row["oneServiceUp"] = engine_run(stack, "up", changed)
+    row.update(one_service_added(harness, stack, plan, "thousand"))
     bulk = bulk_force_sync(harness)
     rows.append(row)
+    # A destroy of the 1,000 takes minutes (the provider awaits each deletion); the split fleet
+    # needs only the cluster without their operator and ExternalSecrets.
+    harness.abandon(stack, {f"thousand-ns-{index:03d}" for index in range(BIG_NAMESPACES)})
+    split = split_fleet(harness, SPLIT_TENANTS, split_parallel)
     for found in rows:
         up = found.get("upFromNothing") or found["upFromNothingSkippingCheckpoints"]
         print(f"  engine {found['stack']}: up {up['seconds']} s, preview {found['previewUnchanged']['seconds']} s", file=sys.stderr, flush=True)
-    return rows, bulk
+    return rows + [split], bulk
 
 
 def _parse_time(text: Optional[str]) -> float:
@@ -307,6 +375,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         "PULUMI_SKIP_CHECKPOINTS=true (about a minute), which keeps `make e2e` within CI's budget, "
         "and the 100-service stack shows what checkpoints cost",
     )
+    parser.add_argument(
+        "--tenants-parallel", type=int, default=os.cpu_count() or 1,
+        help="tenant stacks of the split fleet deployed at a time (default: one per core, as CI runners "
+        "would each take one; more at once on these cores only adds contention)",
+    )
     args = parser.parse_args(argv)
     directory = Path(tempfile.mkdtemp(prefix="eso-platform-measure-"))
     harness = Harness.start(directory / "world")
@@ -314,7 +387,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         result: dict[str, Any] = {"machine": {"cores": os.cpu_count()}}
         result["coldStartDev"], dev_up, plan = cold_start_dev(harness)
         result["singleForceSync"] = single_force_sync(harness, plan, args.runs)
-        result["engine"], result["bulkForceSync"] = engine_measurements(harness, dev_up, args.checkpointed_fleet)
+        result["engine"], result["bulkForceSync"] = engine_measurements(harness, dev_up, args.checkpointed_fleet, args.tenants_parallel)
         result["controllerPeakRssMiB"] = (harness.controller.peak_rss_kib() or 0) / 1024
         counts = harness.front.log.counts()
         result["awsCallsTotal"] = {f"{call} {outcome}": n for (call, outcome), n in sorted(counts.items())}
@@ -341,11 +414,17 @@ def _table(result: dict[str, Any]) -> str:
         "  the engine:",
     ]
     for row in result["engine"]:
-        lines.append(
-            f"  {row['stack']}: {row['services']} services, {row['resources']} resources ({row['resourcesPerService']} a service), "
-            f"mock-engine plan {row['mockPlanSeconds']:.1f} s"
-        )
+        if "fleetFromNothingSeconds" in row:
+            lines.append(f"  {row['stack']}: {row['services']} services, {row['resources']} resources, "
+                         f"from nothing (checkpointed) in {row['fleetFromNothingSeconds']:.1f} s")
+        else:
+            lines.append(
+                f"  {row['stack']}: {row['services']} services, {row['resources']} resources ({row['resourcesPerService']} a service), "
+                f"mock-engine plan {row['mockPlanSeconds']:.1f} s"
+            )
         for key, label in (
+            ("platformUp", "the platform stack: up from nothing"), ("tenantsUp", "the tenant stacks: up from nothing, in parallel"),
+            ("tenantPreviewUnchanged", "one tenant: preview, nothing changed"), 
             ("upFromNothing", "up from nothing"), ("previewUnchanged", "preview, nothing changed"),
             ("oneServicePreview", "preview of one service added"), ("oneServiceUp", "up of one service added"),
             ("destroySkippingCheckpoints", "destroy, PULUMI_SKIP_CHECKPOINTS=true"),

@@ -289,6 +289,10 @@ def deploy(stack: Stack) -> dict[str, Any]:
         ready_for_eso_objects: list[pulumi.Resource] = list(operator.ready)
         for kind in stack.eso.reconcilers:
             pulumi.log.warn(reconciler_warning(kind))
+    elif stack.platform is not None:
+        # The platform stack installed the operator and its CRDs before it exported what this
+        # stack read; reading the CRDs here would put their schemas in every checkpoint.
+        ready_for_eso_objects = []
     else:
         existing = ExistingOperator("eso", controller, k8s_opts)
         ready_for_eso_objects = [*existing.crds, existing.controller_account]

@@ -2,7 +2,8 @@
 `python -m stacks doctor`: whether AWS and the cluster hold what the deployed stack needs;
 `python -m stacks alert-rules`: the opt-in alerts as a Prometheus rule file;
 `python -m stacks deployer-policy`: the least-privilege IAM policy of the deploying identity;
-`python -m stacks secrets-provider`: whether CI can decrypt the stack's secrets."""
+`python -m stacks secrets-provider`: whether CI can decrypt the stack's secrets;
+`python -m stacks changed`: the stacks a change between two commits previews and deploys."""
 
 import argparse
 import re
@@ -97,6 +98,18 @@ def parser() -> argparse.ArgumentParser:
     )
     deployer.add_argument("stack", help="a stack name (dev reads Pulumi.dev.yaml) or a path to Pulumi.<stack>.yaml")
     deployer.add_argument("--account", type=_account_id, required=True, help="the 12-digit account the stack deploys to")
+    changed = commands.add_parser(
+        "changed",
+        help="list the stacks a change between two commits previews and deploys",
+        description="Reads `git diff --name-status base...head` and the stack files at head: a stack whose file "
+        "changed; every stack when any other file changed (each runs the program); a tenant stack whose platform "
+        "stack's file changed (it reads that stack's outputs). Platform and tenant stacks are listed apart, with "
+        "--format json as GitHub Actions matrices; deleted stack files are listed as removed, never previewed.",
+    )
+    changed.add_argument("--base", required=True, help="the commit the change starts from: a pull request's base, a push's before")
+    changed.add_argument("--head", default="HEAD", help="the commit the change ends at, whose stack files are read (default HEAD)")
+    changed.add_argument("--format", choices=("text", "json"), default="text")
+    changed.add_argument("--repo", type=Path, metavar="DIR", help="the git checkout to read (default: this one)")
     commands.add_parser(
         "alert-rules",
         help="print the opt-in alerts as a Prometheus rule file",
@@ -121,5 +134,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.command == "secrets-provider":
         from tools.secrets_provider import command as secrets_provider
         return secrets_provider.run(args)
+    if args.command == "changed":
+        from tools.changed_stacks import command as changed
+        return changed.run(args)
     from tools.plan import command as plan
     return plan.run(args)

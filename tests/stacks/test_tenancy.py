@@ -8,7 +8,7 @@ import pulumi
 import pytest
 
 from components.labels import STACK_LABEL, stack_key
-from components.resource_types import ADMISSION_POLICY, READ_STACK_OUTPUTS, RELEASE
+from components.resource_types import ADMISSION_POLICY, CRD, READ_STACK_OUTPUTS, RELEASE
 from stacks.tenancy import qualified_stack_name
 from tests.conftest import Mocks, stack_values
 from tests.stacks.test_loading import problems_of
@@ -83,7 +83,7 @@ def test_a_tenant_stack_registers_its_namespaces_only_through_the_platforms_clus
     world = PlatformWorld()
     run = run_stack(tenant(), stack="dev-payments", mocks=world)
     assert world.stacks_read == [PLATFORM] and world.reads == [["payments", "shop"]]
-    assert not run.of_type(RELEASE)
+    assert not run.of_type(RELEASE) and not run.of_type(CRD)
     # It reads the cluster-wide policies (they must exist) and registers only its own.
     policies = run.of_type(ADMISSION_POLICY)
     assert {p.read_id for p in policies if p.read_id} == {"eso-platform-tenant-namespaces", "eso-platform-aws-store-auth"}

@@ -303,7 +303,10 @@ def as_text(run: ProgramRun, against: Optional[Against] = None) -> str:
         alerts = [r["alert"] for group in rule.inputs["spec"]["groups"] for r in group["rules"]]
         add(f"  PrometheusRule {rule.inputs['metadata']['name']}: alerts {', '.join(alerts)}")
     operator = run.outputs.get("operator") or {}
-    if operator.get("installed") is False:
+    if run.outputs.get(TENANT_OF_OUTPUT):
+        add(f"  platform stack {run.outputs[TENANT_OF_OUTPUT]}'s, in namespace {operator['namespace']}: it installed the "
+            "operator and its CRDs before it exported what this stack reads")
+    elif operator.get("installed") is False:
         (account,) = [r.read_id for r in run.of_type(SERVICE_ACCOUNT) if r.read_id]
         add(
             f"  not installed by this stack: the ESO in namespace {operator['namespace']}, its external-secrets.io/v1 CRDs "
