@@ -101,6 +101,12 @@ class Engine:
             **(extra or {}),
         }
 
+    def cli_environment(self) -> dict[str, str]:
+        """`environment`, with this engine's `pulumi` first on PATH and logged in to its backend,
+        as a workflow step after `pulumi/actions` has it."""
+        base = self.environment()
+        return {**base, "PATH": f"{self.pulumi_binary.parent}:{base['PATH']}", "PULUMI_BACKEND_URL": self.backend}
+
     def stop_strays(self) -> None:
         """Kills what an engine killed half way left behind: its plugins outlive it."""
         marker = f"{MARKER}={self.workdir}".encode()

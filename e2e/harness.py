@@ -396,11 +396,12 @@ class Harness:
 
     def doctor(self, stack_file: Path, *args: str, python: Optional[Path] = None, timeout: float = 120) -> tuple[int, dict[str, Any]]:
         """`python -m stacks doctor` of `stack_file` as deploy.yml runs it, in the engine's
-        environment (its `aws` CLI, its AWS credentials and endpoint, the front): the exit code,
+        environment (its `aws` CLI, its AWS credentials and endpoint, the front, its Pulumi CLI
+        logged in to its backend): the exit code,
         0 or 1, and the JSON report."""
         completed = subprocess.run(
             [str(python or sys.executable), "-m", "stacks", "doctor", str(stack_file), "--format", "json", *args],
-            cwd=build.REPOSITORY, env=self.engine.env, capture_output=True, text=True, timeout=timeout,
+            cwd=build.REPOSITORY, env=self.engine.cli_environment(), capture_output=True, text=True, timeout=timeout,
         )
         assert completed.returncode in (0, 1), completed.stderr
         return completed.returncode, json.loads(completed.stdout)

@@ -119,3 +119,15 @@ def test_a_tenant_stack_may_not_set_what_its_platform_decides(harness, fleet):
     assert f"eso: a tenant stack (platform: {_full(PLATFORM)}) sets no eso" in errors, errors
     assert "admission: a tenant stack" in errors, errors
     assert not result.changed()
+
+
+def test_the_doctor_checks_a_tenant_stack_with_its_platforms_operator(harness, fleet):
+    _, _, tenants = fleet
+    _, plan, _ = tenants[TEAM_A]
+    code, report = harness.doctor(plan.stack_file, "--oidc-issuer", harness.issuer, timeout=300)
+    assert code == 0, report
+    passed = [c["check"] for c in report["checks"] if c["status"] == "pass"]
+    # Through the platform's kubeconfig, as this stack's deploying identity: each role's trust, each
+    # ExternalSecret Ready.
+    assert passed.count("cluster-access") == 1 and passed.count("role-trust") == 1, report
+    assert passed.count("external-secret") == len(TEAM_A_SERVICES), report

@@ -25,6 +25,7 @@ from tools.doctor.delivery import cluster_access, delivery_checks
 from tools.doctor.document_diff import policy_differences
 from tools.doctor.findings import Check
 from stacks.spec import Service, Stack
+from stacks.tenancy import KUBECONFIG_OUTPUT, PLATFORM_OUTPUT, as_tenant, read_platform
 
 _MISSING = {"ResourceNotFoundException", "NoSuchEntity", "NoSuchEntityException", "NotFoundException"}
 
@@ -101,6 +102,19 @@ def stack_output(stack: str, name: str, where: str, instead: str = "pass --oidc-
         reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise DoctorError(f"{where}, and `pulumi stack output` failed ({reason}); {instead}")
     return found
+
+
+def with_platform_operator(stack: Stack) -> Stack:
+    """A tenant stack with the operator its platform stack exports, read with the Pulumi CLI."""
+    where = f"platform: the operator's namespace and account are stack {stack.platform}'s output {PLATFORM_OUTPUT}"
+    try:
+        values = json.loads(stack_output(stack.platform, PLATFORM_OUTPUT, where, "deploy the platform stack first"))
+    except ValueError:
+        raise DoctorError(f"{where}, and it is not an object; deploy the platform stack with this release") from None
+    platform, problems = read_platform(stack.platform, {PLATFORM_OUTPUT: values, KUBECONFIG_OUTPUT: ""})
+    if platform is None:
+        raise DoctorError(problems[0])
+    return as_tenant(stack, platform)
 
 
 def issuer_of_provider(arn: str, where: str) -> str:

@@ -9,7 +9,7 @@ from botocore.exceptions import BotoCoreError
 
 from stacks.loading import ConfigError
 from tools.doctor import report as doctor_report
-from tools.doctor.checks import DoctorError, deploying_session, run_checks
+from tools.doctor.checks import DoctorError, deploying_session, run_checks, with_platform_operator
 from tools.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED_CHECKS
 from tools.stack_files import StackFileError, load_stack_file, report_bad_input, stack_file, stack_name
 
@@ -18,6 +18,8 @@ def run(args: argparse.Namespace) -> int:
     path = stack_file(args.stack)
     try:
         stack = load_stack_file(path)
+        if stack.platform is not None:
+            stack = with_platform_operator(stack)
         kubeconfig = _read_kubeconfig(args.kubeconfig)
         checks = run_checks(deploying_session(stack), stack, stack_name(path), args.oidc_issuer, kubeconfig)
     except (StackFileError, ConfigError) as error:
