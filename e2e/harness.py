@@ -25,7 +25,7 @@ from components.kubeconfig import exec_kubeconfig
 from components.manifests import FORCE_SYNC_ANNOTATION
 from components.resource_types import ADMISSION_BINDING, ADMISSION_POLICY
 
-from e2e import build, chart_repository, control_plane, eso_controller
+from e2e import build, chart_repository, control_plane, eso_controller, moto_serial
 from e2e.aws_front import AwsFront, moto_client
 from e2e.aws_provider.install import install as install_aws_plugin
 from e2e.aws_cli import LOG as AWS_CLI_LOG, TOKENS as AWS_CLI_TOKENS
@@ -98,7 +98,7 @@ class Harness:
         moto_url = f"http://{LOOPBACK}:{moto_port}"
         moto = Process(
             "moto",
-            [str(Path(sys.executable).parent / "moto_server"), "-H", LOOPBACK, "-p", str(moto_port)],
+            [sys.executable, str(Path(moto_serial.__file__)), "-H", LOOPBACK, "-p", str(moto_port)],
             workdir / "logs" / "moto.log",
         ).start()
         wait_until(lambda: requests.get(f"{moto_url}/moto-api/", timeout=2).ok, 60, "moto server")
