@@ -284,13 +284,20 @@ def _pod_token(signer, namespace=OPERATOR_NAMESPACE, account=SERVICE_ACCOUNT, au
     return signer.token(service_account_subject(namespace, account), aud=aud, **{"kubernetes.io": claims}, **args)
 
 
+class PatientFetcher(ContainerMetadataFetcher):
+    """The SDK's fetcher, waiting 30 s rather than 2: on a busy CI machine the agent can take
+    longer than 2 s, and the SDK's retry then asks for a second session that the tests count."""
+
+    TIMEOUT_SECONDS = 30
+
+
 def _container_credentials(front, token: str, tmp_path, cluster=CLUSTER) -> dict:
     """What the SDK's container credential provider gets, as a pod's env points it at the agent."""
     token_file = tmp_path / "eks-pod-identity-token"
     token_file.write_text(token)
     environ = {"AWS_CONTAINER_CREDENTIALS_FULL_URI": front.pod_identity_endpoint(cluster),
                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(token_file)}
-    provider = ContainerProvider(environ=environ, fetcher=ContainerMetadataFetcher(sleep=lambda _: None))
+    provider = ContainerProvider(environ=environ, fetcher=PatientFetcher(sleep=lambda _: None))
     frozen = provider.load().get_frozen_credentials()
     return {"AccessKeyId": frozen.access_key, "SecretAccessKey": frozen.secret_key, "SessionToken": frozen.token}
 
