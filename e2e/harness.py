@@ -98,7 +98,7 @@ class Harness:
         moto_url = f"http://{LOOPBACK}:{moto_port}"
         moto = Process(
             "moto",
-            [sys.executable, str(Path(moto_serial.__file__)), "-H", LOOPBACK, "-p", str(moto_port)],
+            moto_serial.command(LOOPBACK, moto_port),
             workdir / "logs" / "moto.log",
         ).start()
         wait_until(lambda: requests.get(f"{moto_url}/moto-api/", timeout=2).ok, 60, "moto server")

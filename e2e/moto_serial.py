@@ -14,6 +14,7 @@ Run as a script (it imports only moto and werkzeug): `python e2e/moto_serial.py 
 
 import argparse
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -38,6 +39,11 @@ class OneRequestAtATime:
                 close = getattr(body, "close", None)
                 if close is not None:
                     close()
+
+
+def command(host: str, port: int) -> list[str]:
+    """The command line that serves moto this way on host:port."""
+    return [sys.executable, __file__, "-H", host, "-p", str(port)]
 
 
 def main() -> None:

@@ -1,11 +1,9 @@
 """The harness's moto: one request at a time, whole bodies, and the same answers as moto_server."""
 
 import json
-import sys
 import threading
 import time
 from concurrent import futures
-from pathlib import Path
 
 import boto3
 import requests
@@ -52,9 +50,7 @@ def test_requests_run_one_at_a_time_and_their_bodies_are_read_before_the_next_st
 def test_the_script_serves_moto(tmp_path):
     port = free_port()
     url = f"http://{LOOPBACK}:{port}"
-    server = Process(
-        "moto", [sys.executable, str(Path(moto_serial.__file__)), "-H", LOOPBACK, "-p", str(port)], tmp_path / "moto.log"
-    ).start()
+    server = Process("moto", moto_serial.command(LOOPBACK, port), tmp_path / "moto.log").start()
     try:
         wait_until(lambda: requests.get(f"{url}/moto-api/", timeout=2).ok, 30, "moto server", interval=0.1)
         iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1",
